@@ -1,0 +1,51 @@
+/**
+ * ChunkStore: a write-once blob store for file data. Chunks are immutable: a chunk is written
+ * once under an id chosen by the caller, read any number of times, and deleted once nothing
+ * references it (core's garbage collector decides that). Layers (encryption, caching,
+ * instrumentation) take a ChunkStore and return a ChunkStore.
+ *
+ * Contract (checked by chunk-store.contract.ts against every backend and layer):
+ * - `put` resolves once the chunk is durable; a put of an id that already exists rejects with
+ *   ChunkStoreError code 'exists' and leaves the stored chunk unchanged. A put that fails or is
+ *   interrupted (crash) leaves either nothing or the whole chunk under that id, never a torn one.
+ * - `get` of a missing chunk rejects with code 'not-found'; a range beyond the end is clipped.
+ * - `delete` is idempotent: deleting a missing chunk succeeds.
+ * - `list` pages through ids in ascending order, after `after`, at most `limit` at a time.
+ */
+
+/** 32 lowercase hex characters; see chunk-id.ts. */
+export type ChunkId = string;
+
+export const CHUNK_BYTES_MAX = 8 * 1024 * 1024;
+export const LIST_LIMIT_MAX = 10_000;
+
+export interface ByteRange {
+  readonly offset: number;
+  readonly length: number;
+}
+
+export interface ChunkCapacity {
+  readonly totalBytes: number;
+  readonly freeBytes: number;
+}
+
+export interface ChunkStore {
+  put(id: ChunkId, data: Uint8Array): Promise<void>;
+  get(id: ChunkId, range?: ByteRange): Promise<Uint8Array>;
+  delete(id: ChunkId): Promise<void>;
+  list(options: { after?: ChunkId; limit: number }): Promise<ChunkId[]>;
+  capacity(): Promise<ChunkCapacity>;
+  close(): Promise<void>;
+}
+
+export type ChunkStoreErrorCode = 'exists' | 'not-found' | 'corrupt' | 'invalid' | 'unavailable';
+
+export class ChunkStoreError extends Error {
+  readonly code: ChunkStoreErrorCode;
+
+  constructor(code: ChunkStoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ChunkStoreError';
+    this.code = code;
+  }
+}
