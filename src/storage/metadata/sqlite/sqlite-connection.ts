@@ -1,0 +1,144 @@
+/**
+ * Opening one SQLite connection to the metadata database, encrypted or not, with the settings the
+ * store's durability and isolation depend on, and the prepared statements it uses.
+ */
+import Database from 'better-sqlite3-multiple-ciphers';
+import { MetadataStoreError } from '../metadata-store.js';
+
+export type Connection = Database.Database;
+
+export const ENCRYPTION_KEY_BYTES = 32;
+
+/** Runs one SQLite call; any failure of SQLite becomes a MetadataStoreError naming the step. */
+export function guard<T>(what: string, call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    if (error instanceof MetadataStoreError) throw error;
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new MetadataStoreError(`metadata database: ${what} failed: ${detail}`, { cause: error });
+  }
+}
+
+export interface ConnectionOptions {
+  readonly path: string;
+  readonly encryptionKey: Uint8Array | undefined;
+  readonly readonly: boolean;
+  readonly busyTimeoutMs: number;
+}
+
+/**
+ * Opens and keys a connection and proves the key by reading the schema. The writer also sets WAL
+ * and synchronous=FULL (docs/decisions/0001) and creates the table; readers only read.
+ */
+export function openConnection(options: ConnectionOptions): Connection {
+  const connection = guard(`opening ${options.path}`, () =>
+    new Database(options.path, { readonly: options.readonly, fileMustExist: options.readonly }),
+  );
+  try {
+    configure(connection, options);
+    return connection;
+  } catch (error) {
+    connection.close();
+    throw error;
+  }
+}
+
+function configure(connection: Connection, options: ConnectionOptions): void {
+  const { encryptionKey } = options;
+  if (encryptionKey !== undefined) {
+    // docs/decisions/0002: SQLCipher 4 page format, keyed with the raw 256-bit key (the x'' form
+    // skips the passphrase KDF: the key is already uniformly random, from the keyring).
+    const hexKey = Buffer.from(encryptionKey).toString('hex');
+    guard('setting the cipher', () => {
+      connection.pragma(`cipher='sqlcipher'`);
+      connection.pragma('legacy=4');
+      connection.pragma(`key="x'${hexKey}'"`);
+    });
+  }
+  try {
+    connection.prepare('SELECT count(*) FROM sqlite_master').get();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'SQLITE_NOTADB') {
+      const why = encryptionKey === undefined ? 'it is encrypted and no key was given, or it is' : 'the encryption key is wrong, or it is';
+      throw new MetadataStoreError(`cannot open metadata database ${options.path}: ${why} not a metadata database`, { cause: error });
+    }
+    throw guard('reading the schema', () => {
+      throw error;
+    });
+  }
+  guard('configuring the connection', () => {
+    connection.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
+    // Temporary tables and sort spills stay in memory: temp files are not encrypted.
+    connection.pragma('temp_store = MEMORY');
+    if (options.readonly) return;
+    const mode = connection.pragma('journal_mode = WAL', { simple: true });
+    if (mode !== 'wal') throw new Error(`journal_mode is ${String(mode)}, not wal`);
+    connection.pragma('synchronous = FULL');
+    connection.exec('CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID');
+  });
+}
+
+/** The statements of one connection, prepared once. */
+export class Statements {
+  readonly get: Database.Statement<[Buffer], Buffer>;
+  readonly scanForward: Database.Statement<[Buffer, Buffer, number], [Buffer, Buffer]>;
+  readonly scanReverse: Database.Statement<[Buffer, Buffer, number], [Buffer, Buffer]>;
+  readonly begin: Database.Statement<[]>;
+  readonly commit: Database.Statement<[]>;
+  readonly rollback: Database.Statement<[]>;
+
+  constructor(readonly connection: Connection, options: { readonly: boolean }) {
+    const { get, forward, reverse, begin } = guard('preparing statements', () => ({
+      get: connection.prepare<[Buffer], Buffer>('SELECT value FROM kv WHERE key = ?').pluck(),
+      forward: connection.prepare<[Buffer, Buffer, number], [Buffer, Buffer]>(
+        'SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ?',
+      ).raw(),
+      reverse: connection.prepare<[Buffer, Buffer, number], [Buffer, Buffer]>(
+        'SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key DESC LIMIT ?',
+      ).raw(),
+      // A writer takes the write lock at once; a reader's first read (made at once) fixes its snapshot.
+      begin: connection.prepare<[]>(options.readonly ? 'BEGIN DEFERRED' : 'BEGIN IMMEDIATE'),
+    }));
+    this.get = get;
+    this.scanForward = forward;
+    this.scanReverse = reverse;
+    this.begin = begin;
+    this.commit = guard('preparing statements', () => connection.prepare<[]>('COMMIT'));
+    this.rollback = guard('preparing statements', () => connection.prepare<[]>('ROLLBACK'));
+  }
+}
+
+/** The writer's extra statements. */
+export class WriterStatements extends Statements {
+  readonly put: Database.Statement<[Buffer, Buffer]>;
+  readonly delete: Database.Statement<[Buffer]>;
+  readonly savepoint: Database.Statement<[]>;
+  readonly release: Database.Statement<[]>;
+  readonly rollbackToSavepoint: Database.Statement<[]>;
+
+  constructor(connection: Connection) {
+    super(connection, { readonly: false });
+    const prepare = <P extends unknown[]>(sql: string): Database.Statement<P> =>
+      guard('preparing statements', () => connection.prepare<P>(sql));
+    this.put = prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+    this.delete = prepare('DELETE FROM kv WHERE key = ?');
+    this.savepoint = prepare('SAVEPOINT transaction_savepoint');
+    this.release = prepare('RELEASE transaction_savepoint');
+    this.rollbackToSavepoint = prepare('ROLLBACK TO transaction_savepoint');
+  }
+}
+
+/** A Buffer view over the caller's bytes, for binding: SQLite copies bound blobs itself. */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** A plain Uint8Array the caller owns, from a Buffer SQLite returned (copied if it shares memory). */
+export function fromBuffer(buffer: Buffer): Uint8Array {
+  if (buffer.byteOffset === 0 && buffer.buffer.byteLength === buffer.byteLength) {
+    return new Uint8Array(buffer.buffer, 0, buffer.byteLength);
+  }
+  return Uint8Array.prototype.slice.call(buffer);
+}

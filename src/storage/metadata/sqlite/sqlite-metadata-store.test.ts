@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { MetadataStoreError } from '../metadata-store.js';
+import { metadataStoreContract } from '../metadata-store.contract.js';
+import { SqliteMetadataStore } from './sqlite-metadata-store.js';
+
+for (const encrypted of [true, false]) {
+  metadataStoreContract(encrypted ? 'sqlite (encrypted)' : 'sqlite (plaintext)', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'enclave-metadata-'));
+    const store = await SqliteMetadataStore.open({
+      path: join(directory, 'metadata.db'),
+      ...(encrypted ? { encryptionKey: randomBytes(32) } : {}),
+      // Tiny batches in tests, so batch boundaries fall inside the concurrent tests.
+      batchMax: 8,
+    });
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await rm(directory, { recursive: true, force: true });
+      },
+    };
+  });
+}
+
+const text = (value: string): Uint8Array => new TextEncoder().encode(value);
+const decode = (value: Uint8Array | undefined): string | undefined => (value === undefined ? undefined : new TextDecoder().decode(value));
+
+describe('SqliteMetadataStore', () => {
+  let directory = '';
+  before(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'enclave-metadata-'));
+  });
+  after(async () => {
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it('keeps committed data across close and reopen with the same key', async () => {
+    const path = join(directory, 'reopen.db');
+    const encryptionKey = randomBytes(32);
+    const first = await SqliteMetadataStore.open({ path, encryptionKey });
+    await first.write(async (tx) => tx.put(text('kept'), text('across reopen')));
+    await first.close();
+    const second = await SqliteMetadataStore.open({ path, encryptionKey });
+    assert.equal(decode(await second.read((tx) => tx.get(text('kept')))), 'across reopen');
+    await second.close();
+  });
+
+  it('refuses to open with a wrong key, or with no key, with a MetadataStoreError that says so', async () => {
+    const path = join(directory, 'wrong-key.db');
+    const store = await SqliteMetadataStore.open({ path, encryptionKey: randomBytes(32) });
+    await store.write(async (tx) => tx.put(text('k'), text('v')));
+    await store.close();
+    await assert.rejects(SqliteMetadataStore.open({ path, encryptionKey: randomBytes(32) }), (error: unknown) => {
+      assert.ok(error instanceof MetadataStoreError);
+      assert.match(error.message, /encryption key is wrong/);
+      return true;
+    });
+    await assert.rejects(SqliteMetadataStore.open({ path }), /encrypted and no key was given/);
+    await assert.rejects(SqliteMetadataStore.open({ path, encryptionKey: randomBytes(16) }), RangeError);
+  });
+
+  it('leaves no plaintext key or value in the database or its WAL', async () => {
+    const path = join(directory, 'plaintext-scan.db');
+    const marker = 'ENCLAVE-PLAINTEXT-MARKER-7f3a';
+    const store = await SqliteMetadataStore.open({ path, encryptionKey: randomBytes(32) });
+    await store.write(async (tx) => {
+      for (let index = 0; index < 200; index++) tx.put(text(`${marker}/name-${index}`), text(`${marker}/value-${index}`));
+    });
+    // Checked while open, so the WAL still holds the frames (close checkpoints and removes it).
+    const walSize = (await stat(`${path}-wal`)).size;
+    assert.ok(walSize > 0, 'the WAL holds the committed frames');
+    for (const file of [path, `${path}-wal`]) {
+      const contents = await readFile(file);
+      assert.equal(contents.includes(marker), false, `${file} contains the marker in plaintext`);
+    }
+    await store.close();
+    const checkpointed = await readFile(path);
+    assert.equal(checkpointed.includes(marker), false);
+    // The check can fail: the same writes without a key do leave the marker readable.
+    const plainPath = join(directory, 'plaintext-control.db');
+    const plain = await SqliteMetadataStore.open({ path: plainPath });
+    await plain.write(async (tx) => tx.put(text(marker), text(marker)));
+    assert.equal((await readFile(`${plainPath}-wal`)).includes(marker), true);
+    await plain.close();
+  });
+
+  it('keeps every acknowledged write when its process is killed with SIGKILL under load', async () => {
+    const path = join(directory, 'crash.db');
+    const encryptionKey = randomBytes(32);
+    const fixture = fileURLToPath(new URL('./crash-fixture.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, path, encryptionKey.toString('hex')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const acknowledged: string[] = [];
+    let buffered = '';
+    const killed = new Promise<void>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('exit', () => resolve());
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (chunk: string) => {
+        buffered += chunk;
+        const lines = buffered.split('\n');
+        buffered = lines.pop() ?? '';
+        // Only complete lines count: a partial line was not fully acknowledged to us.
+        for (const line of lines) if (line !== 'ready') acknowledged.push(line);
+        if (acknowledged.length >= 3_000 && child.exitCode === null && !child.killed) child.kill('SIGKILL');
+      });
+    });
+    await killed;
+    assert.equal(child.signalCode, 'SIGKILL', 'the child was killed, not finished');
+    assert.ok(acknowledged.length >= 3_000);
+    const store = await SqliteMetadataStore.open({ path, encryptionKey });
+    const missing: string[] = [];
+    await store.read(async (tx) => {
+      for (const name of acknowledged) if (decode(await tx.get(text(name))) !== `value of ${name}`) missing.push(name);
+    });
+    assert.deepEqual(missing.slice(0, 10), [], `${missing.length} acknowledged writes lost`);
+    await store.close();
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * Transaction handles over one SQLite connection. A write transaction executes its puts and
+ * deletes at once inside its savepoint, so its own reads see them through SQLite itself.
+ */
+import { checkKey, checkScanOptions, checkValue } from '../limits.js';
+import { MetadataStoreError, type Entry, type Key, type ReadTransaction, type ScanOptions, type Value, type WriteTransaction } from '../metadata-store.js';
+import { compareKeys } from '../tuple.js';
+import { asBuffer, fromBuffer, guard, type Statements, type WriterStatements } from './sqlite-connection.js';
+
+export class SqliteReadTransaction implements ReadTransaction {
+  private finished = false;
+
+  constructor(private readonly statements: Statements) {}
+
+  /** Called by the store when the transaction's function has settled; later use throws. */
+  finish(): void {
+    this.finished = true;
+  }
+
+  async get(key: Key): Promise<Value | undefined> {
+    this.checkOpen();
+    checkKey(key);
+    const value = guard('get', () => this.statements.get.get(asBuffer(key)));
+    return value === undefined ? undefined : fromBuffer(value);
+  }
+
+  async scan(options: ScanOptions): Promise<Entry[]> {
+    this.checkOpen();
+    checkScanOptions(options);
+    if (options.limit === 0 || compareKeys(options.start, options.end) >= 0) return [];
+    const statement = options.reverse === true ? this.statements.scanReverse : this.statements.scanForward;
+    const rows = guard('scan', () => statement.all(asBuffer(options.start), asBuffer(options.end), options.limit));
+    return rows.map(([key, value]) => ({ key: fromBuffer(key), value: fromBuffer(value) }));
+  }
+
+  protected checkOpen(): void {
+    if (this.finished) throw new MetadataStoreError('transaction is finished; it cannot be used after its function returned');
+  }
+}
+
+export class SqliteWriteTransaction extends SqliteReadTransaction implements WriteTransaction {
+  constructor(private readonly writer: WriterStatements) {
+    super(writer);
+  }
+
+  put(key: Key, value: Value): void {
+    this.checkOpen();
+    checkKey(key);
+    checkValue(value);
+    guard('put', () => this.writer.put.run(asBuffer(key), asBuffer(value)));
+  }
+
+  delete(key: Key): void {
+    this.checkOpen();
+    checkKey(key);
+    guard('delete', () => this.writer.delete.run(asBuffer(key)));
+  }
+}

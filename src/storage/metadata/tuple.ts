@@ -1,0 +1,180 @@
+/**
+ * Order-preserving key encoding. Keys built here compare bytewise (memcmp) in the same order as
+ * their parts compare: single bytes and unsigned integers as fixed-width big-endian, strings and
+ * byte strings escaped (0x00 -> 0x00 0xff) and terminated by 0x00 0x01, so a string sorts before
+ * every longer string it prefixes and any bytes, NUL included, can be encoded.
+ */
+
+import { KEY_BYTES_MAX } from './metadata-store.js';
+
+const ESCAPE = 0x00;
+const ESCAPED_ZERO = 0xff;
+const TERMINATOR = 0x01;
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export class KeyWriter {
+  private bytes: Uint8Array;
+  private length = 0;
+
+  constructor(capacityBytes = 32) {
+    this.bytes = new Uint8Array(capacityBytes);
+  }
+
+  byte(value: number): this {
+    if (!Number.isInteger(value) || value < 0 || value > 0xff) throw new RangeError(`not a byte: ${value}`);
+    this.reserve(1);
+    this.bytes[this.length++] = value;
+    return this;
+  }
+
+  /** An unsigned integer up to 2^53 - 1, as 8 bytes big-endian. */
+  uint(value: number): this {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`not an unsigned safe integer: ${value}`);
+    this.reserve(8);
+    const high = Math.floor(value / 2 ** 32);
+    const low = value >>> 0;
+    const view = new DataView(this.bytes.buffer, this.bytes.byteOffset);
+    view.setUint32(this.length, high);
+    view.setUint32(this.length + 4, low);
+    this.length += 8;
+    return this;
+  }
+
+  /** An unsigned 64-bit integer, as 8 bytes big-endian. */
+  u64(value: bigint): this {
+    if (value < 0n || value >= 1n << 64n) throw new RangeError(`not an unsigned 64-bit integer: ${value}`);
+    this.reserve(8);
+    new DataView(this.bytes.buffer, this.bytes.byteOffset).setBigUint64(this.length, value);
+    this.length += 8;
+    return this;
+  }
+
+  /**
+   * A well-formed string, as UTF-8, so strings sort by code point. A lone surrogate is rejected:
+   * TextEncoder would turn it into U+FFFD, and two different strings would share one key.
+   */
+  string(value: string): this {
+    if (LONE_SURROGATE.test(value)) throw new RangeError('string has a lone surrogate; it cannot be a key part');
+    return this.escaped(textEncoder.encode(value));
+  }
+
+  bytesPart(value: Uint8Array): this {
+    return this.escaped(value);
+  }
+
+  /** Raw bytes with no terminator: only as the last part, for prefix scans. */
+  raw(value: Uint8Array): this {
+    this.reserve(value.length);
+    this.bytes.set(value, this.length);
+    this.length += value.length;
+    return this;
+  }
+
+  build(): Uint8Array {
+    return this.bytes.slice(0, this.length);
+  }
+
+  private escaped(value: Uint8Array): this {
+    this.reserve(value.length * 2 + 2);
+    for (const byte of value) {
+      this.bytes[this.length++] = byte;
+      if (byte === ESCAPE) this.bytes[this.length++] = ESCAPED_ZERO;
+    }
+    this.bytes[this.length++] = ESCAPE;
+    this.bytes[this.length++] = TERMINATOR;
+    return this;
+  }
+
+  private reserve(extraBytes: number): void {
+    if (this.length + extraBytes <= this.bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + extraBytes));
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+  }
+}
+
+export function key(): KeyWriter {
+  return new KeyWriter();
+}
+
+export class KeyReader {
+  private position = 0;
+
+  constructor(private readonly bytes: Uint8Array) {}
+
+  byte(): number {
+    this.need(1);
+    return this.bytes[this.position++] as number;
+  }
+
+  uint(): number {
+    this.need(8);
+    const view = new DataView(this.bytes.buffer, this.bytes.byteOffset + this.position, 8);
+    const value = view.getUint32(0) * 2 ** 32 + view.getUint32(4);
+    this.position += 8;
+    return value;
+  }
+
+  u64(): bigint {
+    this.need(8);
+    const value = new DataView(this.bytes.buffer, this.bytes.byteOffset + this.position, 8).getBigUint64(0);
+    this.position += 8;
+    return value;
+  }
+
+  string(): string {
+    return textDecoder.decode(this.bytesPart());
+  }
+
+  bytesPart(): Uint8Array {
+    const out: number[] = [];
+    for (;;) {
+      this.need(1);
+      const byte = this.bytes[this.position++] as number;
+      if (byte !== ESCAPE) {
+        out.push(byte);
+        continue;
+      }
+      this.need(1);
+      const next = this.bytes[this.position++] as number;
+      if (next === TERMINATOR) return Uint8Array.from(out);
+      if (next !== ESCAPED_ZERO) throw new RangeError('malformed escaped key part');
+      out.push(ESCAPE);
+    }
+  }
+
+  rest(): Uint8Array {
+    const rest = this.bytes.slice(this.position);
+    this.position = this.bytes.length;
+    return rest;
+  }
+
+  get done(): boolean {
+    return this.position >= this.bytes.length;
+  }
+
+  private need(count: number): void {
+    if (this.position + count > this.bytes.length) throw new RangeError('key too short');
+  }
+}
+
+/** The smallest key greater than every key that starts with `prefix` (for exclusive scan ends). */
+export function prefixEnd(prefix: Uint8Array): Uint8Array {
+  const end = prefix.slice();
+  for (let index = end.length - 1; index >= 0; index--) {
+    if ((end[index] as number) < 0xff) {
+      end[index] = (end[index] as number) + 1;
+      return end.slice(0, index + 1);
+    }
+  }
+  // All 0xff: no key of any length is greater than every extension, but every storable key is at
+  // most KEY_BYTES_MAX bytes, so KEY_BYTES_MAX + 1 bytes of 0xff is above every one of them (scan
+  // bounds may be that long, see limits.ts). Eight extra bytes, as before, missed longer keys.
+  return new Uint8Array(Math.max(KEY_BYTES_MAX + 1, prefix.length + 1)).fill(0xff);
+}
+
+export function compareKeys(left: Uint8Array, right: Uint8Array): number {
+  return Buffer.compare(left, right);
+}
