@@ -1,0 +1,168 @@
+import type { Acl } from './acl/acl.js';
+import type { OpContext } from './context.js';
+import { readFile, writeFile } from './data/file-io.js';
+import { translateError, type Engine } from './engine.js';
+import type {
+  Aggregates,
+  Attributes,
+  CreateOptions,
+  CreateResult,
+  FileSystem,
+  FsStats,
+  LookupOptions,
+  NodeHandle,
+  NodeInfo,
+  QuotaStatus,
+  ReaddirOptions,
+  ReaddirPage,
+  ReadResult,
+  RenameRequest,
+  SetAttributes,
+  WriteResult,
+} from './file-system.js';
+import { aggregates, getAcl, getattr, setAcl, setattr } from './namespace/attributes.js';
+import { createNode, linkNode } from './namespace/create.js';
+import { lookup, readdir, resolvePath } from './namespace/lookup.js';
+import { getQuota, listQuotas, setQuota, statfs } from './namespace/quotas.js';
+import { removeDirectory, removeFile } from './namespace/remove.js';
+import { renameEntry } from './namespace/rename.js';
+import { ROOT_ID } from './records.js';
+import { FsError } from './errors.js';
+import type { CollectStats } from './data/garbage-collector.js';
+
+export interface Maintenance {
+  /** Runs garbage collection until nothing is left to do. */
+  collectGarbage(): Promise<CollectStats>;
+  /** Waits until queued segment compactions are done. */
+  compactionIdle(): Promise<void>;
+}
+
+/**
+ * The FileSystem over the engine. Each method is the operation's module call wrapped so that
+ * nothing but an FsError leaves core (engine.ts, translateError).
+ */
+export class CoreFileSystem implements FileSystem {
+  constructor(
+    private readonly engine: Engine,
+    /** Background work, exposed so tests and `enclave fsck` can drive it to completion. */
+    readonly maintenance: Maintenance,
+    private readonly onClose: () => Promise<void>,
+  ) {}
+
+  private async run<T>(ctx: OpContext, operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw translateError(error, ctx, operation);
+    }
+  }
+
+  root(ctx: OpContext): Promise<NodeHandle> {
+    return this.run(ctx, 'root', () =>
+      this.engine.inspect(ctx, undefined, async (scope) => {
+        const record = await scope.inode(ROOT_ID);
+        if (record === undefined) throw new FsError('Internal', 'the root directory is missing');
+        return { id: ROOT_ID, generation: record.generation };
+      }),
+    );
+  }
+
+  lookup(ctx: OpContext, dir: NodeHandle, name: string, options?: LookupOptions): Promise<NodeInfo> {
+    return this.run(ctx, 'lookup', () => lookup(this.engine, ctx, dir, name, options));
+  }
+
+  resolvePath(ctx: OpContext, path: string, options?: { from?: NodeHandle; followFinalSymlink?: boolean } & LookupOptions): Promise<NodeInfo> {
+    return this.run(ctx, 'resolvePath', () => resolvePath(this.engine, ctx, path, options));
+  }
+
+  getattr(ctx: OpContext, node: NodeHandle): Promise<Attributes> {
+    return this.run(ctx, 'getattr', () => getattr(this.engine, ctx, node));
+  }
+
+  setattr(ctx: OpContext, node: NodeHandle, changes: SetAttributes): Promise<Attributes> {
+    return this.run(ctx, 'setattr', () => setattr(this.engine, ctx, node, changes));
+  }
+
+  create(ctx: OpContext, dir: NodeHandle, name: string, options: CreateOptions = {}): Promise<CreateResult> {
+    const { exclusive, ...rest } = options;
+    return this.run(ctx, 'create', () => createNode(this.engine, ctx, dir, name, { type: 'file', ...rest, openExisting: exclusive !== true }));
+  }
+
+  mkdir(ctx: OpContext, dir: NodeHandle, name: string, options: { mode?: number; uid?: number; gid?: number } = {}): Promise<NodeInfo> {
+    return this.run(ctx, 'mkdir', () => createNode(this.engine, ctx, dir, name, { type: 'directory', ...options }));
+  }
+
+  symlink(ctx: OpContext, dir: NodeHandle, name: string, target: string): Promise<NodeInfo> {
+    return this.run(ctx, 'symlink', () => createNode(this.engine, ctx, dir, name, { type: 'symlink', symlinkTarget: target }));
+  }
+
+  link(ctx: OpContext, node: NodeHandle, dir: NodeHandle, name: string): Promise<NodeInfo> {
+    return this.run(ctx, 'link', () => linkNode(this.engine, ctx, node, dir, name));
+  }
+
+  readlink(ctx: OpContext, node: NodeHandle): Promise<string> {
+    return this.run(ctx, 'readlink', () =>
+      this.engine.inspect(ctx, node, async (scope) => {
+        const record = await scope.node(node);
+        if (record.type !== 'symlink' || record.symlinkTarget === undefined) throw new FsError('NotASymlink', 'not a symbolic link');
+        return record.symlinkTarget;
+      }),
+    );
+  }
+
+  read(ctx: OpContext, node: NodeHandle, request: { offset: number; length: number }): Promise<ReadResult> {
+    return this.run(ctx, 'read', () => readFile(this.engine, ctx, node, request));
+  }
+
+  write(ctx: OpContext, node: NodeHandle, request: { offset: number; data: Uint8Array }): Promise<WriteResult> {
+    return this.run(ctx, 'write', () => writeFile(this.engine, ctx, node, request));
+  }
+
+  readdir(ctx: OpContext, dir: NodeHandle, options: ReaddirOptions): Promise<ReaddirPage> {
+    return this.run(ctx, 'readdir', () => readdir(this.engine, ctx, dir, options));
+  }
+
+  rename(ctx: OpContext, request: RenameRequest): Promise<void> {
+    return this.run(ctx, 'rename', () => renameEntry(this.engine, ctx, request));
+  }
+
+  remove(ctx: OpContext, dir: NodeHandle, name: string): Promise<void> {
+    return this.run(ctx, 'remove', () => removeFile(this.engine, ctx, dir, name));
+  }
+
+  rmdir(ctx: OpContext, dir: NodeHandle, name: string): Promise<void> {
+    return this.run(ctx, 'rmdir', () => removeDirectory(this.engine, ctx, dir, name));
+  }
+
+  statfs(ctx: OpContext, node?: NodeHandle): Promise<FsStats> {
+    return this.run(ctx, 'statfs', () => statfs(this.engine, ctx, node));
+  }
+
+  getAcl(ctx: OpContext, node: NodeHandle): Promise<Acl> {
+    return this.run(ctx, 'getAcl', () => getAcl(this.engine, ctx, node));
+  }
+
+  setAcl(ctx: OpContext, node: NodeHandle, acl: Acl): Promise<Attributes> {
+    return this.run(ctx, 'setAcl', () => setAcl(this.engine, ctx, node, acl));
+  }
+
+  aggregates(ctx: OpContext, dir: NodeHandle): Promise<Aggregates> {
+    return this.run(ctx, 'aggregates', () => aggregates(this.engine, ctx, dir));
+  }
+
+  setQuota(ctx: OpContext, dir: NodeHandle, limitBytes: number | null): Promise<void> {
+    return this.run(ctx, 'setQuota', () => setQuota(this.engine, ctx, dir, limitBytes));
+  }
+
+  getQuota(ctx: OpContext, dir: NodeHandle): Promise<QuotaStatus | undefined> {
+    return this.run(ctx, 'getQuota', () => getQuota(this.engine, ctx, dir));
+  }
+
+  listQuotas(ctx: OpContext, options: { cursor?: string; limit: number }): Promise<{ quotas: QuotaStatus[]; cursor?: string }> {
+    return this.run(ctx, 'listQuotas', () => listQuotas(this.engine, ctx, options));
+  }
+
+  close(): Promise<void> {
+    return this.onClose();
+  }
+}

@@ -1,0 +1,131 @@
+import { ChunkStoreError, type ChunkStore } from '../../storage/chunks/chunk-store.js';
+import type { ReadTransaction } from '../../storage/metadata/metadata-store.js';
+import { FsError } from '../errors.js';
+import { decodeSegmentKey, prefixEnd, segmentFilePrefix, segmentKey, segmentPrefix, type SegmentRecord, type Slice } from '../records.js';
+import type { WriteScope } from '../scope.js';
+import { endVersion, readVersion, writeVersion, aliveEntries, type Version } from '../versions.js';
+import { appendSlice, clipSlices, coveredBytes, resolveSlices, SEGMENT_BYTES, segmentsOf, SLICES_COMPACT_AFTER } from './segments.js';
+
+const SEGMENT_SCAN_PAGE = 512;
+
+export interface StagedWrite {
+  readonly index: number;
+  readonly slice: Slice;
+}
+
+/**
+ * File data: writing chunks, recording slices in segment records, reading them back. Chunk
+ * writes happen before the metadata transaction (chunks are immutable and unreferenced until it
+ * commits); a transaction that fails leaves unreferenced chunks that the garbage collector's sweep
+ * removes.
+ */
+export class FileData {
+  constructor(
+    private readonly chunks: ChunkStore,
+    private readonly newChunkId: () => string,
+    private readonly onSegmentGrew: (id: number, index: number) => void,
+  ) {}
+
+  /** Writes the data's chunks, one per segment touched; durable when it resolves. */
+  async stage(offset: number, data: Uint8Array): Promise<StagedWrite[]> {
+    const parts = segmentsOf(offset, data.length);
+    return Promise.all(
+      parts.map(async (part) => {
+        const chunkId = this.newChunkId();
+        const length = part.to - part.from;
+        await this.chunks.put(chunkId, data.subarray(part.dataOffset, part.dataOffset + length));
+        return { index: part.index, slice: { offset: part.from, length, chunkId, chunkOffset: 0 } };
+      }),
+    );
+  }
+
+  /** Best effort: removes chunks of a write whose transaction failed (the sweep catches the rest). */
+  async discard(staged: readonly StagedWrite[]): Promise<void> {
+    await Promise.allSettled(staged.map((write) => this.chunks.delete(write.slice.chunkId)));
+  }
+
+  /** Records staged slices in their segments. Returns the change in covered (allocated) bytes. */
+  async commit(scope: WriteScope, id: number, staged: readonly StagedWrite[]): Promise<number> {
+    let coveredDelta = 0;
+    for (const { index, slice } of staged) {
+      const current = await readVersion<SegmentRecord>(scope.tx, segmentPrefix(id, index));
+      const slices = appendSlice(current?.record.slices ?? [], slice);
+      const record: SegmentRecord = { slices, coveredBytes: coveredBytes(slices) };
+      coveredDelta += record.coveredBytes - (current?.record.coveredBytes ?? 0);
+      this.replaceSegment(scope, id, index, current, record);
+      if (slices.length > SLICES_COMPACT_AFTER) this.onSegmentGrew(id, index);
+    }
+    return coveredDelta;
+  }
+
+  /** Replaces a segment version, keeping chunk reference counts exact. */
+  replaceSegment(scope: WriteScope, id: number, index: number, current: Version<SegmentRecord> | undefined, record: SegmentRecord): void {
+    const outcome = writeVersion(scope, (born) => segmentKey(id, index, born), current, record);
+    scope.referenceSlices(record.slices, 1);
+    if (outcome === 'replaced' && current !== undefined) scope.referenceSlices(current.record.slices, -1);
+  }
+
+  /**
+   * Cuts the file's data at `sizeBytes`: segments past it end, the segment it falls in is clipped.
+   * Returns the change in covered bytes.
+   */
+  async truncate(scope: WriteScope, id: number, sizeBytes: number): Promise<number> {
+    const firstIndex = Math.floor(sizeBytes / SEGMENT_BYTES);
+    let coveredDelta = 0;
+    let start = segmentPrefix(id, firstIndex);
+    const end = prefixEnd(segmentFilePrefix(id));
+    for (;;) {
+      const entries = await scope.tx.scan({ start, end, limit: SEGMENT_SCAN_PAGE });
+      for (const version of aliveEntries<SegmentRecord>(entries)) {
+        const { index } = decodeSegmentKey(version.key);
+        const keepBytes = sizeBytes - index * SEGMENT_BYTES;
+        coveredDelta -= version.record.coveredBytes;
+        if (keepBytes > 0) {
+          const slices = clipSlices(version.record.slices, keepBytes);
+          const record = { slices, coveredBytes: coveredBytes(slices) };
+          coveredDelta += record.coveredBytes;
+          this.replaceSegment(scope, id, index, version, record);
+        } else if (endVersion(scope, version) === 'deleted') {
+          scope.referenceSlices(version.record.slices, -1);
+        }
+      }
+      const last = entries.at(-1);
+      if (entries.length < SEGMENT_SCAN_PAGE || last === undefined) return coveredDelta;
+      start = prefixEnd(last.key);
+    }
+  }
+
+  /** Reads the segment records for a range inside one consistent read transaction. */
+  async plan(tx: ReadTransaction, id: number, offset: number, length: number, epoch?: number): Promise<Array<{ dataOffset: number; pieces: ReturnType<typeof resolveSlices> }>> {
+    return Promise.all(
+      segmentsOf(offset, length).map(async (part) => {
+        const version = await readVersion<SegmentRecord>(tx, segmentPrefix(id, part.index), epoch);
+        return { dataOffset: part.dataOffset - part.from, pieces: resolveSlices(version?.record.slices ?? [], part.from, part.to) };
+      }),
+    );
+  }
+
+  /** Fetches the planned pieces into one buffer; holes stay zero. */
+  async fetch(plan: Awaited<ReturnType<FileData['plan']>>, length: number): Promise<Uint8Array> {
+    const buffer = new Uint8Array(length);
+    const reads: Array<Promise<void>> = [];
+    for (const { dataOffset, pieces } of plan) {
+      for (const piece of pieces) {
+        if (piece.chunkId === undefined) continue;
+        const chunkId = piece.chunkId;
+        reads.push(
+          this.chunks.get(chunkId, { offset: piece.chunkOffset, length: piece.length }).then((bytes) => {
+            if (bytes.length !== piece.length) throw new FsError('Internal', `chunk ${chunkId} is shorter than its slice`);
+            buffer.set(bytes, dataOffset + piece.offset);
+          }),
+        );
+      }
+    }
+    await Promise.all(reads);
+    return buffer;
+  }
+}
+
+export function isChunkNotFound(error: unknown): boolean {
+  return error instanceof ChunkStoreError && error.code === 'not-found';
+}

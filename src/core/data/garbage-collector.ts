@@ -1,0 +1,148 @@
+import type { Logger } from 'pino';
+import type { ChunkStore } from '../../storage/chunks/chunk-store.js';
+import { chunkIdTimeMs } from '../../storage/chunks/chunk-id.js';
+import type { MetadataStore } from '../../storage/metadata/metadata-store.js';
+import type { Clock } from '../clock.js';
+import {
+  chunkRefKey,
+  decodeChunkIdKey,
+  decodeJson,
+  decodeOrphanKey,
+  encodeJson,
+  gcQueueKey,
+  orphanKey,
+  prefixEnd,
+  RecordType,
+  segmentFilePrefix,
+  typePrefix,
+  type SegmentRecord,
+} from '../records.js';
+import { WriteScope } from '../scope.js';
+import { aliveEntries, endVersion } from '../versions.js';
+
+export interface GarbageCollectorOptions {
+  readonly metadata: MetadataStore;
+  readonly chunks: ChunkStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly epoch: () => number;
+  /** A queued chunk is deleted only this long after it lost its last reference (in-flight reads). */
+  readonly deleteDelayMs: number;
+  /** The sweep leaves alone unreferenced chunks younger than this (writes not yet committed). */
+  readonly sweepGraceMs: number;
+  /** Work per step: chunks deleted, chunks swept, segments reclaimed. */
+  readonly batchMax: number;
+}
+
+interface OrphanProgress {
+  readonly queuedAtMs: number;
+  /** The last segment key handled, base64: the next batch starts after it. */
+  readonly afterKey?: string;
+}
+
+export interface CollectStats {
+  deletedChunks: number;
+  sweptChunks: number;
+  reclaimedSegments: number;
+  reapedNodes: number;
+}
+
+/**
+ * Crash-safe, bounded garbage collection, in three parts, each a bounded step:
+ * 1. Orphans: a removed file's segments are ended in batches (their chunk references dropped in
+ *    the same transaction), then the orphan record goes.
+ * 2. The garbage queue: a chunk whose reference count reached zero was queued in that same
+ *    transaction; it is deleted from the chunk store, then dequeued. A crash in between deletes it
+ *    again next time (delete is idempotent).
+ * 3. The sweep: chunks stored by writes whose transaction never committed (crash, failure) have no
+ *    reference and no queue entry; the sweep pages through the chunk store and deletes those older
+ *    than the grace period. Chunk ids start with their creation time, which makes the age known.
+ */
+export class GarbageCollector {
+  private sweepCursor: string | undefined;
+
+  constructor(private readonly options: GarbageCollectorOptions) {}
+
+  async step(): Promise<CollectStats> {
+    const stats: CollectStats = { deletedChunks: 0, sweptChunks: 0, reclaimedSegments: 0, reapedNodes: 0 };
+    await this.reapOrphans(stats);
+    await this.deleteQueued(stats);
+    await this.sweep(stats);
+    return stats;
+  }
+
+  /** Runs steps until one finds nothing to do (tests, fsck). Bounded by `stepsMax`. */
+  async collectAll(stepsMax = 1_000): Promise<CollectStats> {
+    const total: CollectStats = { deletedChunks: 0, sweptChunks: 0, reclaimedSegments: 0, reapedNodes: 0 };
+    for (let step = 0; step < stepsMax; step++) {
+      const stats = await this.step();
+      total.deletedChunks += stats.deletedChunks;
+      total.sweptChunks += stats.sweptChunks;
+      total.reclaimedSegments += stats.reclaimedSegments;
+      total.reapedNodes += stats.reapedNodes;
+      if (stats.deletedChunks + stats.reclaimedSegments + stats.reapedNodes === 0 && this.sweepCursor === undefined) return total;
+    }
+    return total;
+  }
+
+  private async reapOrphans(stats: CollectStats): Promise<void> {
+    const { metadata, batchMax } = this.options;
+    const prefix = typePrefix(RecordType.orphan);
+    const orphans = await metadata.read((tx) => tx.scan({ start: prefix, end: prefixEnd(prefix), limit: 16 }));
+    for (const orphan of orphans) {
+      const id = decodeOrphanKey(orphan.key);
+      const progress = decodeJson<OrphanProgress>(orphan.value);
+      const done = await metadata.write(async (tx) => {
+        const scope = new WriteScope(tx, this.options.epoch(), this.options.clock.nowNs());
+        const filePrefix = segmentFilePrefix(id);
+        const start = progress.afterKey === undefined ? filePrefix : prefixEnd(Buffer.from(progress.afterKey, 'base64'));
+        const entries = await tx.scan({ start, end: prefixEnd(filePrefix), limit: batchMax });
+        for (const version of aliveEntries<SegmentRecord>(entries)) {
+          if (endVersion(scope, version) === 'deleted') scope.referenceSlices(version.record.slices, -1);
+          stats.reclaimedSegments++;
+        }
+        const last = entries.at(-1);
+        const finished = entries.length < batchMax || last === undefined;
+        // Versions kept for snapshots stay behind; the cursor moves past them.
+        if (finished) tx.delete(orphanKey(id));
+        else tx.put(orphanKey(id), encodeJson({ ...progress, afterKey: Buffer.from(last.key).toString('base64') }));
+        await scope.flush();
+        return finished;
+      });
+      if (done) stats.reapedNodes++;
+    }
+  }
+
+  private async deleteQueued(stats: CollectStats): Promise<void> {
+    const { metadata, chunks, clock, deleteDelayMs, batchMax } = this.options;
+    const prefix = typePrefix(RecordType.gcQueue);
+    const queued = await metadata.read((tx) => tx.scan({ start: prefix, end: prefixEnd(prefix), limit: batchMax }));
+    const readyIds = queued
+      .filter((entry) => decodeJson<{ queuedAtMs: number }>(entry.value).queuedAtMs <= clock.nowMs() - deleteDelayMs)
+      .map((entry) => decodeChunkIdKey(entry.key));
+    if (readyIds.length === 0) return;
+    await Promise.all(readyIds.map((chunkId) => chunks.delete(chunkId)));
+    await metadata.write(async (tx) => {
+      for (const chunkId of readyIds) tx.delete(gcQueueKey(chunkId));
+    });
+    stats.deletedChunks += readyIds.length;
+  }
+
+  private async sweep(stats: CollectStats): Promise<void> {
+    const { metadata, chunks, clock, sweepGraceMs, batchMax } = this.options;
+    const page = await chunks.list({ after: this.sweepCursor, limit: batchMax });
+    this.sweepCursor = page.length < batchMax ? undefined : page.at(-1);
+    const cutoffMs = clock.nowMs() - sweepGraceMs;
+    const old = page.filter((chunkId) => chunkIdTimeMs(chunkId) < cutoffMs);
+    if (old.length === 0) return;
+    const unreferenced = await metadata.read(async (tx) => {
+      const result: string[] = [];
+      for (const chunkId of old) {
+        if ((await tx.get(chunkRefKey(chunkId))) === undefined && (await tx.get(gcQueueKey(chunkId))) === undefined) result.push(chunkId);
+      }
+      return result;
+    });
+    await Promise.all(unreferenced.map((chunkId) => chunks.delete(chunkId)));
+    stats.sweptChunks += unreferenced.length;
+  }
+}

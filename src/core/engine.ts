@@ -1,0 +1,193 @@
+import type { Logger } from 'pino';
+import { ChunkStoreError, type ChunkStore } from '../storage/chunks/chunk-store.js';
+import { MetadataStoreError, type MetadataStore } from '../storage/metadata/metadata-store.js';
+import type { Clock } from './clock.js';
+import type { OpContext } from './context.js';
+import { FsError } from './errors.js';
+import type { FileData } from './data/file-data.js';
+import type { Attributes, NodeHandle } from './file-system.js';
+import {
+  decodeJson,
+  direntNamePrefix,
+  encodeJson,
+  decodeLinkParentKey,
+  foldedKey,
+  linkParentKey,
+  linkParentPrefix,
+  prefixEnd,
+  metaKey,
+  orphanKey,
+  type DirentRecord,
+  type InodeRecord,
+} from './records.js';
+import { ReadScope, WriteScope } from './scope.js';
+import { readVersion, type Version } from './versions.js';
+import { foldName } from './names.js';
+import { adjustAggregates, contributionOf, scaleAggregate } from './aggregates.js';
+import { randomBytes } from 'node:crypto';
+
+export interface EngineOptions {
+  readonly metadata: MetadataStore;
+  readonly chunks: ChunkStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly random?: (size: number) => Buffer;
+}
+
+/**
+ * What every core operation shares: the stores, the clock, the current epoch, and the two ways
+ * to touch metadata (a consistent read, or one atomic, durable mutation).
+ */
+export class Engine {
+  readonly metadata: MetadataStore;
+  readonly chunks: ChunkStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly random: (size: number) => Buffer;
+  private currentEpoch = 1;
+  data!: FileData;
+
+  constructor(options: EngineOptions) {
+    this.metadata = options.metadata;
+    this.chunks = options.chunks;
+    this.clock = options.clock;
+    this.logger = options.logger;
+    this.random = options.random ?? randomBytes;
+  }
+
+  get epoch(): number {
+    return this.currentEpoch;
+  }
+
+  async loadEpoch(): Promise<void> {
+    const stored = await this.metadata.read((tx) => tx.get(metaKey('epoch')));
+    this.currentEpoch = stored === undefined ? 1 : decodeJson<number>(stored);
+  }
+
+  newGeneration(): number {
+    return this.random(4).readUInt32BE(0) || 1;
+  }
+
+  /** Runs `fn` as one atomic, durable transaction on the live tree. */
+  async mutate<T>(ctx: OpContext, fn: (scope: WriteScope) => Promise<T>): Promise<T> {
+    checkSignal(ctx);
+    return this.metadata.write(async (tx) => {
+      const scope = new WriteScope(tx, this.currentEpoch, this.clock.nowNs());
+      const result = await fn(scope);
+      await scope.flush();
+      return result;
+    });
+  }
+
+  /** Runs `fn` against one consistent state: the live tree, or the snapshot `handle` is in. */
+  async inspect<T>(ctx: OpContext, handle: NodeHandle | undefined, fn: (scope: ReadScope) => Promise<T>): Promise<T> {
+    checkSignal(ctx);
+    return this.metadata.read((tx) => fn(new ReadScope(tx, handle?.snapshot)));
+  }
+}
+
+function checkSignal(ctx: OpContext): void {
+  if (ctx.signal?.aborted === true) throw new FsError('Cancelled', 'the operation was cancelled');
+}
+
+/** Mutations never reach a snapshot: its contents are read-only by construction. */
+export function requireLive(handle: NodeHandle): void {
+  if (handle.snapshot !== undefined) throw new FsError('ReadOnly', 'snapshot contents are read-only');
+}
+
+/**
+ * Turns failures of the layers below into core errors: storage trouble is Unavailable, a chunk
+ * that fails authentication is Internal (and logged), FsErrors pass through; anything else is a
+ * bug, logged with its stack and answered as Internal.
+ */
+export function translateError(error: unknown, ctx: OpContext, operation: string): FsError {
+  if (error instanceof FsError) return error;
+  if (error instanceof MetadataStoreError) {
+    ctx.logger.error({ err: error, operation }, 'metadata store failure');
+    return new FsError('Unavailable', 'the metadata store is unavailable', { cause: error });
+  }
+  if (error instanceof ChunkStoreError) {
+    ctx.logger.error({ err: error, operation }, 'chunk store failure');
+    const code = error.code === 'unavailable' ? 'Unavailable' : 'Internal';
+    return new FsError(code, code === 'Unavailable' ? 'the data store is unavailable' : 'stored data failed an integrity check', { cause: error });
+  }
+  ctx.logger.error({ err: error, operation }, 'internal error');
+  return new FsError('Internal', 'internal error', { cause: error });
+}
+
+export function handleOf(id: number, record: InodeRecord, snapshot?: number): NodeHandle {
+  return snapshot === undefined ? { id, generation: record.generation } : { id, generation: record.generation, snapshot };
+}
+
+export function toAttributes(id: number, record: InodeRecord): Attributes {
+  return {
+    id,
+    generation: record.generation,
+    type: record.type,
+    mode: record.mode,
+    uid: record.uid,
+    gid: record.gid,
+    ownerSid: record.ownerSid,
+    groupSid: record.groupSid,
+    size: record.size,
+    allocatedBytes: record.allocatedBytes,
+    nlink: record.nlink,
+    atimeNs: BigInt(record.atimeNs),
+    mtimeNs: BigInt(record.mtimeNs),
+    ctimeNs: BigInt(record.ctimeNs),
+    birthTimeNs: BigInt(record.birthTimeNs),
+    changeId: record.changeId,
+    parentId: record.parentId,
+  };
+}
+
+export async function findEntry(scope: ReadScope, directoryId: number, name: string): Promise<Version<DirentRecord> | undefined> {
+  return readVersion<DirentRecord>(scope.tx, direntNamePrefix(directoryId, name), scope.snapshotEpoch);
+}
+
+/** Marks a record changed now: ctime and the change counter (and mtime for content changes). */
+export function touched(record: InodeRecord, nowNs: bigint, content: boolean): InodeRecord {
+  const now = nowNs.toString();
+  return { ...record, ctimeNs: now, mtimeNs: content ? now : record.mtimeNs, changeId: record.changeId + 1 };
+}
+
+/**
+ * Removes one link (`directoryId`/`name`) to a non-directory node: link bookkeeping, the
+ * directories' aggregates, and, at the last link, the node itself (its data is reclaimed in the
+ * background through the orphan queue, in bounded steps).
+ */
+export async function unlinkNode(scope: WriteScope, id: number, record: InodeRecord, directoryId: number, name: string): Promise<void> {
+  const extraLinkKey = linkParentKey(id, directoryId, name);
+  let next: InodeRecord = touched(record, scope.nowNs, false);
+  if (record.nlink > 1) {
+    if ((await scope.tx.get(extraLinkKey)) !== undefined) {
+      scope.tx.delete(extraLinkKey);
+    } else {
+      next = await promoteLink(scope, id, next);
+    }
+  }
+  await adjustAggregates(scope, directoryId, scaleAggregate(contributionOf(record), -1));
+  if (record.nlink <= 1) {
+    await scope.deleteInode(id);
+    if (record.type === 'file') scope.tx.put(orphanKey(id), encodeJson({ queuedAtMs: Number(scope.nowNs / 1_000_000n) }));
+    return;
+  }
+  await scope.setInode(id, { ...next, nlink: record.nlink - 1 });
+}
+
+/** The first link is going away: another link becomes the node's first parent. */
+async function promoteLink(scope: WriteScope, id: number, record: InodeRecord): Promise<InodeRecord> {
+  const prefix = linkParentPrefix(id);
+  const [entry] = await scope.tx.scan({ start: prefix, end: prefixEnd(prefix), limit: 1 });
+  if (entry === undefined) return record;
+  scope.tx.delete(entry.key);
+  return { ...record, parentId: decodeLinkParentKey(entry.key).parentId };
+}
+
+export function putFoldedName(scope: WriteScope, directoryId: number, name: string): void {
+  scope.tx.put(foldedKey(directoryId, foldName(name), name), new Uint8Array(0));
+}
+
+export function deleteFoldedName(scope: WriteScope, directoryId: number, name: string): void {
+  scope.tx.delete(foldedKey(directoryId, foldName(name), name));
+}

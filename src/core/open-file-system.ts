@@ -1,0 +1,102 @@
+import type { Logger } from 'pino';
+import type { ChunkStore } from '../storage/chunks/chunk-store.js';
+import { newChunkId } from '../storage/chunks/chunk-id.js';
+import type { MetadataStore } from '../storage/metadata/metadata-store.js';
+import { aclFromMode } from './acl/mode.js';
+import { createSystemClock, type Clock } from './clock.js';
+import { CoreFileSystem } from './core-file-system.js';
+import { Compactor } from './data/compactor.js';
+import { FileData } from './data/file-data.js';
+import { GarbageCollector } from './data/garbage-collector.js';
+import { EMPTY_AGGREGATE } from './aggregates.js';
+import { Engine } from './engine.js';
+import { decodeJson, encodeJson, FIRST_EPOCH, FORMAT_VERSION, inodeKey, metaKey, ROOT_ID, type InodeRecord } from './records.js';
+
+export interface OpenFileSystemOptions {
+  readonly metadata: MetadataStore;
+  readonly chunks: ChunkStore;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  readonly random?: (size: number) => Buffer;
+  readonly gc?: Partial<{ intervalMs: number; deleteDelayMs: number; sweepGraceMs: number; batchMax: number }>;
+}
+
+const GC_DEFAULTS = { intervalMs: 2_000, deleteDelayMs: 10_000, sweepGraceMs: 15 * 60_000, batchMax: 256 };
+
+/**
+ * Opens the file system over its stores: creates the root and the format marker on a new store,
+ * refuses a store written by a newer format, and starts the background garbage collector. The
+ * caller owns the stores and closes them after `close()`.
+ */
+export async function openFileSystem(options: OpenFileSystemOptions): Promise<CoreFileSystem> {
+  const clock = options.clock ?? createSystemClock();
+  const engine = new Engine({ metadata: options.metadata, chunks: options.chunks, clock, logger: options.logger, random: options.random });
+  await initialise(engine);
+  await engine.loadEpoch();
+  const gcOptions = { ...GC_DEFAULTS, ...options.gc };
+  const chunkId = (): string => newChunkId(clock.nowMs(), engine.random);
+  const compactor = new Compactor({
+    metadata: options.metadata,
+    chunks: options.chunks,
+    clock,
+    logger: options.logger,
+    newChunkId: chunkId,
+    epoch: () => engine.epoch,
+    data: () => engine.data,
+  });
+  engine.data = new FileData(options.chunks, chunkId, (id, index) => compactor.request(id, index));
+  const collector = new GarbageCollector({ metadata: options.metadata, chunks: options.chunks, clock, logger: options.logger, epoch: () => engine.epoch, ...gcOptions });
+  let collecting: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    collecting = collecting
+      .then(() => collector.step())
+      .catch((error: unknown) => options.logger.warn({ err: error }, 'garbage collection step failed; retrying later'));
+  }, gcOptions.intervalMs);
+  timer.unref();
+  const maintenance = {
+    collectGarbage: async () => {
+      await collecting;
+      return collector.collectAll();
+    },
+    compactionIdle: () => compactor.idle(),
+  };
+  return new CoreFileSystem(engine, maintenance, async () => {
+    clearInterval(timer);
+    await compactor.stop();
+    await collecting;
+  });
+}
+
+async function initialise(engine: Engine): Promise<void> {
+  await engine.metadata.write(async (tx) => {
+    const format = await tx.get(metaKey('formatVersion'));
+    if (format !== undefined) {
+      const version = decodeJson<number>(format);
+      if (version > FORMAT_VERSION) throw new Error(`the metadata was written by a newer Enclave (format ${version}; this one reads ${FORMAT_VERSION})`);
+      return;
+    }
+    const now = engine.clock.nowNs().toString();
+    const root: InodeRecord = {
+      type: 'directory',
+      generation: engine.newGeneration(),
+      mode: 0o755,
+      uid: 0,
+      gid: 0,
+      size: 0,
+      allocatedBytes: 0,
+      nlink: 2,
+      atimeNs: now,
+      mtimeNs: now,
+      ctimeNs: now,
+      birthTimeNs: now,
+      changeId: 1,
+      parentId: ROOT_ID,
+      acl: [...aclFromMode(0o755, true).entries],
+      aggregate: { ...EMPTY_AGGREGATE },
+    };
+    tx.put(inodeKey(ROOT_ID, FIRST_EPOCH), encodeJson(root));
+    tx.put(metaKey('epoch'), encodeJson(FIRST_EPOCH));
+    tx.put(metaKey('nextNodeId'), encodeJson(ROOT_ID + 1));
+    tx.put(metaKey('formatVersion'), encodeJson(FORMAT_VERSION));
+  });
+}

@@ -1,0 +1,143 @@
+import type { ReadTransaction, WriteTransaction } from '../storage/metadata/metadata-store.js';
+import { FsError } from './errors.js';
+import type { NodeHandle } from './file-system.js';
+import {
+  chunkRefKey,
+  decodeJson,
+  encodeJson,
+  gcQueueKey,
+  inodeKey,
+  inodePrefix,
+  metaKey,
+  type InodeRecord,
+  type Slice,
+} from './records.js';
+import { endVersion, readVersion, writeVersion, type Version } from './versions.js';
+
+/**
+ * Read access to one consistent state of the tree, at the live epoch or at a snapshot's.
+ * Caches the inodes it has read.
+ */
+export class ReadScope {
+  protected readonly inodes = new Map<number, Version<InodeRecord> | null>();
+
+  constructor(
+    readonly tx: ReadTransaction,
+    /** Undefined for the live tree. */
+    readonly snapshotEpoch?: number,
+  ) {}
+
+  async inodeVersion(id: number): Promise<Version<InodeRecord> | undefined> {
+    const cached = this.inodes.get(id);
+    if (cached !== undefined) return cached ?? undefined;
+    const found = await readVersion<InodeRecord>(this.tx, inodePrefix(id), this.snapshotEpoch);
+    this.inodes.set(id, found ?? null);
+    return found;
+  }
+
+  async inode(id: number): Promise<InodeRecord | undefined> {
+    return (await this.inodeVersion(id))?.record;
+  }
+
+  /** The node a handle names; Stale if it no longer exists or the id was reused. */
+  async node(handle: NodeHandle): Promise<InodeRecord> {
+    const record = await this.inode(handle.id);
+    if (record === undefined || record.generation !== handle.generation) {
+      throw new FsError('Stale', `node ${handle.id} no longer exists`);
+    }
+    return record;
+  }
+}
+
+interface PendingInode {
+  readonly current: Version<InodeRecord> | undefined;
+  record: InodeRecord | null;
+}
+
+/**
+ * One write transaction of core: inode changes are buffered and written once at `flush`, so an
+ * operation that touches a directory's aggregate several times writes its record once; chunk
+ * reference counts are adjusted in the same transaction as the records that hold them.
+ */
+export class WriteScope extends ReadScope {
+  private readonly pending = new Map<number, PendingInode>();
+  private readonly refDeltas = new Map<string, number>();
+
+  constructor(
+    override readonly tx: WriteTransaction,
+    readonly epoch: number,
+    readonly nowNs: bigint,
+  ) {
+    super(tx);
+  }
+
+  override async inode(id: number): Promise<InodeRecord | undefined> {
+    const pending = this.pending.get(id);
+    if (pending !== undefined) return pending.record ?? undefined;
+    return super.inode(id);
+  }
+
+  /** Stages `record` as the node's new state; callers pass a changed copy, never the cached one. */
+  async setInode(id: number, record: InodeRecord): Promise<void> {
+    const pending = this.pending.get(id);
+    if (pending !== undefined) {
+      pending.record = record;
+      return;
+    }
+    this.pending.set(id, { current: await this.inodeVersion(id), record });
+  }
+
+  async deleteInode(id: number): Promise<void> {
+    const pending = this.pending.get(id);
+    if (pending !== undefined) {
+      pending.record = null;
+      return;
+    }
+    this.pending.set(id, { current: await this.inodeVersion(id), record: null });
+  }
+
+  async nextNodeId(): Promise<number> {
+    const stored = await this.tx.get(metaKey('nextNodeId'));
+    const next = stored === undefined ? 2 : decodeJson<number>(stored);
+    this.tx.put(metaKey('nextNodeId'), encodeJson(next + 1));
+    return next;
+  }
+
+  referenceSlices(slices: readonly Slice[], sign: 1 | -1): void {
+    for (const slice of slices) {
+      this.refDeltas.set(slice.chunkId, (this.refDeltas.get(slice.chunkId) ?? 0) + sign);
+    }
+  }
+
+  async flush(): Promise<void> {
+    const writer = { tx: this.tx, epoch: this.epoch };
+    for (const [id, pending] of this.pending) {
+      if (pending.record === null) {
+        if (pending.current !== undefined) endVersion(writer, pending.current);
+      } else {
+        writeVersion(writer, (born) => inodeKey(id, born), pending.current, pending.record);
+      }
+    }
+    this.pending.clear();
+    this.inodes.clear();
+    await this.flushReferences();
+  }
+
+  /** A chunk whose count reaches zero moves to the garbage queue in this same transaction. */
+  private async flushReferences(): Promise<void> {
+    for (const [chunkId, delta] of this.refDeltas) {
+      if (delta === 0) continue;
+      const refKey = chunkRefKey(chunkId);
+      const stored = await this.tx.get(refKey);
+      const count = (stored === undefined ? 0 : decodeJson<number>(stored)) + delta;
+      if (count < 0) throw new Error(`chunk ${chunkId} reference count would go negative`);
+      if (count === 0) {
+        this.tx.delete(refKey);
+        this.tx.put(gcQueueKey(chunkId), encodeJson({ queuedAtMs: Number(this.nowNs / 1_000_000n) }));
+      } else {
+        this.tx.put(refKey, encodeJson(count));
+      }
+    }
+    this.refDeltas.clear();
+  }
+}

@@ -1,0 +1,96 @@
+import type { Entry, ReadTransaction, WriteTransaction } from '../storage/metadata/metadata-store.js';
+import { key } from '../storage/metadata/tuple.js';
+import { decodeJson, encodeJson, prefixEnd } from './records.js';
+
+/**
+ * Reading and writing versioned records (records.ts). A version is alive at epoch E when it was
+ * born at or before E and has not died by E. The live tree reads at the current epoch.
+ *
+ * Writing at the current epoch: a version born in this epoch is updated or deleted in place (no
+ * snapshot can see it); an older one is closed (its `diedEpoch` set) and kept for the snapshots
+ * that see it, and a new version is written.
+ */
+
+export interface Version<T> {
+  readonly key: Uint8Array;
+  readonly bornEpoch: number;
+  readonly record: T;
+}
+
+interface Mortal {
+  diedEpoch?: number;
+}
+
+function bornEpochOf(entryKey: Uint8Array): number {
+  const view = new DataView(entryKey.buffer, entryKey.byteOffset + entryKey.length - 8, 8);
+  return view.getUint32(0) * 2 ** 32 + view.getUint32(4);
+}
+
+function isAlive(record: Mortal, epoch: number): boolean {
+  return record.diedEpoch === undefined || record.diedEpoch > epoch;
+}
+
+/**
+ * The version under `prefix` alive at `epoch`. With `epoch` undefined, the newest version if it
+ * is alive (the live tree). `prefix` must be the record's key without its born-epoch part.
+ */
+export async function readVersion<T extends Mortal>(
+  tx: ReadTransaction,
+  prefix: Uint8Array,
+  epoch?: number,
+): Promise<Version<T> | undefined> {
+  const end = epoch === undefined ? prefixEnd(prefix) : key().raw(prefix).uint(epoch + 1).build();
+  const [entry] = await tx.scan({ start: prefix, end, limit: 1, reverse: true });
+  if (entry === undefined) return undefined;
+  const record = decodeJson<T>(entry.value);
+  const alive = epoch === undefined ? record.diedEpoch === undefined : isAlive(record, epoch);
+  return alive ? { key: entry.key, bornEpoch: bornEpochOf(entry.key), record } : undefined;
+}
+
+/** Picks from a scan over consecutive versions of many records the ones alive at `epoch`. */
+export function aliveEntries<T extends Mortal>(entries: readonly Entry[], epoch?: number): Array<Version<T>> {
+  const result: Array<Version<T>> = [];
+  for (const entry of entries) {
+    const record = decodeJson<T>(entry.value);
+    const bornEpoch = bornEpochOf(entry.key);
+    const alive = epoch === undefined ? record.diedEpoch === undefined : bornEpoch <= epoch && isAlive(record, epoch);
+    if (alive) result.push({ key: entry.key, bornEpoch, record });
+  }
+  return result;
+}
+
+export interface VersionWriter {
+  readonly epoch: number;
+  readonly tx: WriteTransaction;
+}
+
+/**
+ * Replaces the live version `current` (or creates the first one) with `record`. Returns whether
+ * the old version was dropped in place (so the caller releases what it referenced) or kept.
+ */
+export function writeVersion<T extends Mortal>(
+  writer: VersionWriter,
+  makeKey: (bornEpoch: number) => Uint8Array,
+  current: Version<T> | undefined,
+  record: T,
+): 'replaced' | 'kept' | 'new' {
+  const { tx, epoch } = writer;
+  const fresh = { ...record };
+  delete fresh.diedEpoch;
+  tx.put(makeKey(epoch), encodeJson(fresh));
+  if (current === undefined) return 'new';
+  if (current.bornEpoch === epoch) return 'replaced';
+  tx.put(current.key, encodeJson({ ...current.record, diedEpoch: epoch }));
+  return 'kept';
+}
+
+/** Ends the live version `current`: deleted in place if born this epoch, else closed. */
+export function endVersion<T extends Mortal>(writer: VersionWriter, current: Version<T>): 'deleted' | 'kept' {
+  const { tx, epoch } = writer;
+  if (current.bornEpoch === epoch) {
+    tx.delete(current.key);
+    return 'deleted';
+  }
+  tx.put(current.key, encodeJson({ ...current.record, diedEpoch: epoch }));
+  return 'kept';
+}
