@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ChunkStoreError, type ChunkStore } from '../storage/chunks/chunk-store.js';
-import { MetadataStoreError, type MetadataStore } from '../storage/metadata/metadata-store.js';
+import { MetadataStoreError, type MetadataStore, type WriteTransaction } from '../storage/metadata/metadata-store.js';
 import type { Clock } from './clock.js';
 import type { OpContext } from './context.js';
 import { FsError } from './errors.js';
@@ -20,7 +20,7 @@ import {
   type DirentRecord,
   type InodeRecord,
 } from './records.js';
-import { ReadScope, WriteScope } from './scope.js';
+import { ReadScope, WriteScope, type InodeCache } from './scope.js';
 import { readVersion, type Version } from './versions.js';
 import { foldName } from './names.js';
 import { adjustAggregates, contributionOf, scaleAggregate } from './aggregates.js';
@@ -46,6 +46,7 @@ export class Engine {
   readonly random: (size: number) => Buffer;
   private currentEpoch = 1;
   data!: FileData;
+  private readonly cache = new EngineInodeCache();
 
   constructor(options: EngineOptions) {
     this.metadata = options.metadata;
@@ -72,7 +73,8 @@ export class Engine {
   async mutate<T>(ctx: OpContext, fn: (scope: WriteScope) => Promise<T>): Promise<T> {
     checkSignal(ctx);
     return this.metadata.write(async (tx) => {
-      const scope = new WriteScope(tx, this.currentEpoch, this.clock.nowNs());
+      tx.onRollback(() => this.cache.clear());
+      const scope = new WriteScope(tx, this.currentEpoch, this.clock.nowNs(), this.cache);
       const result = await fn(scope);
       await scope.flush();
       return result;
@@ -83,6 +85,50 @@ export class Engine {
   async inspect<T>(ctx: OpContext, handle: NodeHandle | undefined, fn: (scope: ReadScope) => Promise<T>): Promise<T> {
     checkSignal(ctx);
     return this.metadata.read((tx) => fn(new ReadScope(tx, handle?.snapshot)));
+  }
+}
+
+const INODE_CACHE_ENTRIES_MAX = 20_000;
+const ID_BLOCK = 1_000;
+
+/**
+ * The write scopes' shared inode cache and id reservation (scope.ts, InodeCache). Cleared on any
+ * rollback, so it never holds a version that did not commit; a cleared reservation is re-read
+ * from the store, whose counter is always past every id handed out.
+ */
+class EngineInodeCache implements InodeCache {
+  private readonly versions = new Map<number, Version<InodeRecord>>();
+  private nextId = 0;
+  private reservedEnd = 0;
+
+  get(id: number): Version<InodeRecord> | undefined {
+    return this.versions.get(id);
+  }
+
+  set(id: number, version: Version<InodeRecord> | undefined): void {
+    this.versions.delete(id);
+    if (version === undefined) return;
+    if (this.versions.size >= INODE_CACHE_ENTRIES_MAX) {
+      const oldest = this.versions.keys().next().value;
+      if (oldest !== undefined) this.versions.delete(oldest);
+    }
+    this.versions.set(id, version);
+  }
+
+  async allocateId(tx: WriteTransaction): Promise<number> {
+    if (this.nextId >= this.reservedEnd) {
+      const stored = await tx.get(metaKey('nextNodeId'));
+      this.nextId = stored === undefined ? 2 : decodeJson<number>(stored);
+      this.reservedEnd = this.nextId + ID_BLOCK;
+      tx.put(metaKey('nextNodeId'), encodeJson(this.reservedEnd));
+    }
+    return this.nextId++;
+  }
+
+  clear(): void {
+    this.versions.clear();
+    this.nextId = 0;
+    this.reservedEnd = 0;
   }
 }
 

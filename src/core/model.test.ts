@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SqliteMetadataStore } from '../storage/metadata/sqlite/sqlite-metadata-store.js';
+import { checkConsistency } from './check/consistency-check.js';
 import { isFsError } from './errors.js';
 import type { NodeHandle } from './file-system.js';
 import { openCoreFixture, type CoreFixture } from './testing/core-fixture.test-support.js';
@@ -101,6 +102,13 @@ async function runSequence(fx: CoreFixture, seed: number): Promise<void> {
     if (step % 50 === 49) await compareTrees(fx, model, seed, step);
   }
   await compareTrees(fx, model, seed, OPERATIONS_PER_SEED);
+  await fx.fs.maintenance.compactionIdle();
+  const before = await checkConsistency(fx.metadata, fx.chunks);
+  assert.deepEqual(before.problems, [], `seed ${seed}: consistent before garbage collection`);
+  await fx.fs.maintenance.collectGarbage();
+  const after = await checkConsistency(fx.metadata, fx.chunks);
+  assert.deepEqual(after.problems, [], `seed ${seed}: consistent after garbage collection`);
+  assert.equal(after.unreferencedChunks, 0, `seed ${seed}: garbage collection leaves no unreferenced chunk`);
 }
 
 /** Every directory lists the same names and types, and has the aggregate the model implies. */
@@ -125,7 +133,6 @@ describe('model test: seeded random operations match a reference model', () => {
       const fx = await openCoreFixture();
       try {
         await runSequence(fx, seed);
-        await fx.fs.maintenance.collectGarbage();
       } finally {
         await fx.close();
       }

@@ -49,6 +49,18 @@ export class ReadScope {
   }
 }
 
+/**
+ * Inode versions as of the latest write transaction, shared by write scopes across transactions
+ * (hot directories and the root are read by nearly every change). Whoever owns it drops it
+ * whenever a write transaction rolls back (WriteTransaction.onRollback).
+ */
+export interface InodeCache {
+  get(id: number): Version<InodeRecord> | undefined;
+  set(id: number, version: Version<InodeRecord> | undefined): void;
+  /** Ids for new nodes; reserved in blocks so most creates need no counter write. */
+  allocateId(tx: WriteTransaction): Promise<number>;
+}
+
 interface PendingInode {
   readonly current: Version<InodeRecord> | undefined;
   record: InodeRecord | null;
@@ -67,8 +79,17 @@ export class WriteScope extends ReadScope {
     override readonly tx: WriteTransaction,
     readonly epoch: number,
     readonly nowNs: bigint,
+    private readonly cache?: InodeCache,
   ) {
     super(tx);
+  }
+
+  override async inodeVersion(id: number): Promise<Version<InodeRecord> | undefined> {
+    const cached = this.cache?.get(id);
+    if (cached !== undefined) return cached;
+    const found = await super.inodeVersion(id);
+    this.cache?.set(id, found);
+    return found;
   }
 
   override async inode(id: number): Promise<InodeRecord | undefined> {
@@ -87,6 +108,11 @@ export class WriteScope extends ReadScope {
     this.pending.set(id, { current: await this.inodeVersion(id), record });
   }
 
+  /** Stages a node that did not exist before (a fresh id): nothing to read first. */
+  createInode(id: number, record: InodeRecord): void {
+    this.pending.set(id, { current: undefined, record });
+  }
+
   async deleteInode(id: number): Promise<void> {
     const pending = this.pending.get(id);
     if (pending !== undefined) {
@@ -97,6 +123,7 @@ export class WriteScope extends ReadScope {
   }
 
   async nextNodeId(): Promise<number> {
+    if (this.cache !== undefined) return this.cache.allocateId(this.tx);
     const stored = await this.tx.get(metaKey('nextNodeId'));
     const next = stored === undefined ? 2 : decodeJson<number>(stored);
     this.tx.put(metaKey('nextNodeId'), encodeJson(next + 1));
@@ -114,8 +141,10 @@ export class WriteScope extends ReadScope {
     for (const [id, pending] of this.pending) {
       if (pending.record === null) {
         if (pending.current !== undefined) endVersion(writer, pending.current);
+        this.cache?.set(id, undefined);
       } else {
         writeVersion(writer, (born) => inodeKey(id, born), pending.current, pending.record);
+        this.cache?.set(id, { key: inodeKey(id, this.epoch), bornEpoch: this.epoch, record: pending.record });
       }
     }
     this.pending.clear();

@@ -61,7 +61,7 @@ export async function createNode(engine: Engine, ctx: OpContext, dirHandle: Node
     requireAccess(ctx, dir, rightsToCreate(spec.type === 'directory'), 'create in the directory');
     const id = await scope.nextNodeId();
     const record = newRecord(engine, scope, ctx, { dir, dirId: dirHandle.id, spec, mode });
-    await scope.setInode(id, record);
+    scope.createInode(id, record);
     const dirent: DirentRecord = { id, generation: record.generation, type: spec.type };
     writeVersion(scope, (born) => direntKey(dirHandle.id, name, born), undefined, dirent);
     putFoldedName(scope, dirHandle.id, name);

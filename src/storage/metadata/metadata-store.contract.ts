@@ -185,6 +185,23 @@ function describeTransactions(fresh: Fresh): void {
       assert.deepEqual(entries.map((entry) => entry.key[0]), [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
     });
 
+    it('rollback callbacks run for a failed transaction before the next one starts, never for a committed one', async () => {
+      const store = await fresh();
+      const events: string[] = [];
+      const failed = store.write(async (tx) => {
+        tx.onRollback(() => events.push('rolled back'));
+        tx.put(text('x'), text('1'));
+        throw new Error('abort');
+      });
+      const next = store.write(async (tx) => {
+        events.push('next started');
+        tx.onRollback(() => events.push('committed one rolled back'));
+      });
+      await assert.rejects(failed);
+      await next;
+      assert.deepEqual(events, ['rolled back', 'next started']);
+    });
+
     it('reads inside a write transaction see its own puts and deletes, in get and scan', async () => {
       const store = await fresh();
       await store.write(async (tx) => {

@@ -50,6 +50,13 @@ export interface ReadTransaction {
 export interface WriteTransaction extends ReadTransaction {
   put(key: Key, value: Value): void;
   delete(key: Key): void;
+  /**
+   * Registers `callback` to run if this transaction's changes are discarded: its function failed,
+   * or the group commit it joined failed. Callbacks run synchronously before any later write
+   * transaction starts, so in-memory state derived from uncommitted writes (caches, id
+   * reservations) is dropped in time. Never called for a transaction that committed.
+   */
+  onRollback(callback: () => void): void;
 }
 
 export interface MetadataStore {

@@ -67,9 +67,12 @@ export class MemoryMetadataStore implements MetadataStore {
     let result: T;
     try {
       result = await fn(tx);
-    } finally {
+    } catch (error) {
       tx.finish();
+      tx.rolledBack();
+      throw error;
     }
+    tx.finish();
     await this.gate.commit(() => tx.applyTo(this.entries));
     return result;
   }
@@ -169,6 +172,15 @@ interface Change {
 class MemoryWriteTransaction extends MemoryReadTransaction implements WriteTransaction {
   /** Keyed by hex so that equal byte strings meet; holds private copies of the caller's bytes. */
   private readonly changes = new Map<string, Change>();
+  private readonly rollbackCallbacks: Array<() => void> = [];
+
+  onRollback(callback: () => void): void {
+    this.rollbackCallbacks.push(callback);
+  }
+
+  rolledBack(): void {
+    for (const callback of this.rollbackCallbacks.splice(0)) callback();
+  }
 
   put(key: Key, value: Value): void {
     this.checkOpen();

@@ -72,6 +72,8 @@ function configure(connection: Connection, options: ConnectionOptions): void {
     connection.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
     // Temporary tables and sort spills stay in memory: temp files are not encrypted.
     connection.pragma('temp_store = MEMORY');
+    // Decrypted pages are cached per connection: a larger cache means fewer pages decrypted again.
+    connection.pragma(`cache_size = -${CACHE_KIB}`);
     if (options.readonly) return;
     const mode = connection.pragma('journal_mode = WAL', { simple: true });
     if (mode !== 'wal') throw new Error(`journal_mode is ${String(mode)}, not wal`);
@@ -79,6 +81,9 @@ function configure(connection: Connection, options: ConnectionOptions): void {
     connection.exec('CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID');
   });
 }
+
+/** Page cache per connection (KiB); the writer and each reader have their own. */
+const CACHE_KIB = 64 * 1024;
 
 /** The statements of one connection, prepared once. */
 export class Statements {

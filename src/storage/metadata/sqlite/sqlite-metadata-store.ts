@@ -61,6 +61,7 @@ interface Pending {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   readonly result: unknown;
+  readonly tx: SqliteWriteTransaction;
 }
 
 interface Reader {
@@ -226,17 +227,24 @@ export class SqliteMetadataStore implements MetadataStore {
       result = await job.fn(tx);
     } catch (error) {
       tx.finish();
-      this.assertBatchOpen(error);
+      if (!this.writer.inTransaction) {
+        // SQLite rolled back the whole batch; this transaction fails with its own error and the
+        // rest of the batch with the batch's.
+        tx.rolledBack();
+        job.reject(error);
+        this.assertBatchOpen(error);
+      }
       guard('rollback to savepoint', () => {
         statements.rollbackToSavepoint.run();
         statements.release.run();
       });
+      tx.rolledBack();
       job.reject(error);
       return;
     }
     tx.finish();
+    pending.push({ resolve: job.resolve, reject: job.reject, result, tx });
     this.assertBatchOpen(undefined);
-    pending.push({ resolve: job.resolve, reject: job.reject, result });
     guard('release savepoint', () => statements.release.run());
   }
 
@@ -255,6 +263,7 @@ export class SqliteMetadataStore implements MetadataStore {
         this.logger?.error({ err: rollbackError }, 'metadata batch rollback failed');
       }
     }
+    for (const done of pending) done.tx.rolledBack();
     for (const done of pending) done.reject(failure);
   }
 

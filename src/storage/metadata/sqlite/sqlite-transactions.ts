@@ -39,8 +39,19 @@ export class SqliteReadTransaction implements ReadTransaction {
 }
 
 export class SqliteWriteTransaction extends SqliteReadTransaction implements WriteTransaction {
+  private readonly rollbackCallbacks: Array<() => void> = [];
+
   constructor(private readonly writer: WriterStatements) {
     super(writer);
+  }
+
+  onRollback(callback: () => void): void {
+    this.rollbackCallbacks.push(callback);
+  }
+
+  /** Runs the rollback callbacks once; the store calls it when the changes are discarded. */
+  rolledBack(): void {
+    for (const callback of this.rollbackCallbacks.splice(0)) callback();
   }
 
   put(key: Key, value: Value): void {
