@@ -1,0 +1,130 @@
+/**
+ * The composition root: the only module that names concrete classes. It turns a configuration
+ * into a running instance (keys -> stores -> core -> identity); protocol front ends are started
+ * by serve.ts on top of the Instance returned here. No file-system rule lives here.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Config } from './config/config-schema.js';
+import { ConfigError } from './config/load-config.js';
+import { createSystemClock, type Clock } from './core/clock.js';
+import { openFileSystem } from './core/open-file-system.js';
+import { LocalUsers } from './identity/local-users.js';
+import { ensureAdminUser } from './instance/admin-user.js';
+import { DIRECTORY_MODE, dataDirLayout, fileExists, prepareDataDir, restrictDirectory, type DataDirLayout } from './instance/data-dir.js';
+import { completeInstance, pendingInstanceIdentity, readInstanceIdentity, type InstanceIdentity } from './instance/instance-identity.js';
+import { loadOrCreateTlsIdentity } from './instance/tls-certificate.js';
+import { Keyring } from './keys/keyring.js';
+import { LocalKeyFileProvider, kekFilePath } from './keys/local-key-file.js';
+import type { TlsIdentity } from './protocols/rest/tls.js';
+import { EncryptedChunkStore } from './storage/chunks/layers/encrypted-chunk-store.js';
+import { LocalChunkStore } from './storage/chunks/local/local-chunk-store.js';
+import type { ChunkStore } from './storage/chunks/chunk-store.js';
+import type { MetadataStore } from './storage/metadata/metadata-store.js';
+import { SqliteMetadataStore } from './storage/metadata/sqlite/sqlite-metadata-store.js';
+
+export type CoreFileSystem = Awaited<ReturnType<typeof openFileSystem>>;
+
+export interface Instance {
+  readonly identity: InstanceIdentity;
+  readonly layout: DataDirLayout;
+  readonly tls: TlsIdentity;
+  readonly metadata: MetadataStore;
+  /** The chunk store as core sees it (encryption layer over the local folder). */
+  readonly chunkStore: ChunkStore;
+  readonly fileSystem: CoreFileSystem;
+  readonly users: LocalUsers;
+  readonly clock: Clock;
+  /** Closes everything in the reverse order of opening; metadata is flushed when it resolves. */
+  close(): Promise<void>;
+}
+
+export interface OpenInstanceOptions {
+  /** Read for ENCLAVE_ADMIN_PASSWORD and the KEK passphrase variable; usually process.env. */
+  readonly environment: Readonly<Record<string, string | undefined>>;
+  /** Where the one-time admin password is printed; usually process.stdout. */
+  readonly stdout: Writable;
+  readonly clock?: Clock;
+}
+
+/**
+ * Opens the instance in `config.dataDir`, initialising it first when `instance.json` is absent.
+ * Every init step is idempotent and `instance.json` is written last, so an init interrupted by a
+ * crash simply runs again on the next start.
+ */
+export async function openInstance(config: Config, logger: Logger, options: OpenInstanceOptions): Promise<Instance> {
+  const clock = options.clock ?? createSystemClock();
+  const layout = dataDirLayout(config.dataDir);
+  const { foreignEntries } = await prepareDataDir(layout);
+  const initialised = await fileExists(layout.instanceFile);
+  if (!initialised && foreignEntries.length > 0 && !(await fileExists(layout.pendingInstanceFile))) {
+    throw new ConfigError(
+      `config: data_dir ${layout.root} is not empty and holds no Enclave instance (found ${foreignEntries.slice(0, 5).join(', ')}); choose an empty or new folder`,
+      { setting: 'data_dir' },
+    );
+  }
+  if (!initialised) {
+    logger.info({ dataDir: layout.root }, 'initialising a new instance');
+    await restrictDirectory(layout.root);
+  }
+  const identity = initialised ? await readInstanceIdentity(layout.instanceFile) : await pendingInstanceIdentity(layout, clock.nowMs());
+
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.reverse().splice(0)) {
+      await close().catch((error: unknown) => logger.error({ err: error }, 'error while closing the instance'));
+    }
+  };
+  try {
+    const passphraseVariable = config.kekPassphraseEnv;
+    const hasPassphrase = (options.environment[passphraseVariable] ?? '') !== '';
+    const provider = await LocalKeyFileProvider.open({
+      file: kekFilePath(layout.root),
+      create: !initialised,
+      ...(hasPassphrase ? { passphrase: { envVar: passphraseVariable, env: options.environment } } : {}),
+    });
+    closers.push(() => provider.close());
+    const keyring = await Keyring.open({ dir: layout.keysDir, provider, create: !initialised });
+    closers.push(() => keyring.close());
+
+    const tls = await loadOrCreateTlsIdentity({ layout, logger, nowMs: clock.nowMs() });
+
+    await prepareSubdirectory(layout.metadataDir);
+    const metadata = await SqliteMetadataStore.open({
+      path: layout.metadataDatabaseFile,
+      encryptionKey: keyring.metadataKey(),
+      logger: logger.child({ component: 'metadata' }),
+      batchMax: config.metadataGroupCommitTransactionsMax,
+    });
+    closers.push(() => metadata.close());
+    const chunks = new EncryptedChunkStore({
+      inner: await LocalChunkStore.open({ root: layout.chunksDir, logger: logger.child({ component: 'chunks' }) }),
+      keyring,
+    });
+    closers.push(() => chunks.close());
+    const fileSystem = await openFileSystem({
+      metadata,
+      chunks,
+      logger: logger.child({ component: 'core' }),
+      clock,
+      gc: { sweepGraceMs: config.gcGraceSeconds * 1_000 },
+    });
+    closers.push(() => fileSystem.close());
+
+    const users = new LocalUsers({ metadata, domainSid: identity.domainSid, clock });
+    if (!initialised) {
+      await ensureAdminUser({ users, layout, environment: options.environment, stdout: options.stdout, logger });
+      await completeInstance(layout, identity);
+      logger.info({ instanceId: identity.instanceId, dataDir: layout.root }, 'instance initialised');
+    }
+    return { identity, layout, tls, metadata, chunkStore: chunks, fileSystem, users, clock, close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+async function prepareSubdirectory(path: string): Promise<void> {
+  await mkdir(path, { recursive: true, mode: DIRECTORY_MODE });
+}

@@ -1,0 +1,109 @@
+import type { AddressInfo } from 'node:net';
+import type { Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Config } from './config/config-schema.js';
+import { openInstance, type Instance } from './main.js';
+import type { ApiApp } from './protocols/rest/route.js';
+import { createApiServer } from './protocols/rest/server.js';
+import { readVersion } from './version.js';
+
+/** A listener that could not start; `setting` names the configuration to change. */
+export class ListenError extends Error {
+  constructor(
+    readonly setting: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ListenError';
+  }
+}
+
+export interface Server {
+  readonly instance: Instance;
+  /** Ports actually bound, by service. */
+  readonly ports: Readonly<Record<string, number>>;
+  /**
+   * Stops accepting, lets in-flight requests finish for up to `shutdownTimeoutMs`, then closes
+   * the connections still open and the instance (flushing metadata). Idempotent.
+   */
+  stop(): Promise<void>;
+}
+
+export interface ServeOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly environment: Readonly<Record<string, string | undefined>>;
+  /** Receives the `listening <service> <host>:<port>` lines and the one-time admin password. */
+  readonly stdout: Writable;
+}
+
+/**
+ * Opens the instance and starts the API listener. Protocol listeners (S3, NFS, SMB, FTP) start
+ * when an administrator enables them (later issues); a fresh instance serves only the API.
+ */
+export async function serve(options: ServeOptions): Promise<Server> {
+  const { config, logger } = options;
+  const instance = await openInstance(config, logger, { environment: options.environment, stdout: options.stdout });
+  let api: ApiApp;
+  try {
+    api = await createApiServer({
+      tls: instance.tls,
+      logger,
+      version: readVersion(options.environment),
+      bodyBytesMax: config.apiBodyBytesMax,
+    });
+    await listenOrExplain(api, { host: config.host, port: config.apiPort, setting: 'api_port' });
+  } catch (error) {
+    await instance.close();
+    throw error;
+  }
+  const apiPort = (api.server.address() as AddressInfo).port;
+  logger.info({ service: 'api', host: config.host, port: apiPort }, 'listening');
+  options.stdout.write(`listening api ${config.host}:${apiPort}\n`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info({ shutdownTimeoutMs: config.shutdownTimeoutMs }, 'shutting down');
+      await closeWithin(api, config.shutdownTimeoutMs, logger);
+      await instance.close();
+      logger.info('stopped');
+    })();
+    return stopping;
+  };
+  return { instance, ports: { api: apiPort }, stop };
+}
+
+async function listenOrExplain(app: ApiApp, options: { host: string; port: number; setting: string }): Promise<void> {
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'EADDRINUSE'
+        ? 'is already in use'
+        : code === 'EACCES'
+          ? 'needs privileges this process lacks (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
+          : code === 'EADDRNOTAVAIL'
+            ? 'is on an address this machine does not have (check host)'
+            : `cannot be bound (${(error as Error).message})`;
+    throw new ListenError(options.setting, `cannot listen on ${options.host}:${options.port}: the port ${reason}; change ${options.setting}`, { cause: error });
+  }
+}
+
+/** fastify's close stops accepting and waits for in-flight requests; this bounds the wait. */
+async function closeWithin(app: ApiApp, timeoutMs: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  const closed = app.close().then(() => 'closed' as const);
+  const outcome = await Promise.race([closed, timedOut]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') {
+    logger.warn({ timeoutMs }, 'requests still running at the shutdown deadline; closing their connections');
+    app.server.closeAllConnections();
+    await closed;
+  }
+}
