@@ -47,6 +47,8 @@ export class Engine {
   private currentEpoch = 1;
   data!: FileData;
   private readonly cache = new EngineInodeCache();
+  private generationPool: Buffer = Buffer.alloc(0);
+  private generationOffset = 0;
 
   constructor(options: EngineOptions) {
     this.metadata = options.metadata;
@@ -65,8 +67,23 @@ export class Engine {
     this.currentEpoch = stored === undefined ? 1 : decodeJson<number>(stored);
   }
 
+  /** A random, non-zero 32-bit generation; drawn from a pooled buffer (one syscall per 1,024). */
   newGeneration(): number {
-    return this.random(4).readUInt32BE(0) || 1;
+    if (this.generationPool.length - this.generationOffset < 4) {
+      this.generationPool = this.random(4096);
+      this.generationOffset = 0;
+    }
+    const value = this.generationPool.readUInt32BE(this.generationOffset);
+    this.generationOffset += 4;
+    return value || 1;
+  }
+
+  /**
+   * The newest cached version of a live node, possibly not yet committed: only for early
+   * refusals (a write checks its rights before storing chunks), never as an answer.
+   */
+  peekInode(id: number): InodeRecord | undefined {
+    return this.cache.get(id)?.record;
   }
 
   /** Runs `fn` as one atomic, durable transaction on the live tree. */
@@ -106,12 +123,13 @@ class EngineInodeCache implements InodeCache {
   }
 
   set(id: number, version: Version<InodeRecord> | undefined): void {
-    this.versions.delete(id);
-    if (version === undefined) return;
-    if (this.versions.size >= INODE_CACHE_ENTRIES_MAX) {
-      const oldest = this.versions.keys().next().value;
-      if (oldest !== undefined) this.versions.delete(oldest);
+    if (version === undefined) {
+      this.versions.delete(id);
+      return;
     }
+    // Dropping everything when full is O(1) amortised; evicting the oldest entry of a Map one at a
+    // time is not (V8 keeps deleted slots at the front until it rehashes).
+    if (this.versions.size >= INODE_CACHE_ENTRIES_MAX && !this.versions.has(id)) this.versions.clear();
     this.versions.set(id, version);
   }
 

@@ -56,7 +56,8 @@ async function runSequence(fx: CoreFixture, seed: number): Promise<void> {
     const dirHandle = await handleOf(dir);
     const kind = pick(['create', 'create', 'mkdir', 'write', 'write', 'truncate', 'remove', 'rmdir', 'rename', 'rename', 'link', 'read']);
     const offset = Math.floor(next() * 3_000_000);
-    const data = new Uint8Array(1 + Math.floor(next() * 5000)).fill(step % 255);
+    // Mostly small writes (stored inline), some large ones (stored as chunks).
+    const data = new Uint8Array(1 + Math.floor(next() * (next() < 0.3 ? 200_000 : 5000))).fill(step % 255);
     const size = Math.floor(next() * 2_000_000);
     log.push(`${kind} /${dir.join('/')} ${name} -> /${otherDir.join('/')} ${otherName}`);
     const core = async (): Promise<unknown> => {

@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import type { ChunkStore } from '../storage/chunks/chunk-store.js';
 import { newChunkId } from '../storage/chunks/chunk-id.js';
 import type { MetadataStore } from '../storage/metadata/metadata-store.js';
-import { aclFromMode } from './acl/mode.js';
 import { createSystemClock, type Clock } from './clock.js';
 import { CoreFileSystem } from './core-file-system.js';
 import { Compactor } from './data/compactor.js';
@@ -91,7 +90,6 @@ async function initialise(engine: Engine): Promise<void> {
       birthTimeNs: now,
       changeId: 1,
       parentId: ROOT_ID,
-      acl: [...aclFromMode(0o755, true).entries],
       aggregate: { ...EMPTY_AGGREGATE },
     };
     tx.put(inodeKey(ROOT_ID, FIRST_EPOCH), encodeJson(root));

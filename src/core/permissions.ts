@@ -1,4 +1,5 @@
-import type { Acl, Ownership } from './acl/acl.js';
+import type { Ace, Acl, Ownership } from './acl/acl.js';
+import { aclFromMode } from './acl/mode.js';
 import { Right } from './acl/acl.js';
 import { accessCheck } from './acl/evaluate.js';
 import type { OpContext } from './context.js';
@@ -10,8 +11,28 @@ export function ownershipOf(record: InodeRecord): Ownership {
   return { uid: record.uid, gid: record.gid, ownerSid: record.ownerSid, groupSid: record.groupSid };
 }
 
+const modeAcls = new Map<number, Acl>();
+
+/** The node's ACL: stored, or the one its mode makes (memoised: 512 modes x 2 kinds). */
 export function aclOf(record: InodeRecord): Acl {
-  return { entries: record.acl };
+  if (record.acl !== undefined) return { entries: record.acl };
+  const isDirectory = record.type === 'directory';
+  const memoKey = (record.mode & 0o777) | (isDirectory ? 0o1000 : 0);
+  let acl = modeAcls.get(memoKey);
+  if (acl === undefined) {
+    acl = aclFromMode(record.mode & 0o777, isDirectory);
+    modeAcls.set(memoKey, acl);
+  }
+  return acl;
+}
+
+/**
+ * The `acl` field to store for `acl` on a node with these permission bits: nothing when the ACL
+ * is exactly what the mode makes.
+ */
+export function storedAcl(acl: Acl, modeBits: number, isDirectory: boolean): Ace[] | undefined {
+  const fromMode = aclFromMode(modeBits & 0o777, isDirectory);
+  return JSON.stringify(fromMode.entries) === JSON.stringify(acl.entries) ? undefined : [...acl.entries];
 }
 
 export function isSuperuser(ctx: OpContext): boolean {

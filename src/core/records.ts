@@ -22,6 +22,7 @@ export const RecordType = {
   quota: 0x08,
   orphan: 0x09,
   linkParent: 0x0a,
+  inlineData: 0x0b,
 } as const;
 
 export const ROOT_ID = 1;
@@ -75,7 +76,11 @@ export interface InodeRecord {
   changeId: number;
   /** The directory holding the node's first link (for directories, their only one). */
   parentId: number;
-  acl: Ace[];
+  /**
+   * The node's ACL; absent when it is exactly the ACL its mode makes (aclFromMode), which is
+   * most nodes: they then store nothing for it (permissions.ts, aclOf, derives it).
+   */
+  acl?: Ace[];
   symlinkTarget?: string;
   /** Directories only: what is below, updated in the same transaction as every change. */
   aggregate?: Aggregate;
@@ -166,6 +171,8 @@ export interface Slice {
   length: number;
   chunkId: string;
   chunkOffset: number;
+  /** The chunk's bytes are stored in the metadata store (inlineDataKey), not the chunk store. */
+  inline?: true;
 }
 
 export interface SegmentRecord {
@@ -207,6 +214,12 @@ export function decodeChunkIdKey(bytes: Uint8Array): string {
   const reader = new KeyReader(bytes);
   reader.byte();
   return reader.string();
+}
+
+// ---- small chunks stored inline in the metadata store: chunk id -> bytes (not JSON)
+
+export function inlineDataKey(chunkId: string): Uint8Array {
+  return key().byte(RecordType.inlineData).string(chunkId).build();
 }
 
 // ---- quotas index: directory -> limit (the limit itself lives in the inode record)

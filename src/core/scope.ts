@@ -1,4 +1,5 @@
-import type { ReadTransaction, WriteTransaction } from '../storage/metadata/metadata-store.js';
+import { SCAN_LIMIT_MAX, type ReadTransaction, type WriteTransaction } from '../storage/metadata/metadata-store.js';
+import { KeyReader } from '../storage/metadata/tuple.js';
 import { FsError } from './errors.js';
 import type { NodeHandle } from './file-system.js';
 import {
@@ -9,10 +10,11 @@ import {
   inodeKey,
   inodePrefix,
   metaKey,
+  prefixEnd,
   type InodeRecord,
   type Slice,
 } from './records.js';
-import { endVersion, readVersion, writeVersion, type Version } from './versions.js';
+import { aliveEntries, endVersion, readVersion, writeVersion, type Version } from './versions.js';
 
 /**
  * Read access to one consistent state of the tree, at the live epoch or at a snapshot's.
@@ -39,6 +41,48 @@ export class ReadScope {
     return (await this.inodeVersion(id))?.record;
   }
 
+  /**
+   * Many nodes at once (a directory page with attributes): ids that lie close together are read
+   * with one range scan instead of one seek each. Missing nodes are absent from the result.
+   */
+  async inodesMany(ids: readonly number[]): Promise<Map<number, InodeRecord>> {
+    const result = new Map<number, InodeRecord>();
+    const sorted = [...new Set(ids)].sort((left, right) => left - right);
+    let runStart = 0;
+    for (let index = 1; index <= sorted.length; index++) {
+      const previous = sorted[index - 1] as number;
+      const current = sorted[index];
+      if (current !== undefined && current - previous <= RUN_GAP_MAX && index - runStart < RUN_IDS_MAX) continue;
+      await this.readRun(sorted.slice(runStart, index), result);
+      runStart = index;
+    }
+    return result;
+  }
+
+  private async readRun(ids: number[], into: Map<number, InodeRecord>): Promise<void> {
+    const first = ids[0] as number;
+    const last = ids.at(-1) as number;
+    if (ids.length === 1) {
+      const record = await this.inode(first);
+      if (record !== undefined) into.set(first, record);
+      return;
+    }
+    const wanted = new Set(ids);
+    const entries = await this.tx.scan({ start: inodePrefix(first), end: prefixEnd(inodePrefix(last)), limit: SCAN_LIMIT_MAX });
+    for (const version of aliveEntries<InodeRecord>(entries, this.snapshotEpoch)) {
+      const id = new KeyReader(version.key.subarray(1)).uint();
+      if (wanted.has(id)) into.set(id, version.record);
+    }
+    if (entries.length === SCAN_LIMIT_MAX) {
+      // Too many versions in the range to trust one page: read the rest one by one.
+      for (const id of ids) {
+        if (into.has(id)) continue;
+        const record = await this.inode(id);
+        if (record !== undefined) into.set(id, record);
+      }
+    }
+  }
+
   /** The node a handle names; Stale if it no longer exists or the id was reused. */
   async node(handle: NodeHandle): Promise<InodeRecord> {
     const record = await this.inode(handle.id);
@@ -60,6 +104,10 @@ export interface InodeCache {
   /** Ids for new nodes; reserved in blocks so most creates need no counter write. */
   allocateId(tx: WriteTransaction): Promise<number>;
 }
+
+/** Ids at most this far apart share a range scan; a run holds at most this many ids. */
+const RUN_GAP_MAX = 8;
+const RUN_IDS_MAX = 2_000;
 
 interface PendingInode {
   readonly current: Version<InodeRecord> | undefined;

@@ -9,7 +9,8 @@ async function populated() {
   const root = await fx.fs.root(fx.root);
   const dir = await fx.fs.mkdir(fx.root, root, 'd');
   const file = await fx.fs.create(fx.root, dir.handle, 'f');
-  await fx.fs.write(fx.root, file.handle, { offset: 0, data: new Uint8Array(5000).fill(1) });
+  await fx.fs.write(fx.root, file.handle, { offset: 0, data: new Uint8Array(200_000).fill(1) });
+  await fx.fs.write(fx.root, file.handle, { offset: 0, data: new Uint8Array(5_000).fill(2) });
   await fx.fs.link(fx.root, file.handle, root, 'hard');
   return fx;
 }
@@ -20,7 +21,7 @@ describe('consistency check', () => {
     const report = await checkConsistency(fx.metadata, fx.chunks);
     assert.deepEqual(report.problems, []);
     assert.equal(report.nodes, 3);
-    assert.equal(report.referencedChunks, 1);
+    assert.equal(report.referencedChunks, 2, 'one stored chunk and one inline chunk');
     await fx.close();
   });
 

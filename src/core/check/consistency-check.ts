@@ -191,12 +191,17 @@ async function checkChunks(
     if (page.length < PAGE) break;
     after = page.at(-1);
   }
+  const inline = new Set<string>();
+  for await (const entry of records(metadata, RecordType.inlineData)) inline.add(decodeChunkIdKey(entry.key));
   let referencedChunks = 0;
   for await (const entry of records(metadata, RecordType.chunkRef)) {
     const chunkId = decodeChunkIdKey(entry.key);
     referencedChunks++;
+    if (inline.delete(chunkId)) continue;
     if (!stored.delete(chunkId)) problem(`referenced chunk ${chunkId} is missing from the chunk store`);
   }
+  for (const chunkId of queued) inline.delete(chunkId);
+  for (const chunkId of [...inline].slice(0, 10)) problem(`inline chunk ${chunkId} is neither referenced nor queued`);
   for (const chunkId of queued) stored.delete(chunkId);
   return { referencedChunks, unreferencedChunks: stored.size };
 }

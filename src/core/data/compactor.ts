@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import { inodePrefix, segmentPrefix, type InodeRecord, type SegmentRecord, type Slice } from '../records.js';
 import { WriteScope } from '../scope.js';
 import { readVersion } from '../versions.js';
-import type { FileData } from './file-data.js';
+import { loadInline, type FileData } from './file-data.js';
 import { coveredBytes, resolveSlices, SEGMENT_BYTES, SLICES_COMPACT_AFTER } from './segments.js';
 
 const QUEUE_MAX = 10_000;
@@ -72,11 +72,14 @@ export class Compactor {
     const seen = await metadata.read(async (tx) => {
       const segment = await readVersion<SegmentRecord>(tx, segmentPrefix(id, index));
       const inode = await readVersion<InodeRecord>(tx, inodePrefix(id));
-      return segment === undefined || inode === undefined ? undefined : { segment, size: inode.record.size };
+      if (segment === undefined || inode === undefined || segment.record.slices.length <= SLICES_COMPACT_AFTER) return undefined;
+      const length = Math.max(0, Math.min(SEGMENT_BYTES, inode.record.size - index * SEGMENT_BYTES));
+      const pieces = resolveSlices(segment.record.slices, 0, length).filter((piece) => piece.chunkId !== undefined);
+      await loadInline(tx, pieces);
+      return { segment, length, pieces };
     });
-    if (seen === undefined || seen.segment.record.slices.length <= SLICES_COMPACT_AFTER) return false;
-    const length = Math.max(0, Math.min(SEGMENT_BYTES, seen.size - index * SEGMENT_BYTES));
-    const pieces = resolveSlices(seen.segment.record.slices, 0, length).filter((piece) => piece.chunkId !== undefined);
+    if (seen === undefined) return false;
+    const { length, pieces } = seen;
     const bytes = await this.options.data().fetch([{ dataOffset: 0, pieces }], length);
     const chunkId = this.options.newChunkId();
     const slices: Slice[] = [];

@@ -1,16 +1,18 @@
 import { ChunkStoreError, type ChunkStore } from '../../storage/chunks/chunk-store.js';
 import type { ReadTransaction } from '../../storage/metadata/metadata-store.js';
 import { FsError } from '../errors.js';
-import { decodeSegmentKey, prefixEnd, segmentFilePrefix, segmentKey, segmentPrefix, type SegmentRecord, type Slice } from '../records.js';
+import { decodeSegmentKey, inlineDataKey, prefixEnd, segmentFilePrefix, segmentKey, segmentPrefix, type SegmentRecord, type Slice } from '../records.js';
 import type { WriteScope } from '../scope.js';
 import { endVersion, readVersion, writeVersion, aliveEntries, type Version } from '../versions.js';
-import { appendSlice, clipSlices, coveredBytes, resolveSlices, SEGMENT_BYTES, segmentsOf, SLICES_COMPACT_AFTER } from './segments.js';
+import { appendSlice, clipSlices, coveredBytes, INLINE_BYTES_MAX, resolveSlices, SEGMENT_BYTES, segmentsOf, SLICES_COMPACT_AFTER, type Piece } from './segments.js';
 
 const SEGMENT_SCAN_PAGE = 512;
 
 export interface StagedWrite {
   readonly index: number;
   readonly slice: Slice;
+  /** For an inline slice: the bytes, written in the metadata transaction itself. */
+  readonly inlineBytes?: Uint8Array;
 }
 
 /**
@@ -26,9 +28,17 @@ export class FileData {
     private readonly onSegmentGrew: (id: number, index: number) => void,
   ) {}
 
-  /** Writes the data's chunks, one per segment touched; durable when it resolves. */
+  /**
+   * Writes the data's chunks, one per segment touched; durable when it resolves. A small write
+   * inside one segment stores no chunk: its bytes go into the metadata transaction (inline).
+   */
   async stage(offset: number, data: Uint8Array): Promise<StagedWrite[]> {
     const parts = segmentsOf(offset, data.length);
+    if (parts.length === 1 && data.length <= INLINE_BYTES_MAX) {
+      const part = parts[0] as (typeof parts)[number];
+      const slice: Slice = { offset: part.from, length: data.length, chunkId: this.newChunkId(), chunkOffset: 0, inline: true };
+      return [{ index: part.index, slice, inlineBytes: Uint8Array.prototype.slice.call(data) }];
+    }
     return Promise.all(
       parts.map(async (part) => {
         const chunkId = this.newChunkId();
@@ -41,13 +51,15 @@ export class FileData {
 
   /** Best effort: removes chunks of a write whose transaction failed (the sweep catches the rest). */
   async discard(staged: readonly StagedWrite[]): Promise<void> {
-    await Promise.allSettled(staged.map((write) => this.chunks.delete(write.slice.chunkId)));
+    const stored = staged.filter((write) => write.slice.inline !== true);
+    await Promise.allSettled(stored.map((write) => this.chunks.delete(write.slice.chunkId)));
   }
 
   /** Records staged slices in their segments. Returns the change in covered (allocated) bytes. */
   async commit(scope: WriteScope, id: number, staged: readonly StagedWrite[]): Promise<number> {
     let coveredDelta = 0;
-    for (const { index, slice } of staged) {
+    for (const { index, slice, inlineBytes } of staged) {
+      if (inlineBytes !== undefined) scope.tx.put(inlineDataKey(slice.chunkId), inlineBytes);
       const current = await readVersion<SegmentRecord>(scope.tx, segmentPrefix(id, index));
       const slices = appendSlice(current?.record.slices ?? [], slice);
       const record: SegmentRecord = { slices, coveredBytes: coveredBytes(slices) };
@@ -100,7 +112,9 @@ export class FileData {
     return Promise.all(
       segmentsOf(offset, length).map(async (part) => {
         const version = await readVersion<SegmentRecord>(tx, segmentPrefix(id, part.index), epoch);
-        return { dataOffset: part.dataOffset - part.from, pieces: resolveSlices(version?.record.slices ?? [], part.from, part.to) };
+        const pieces = resolveSlices(version?.record.slices ?? [], part.from, part.to);
+        await loadInline(tx, pieces);
+        return { dataOffset: part.dataOffset - part.from, pieces };
       }),
     );
   }
@@ -112,6 +126,10 @@ export class FileData {
     for (const { dataOffset, pieces } of plan) {
       for (const piece of pieces) {
         if (piece.chunkId === undefined) continue;
+        if (piece.inlineBytes !== undefined) {
+          buffer.set(piece.inlineBytes.subarray(piece.chunkOffset, piece.chunkOffset + piece.length), dataOffset + piece.offset);
+          continue;
+        }
         const chunkId = piece.chunkId;
         reads.push(
           this.chunks.get(chunkId, { offset: piece.chunkOffset, length: piece.length }).then((bytes) => {
@@ -123,6 +141,22 @@ export class FileData {
     }
     await Promise.all(reads);
     return buffer;
+  }
+}
+
+/** Attaches the bytes of inline chunks to the pieces that need them, inside the read transaction. */
+export async function loadInline(tx: ReadTransaction, pieces: Piece[]): Promise<void> {
+  const loaded = new Map<string, Uint8Array>();
+  for (const piece of pieces) {
+    if (piece.inline !== true || piece.chunkId === undefined) continue;
+    let bytes = loaded.get(piece.chunkId);
+    if (bytes === undefined) {
+      bytes = await tx.get(inlineDataKey(piece.chunkId));
+      if (bytes === undefined) throw new FsError('Internal', `inline chunk ${piece.chunkId} is missing`);
+      loaded.set(piece.chunkId, bytes);
+    }
+    if (bytes.length < piece.chunkOffset + piece.length) throw new FsError('Internal', `inline chunk ${piece.chunkId} is shorter than its slice`);
+    piece.inlineBytes = bytes;
   }
 }
 

@@ -65,13 +65,15 @@ export async function writeFile(engine: Engine, ctx: OpContext, handle: NodeHand
   if (!(data instanceof Uint8Array)) throw new FsError('InvalidArgument', 'data must be bytes');
   if (data.length > WRITE_BYTES_MAX) throw new FsError('InvalidArgument', `a write is at most ${WRITE_BYTES_MAX} bytes`);
   if (offset + data.length > FILE_BYTES_MAX) throw new FsError('FileTooLarge', `a file is at most ${FILE_BYTES_MAX} bytes`);
-  // Check before storing any chunk, so a refused write costs no data I/O.
-  const before = await engine.inspect(ctx, handle, async (scope) => {
-    const record = await scope.node(handle);
-    requireFile(record);
-    requireWrite(ctx, record, offset);
-    return record;
-  });
+  // Check before storing any chunk, so a refused write costs no data I/O (from the write cache
+  // when it holds the node; the transaction below checks again authoritatively).
+  const cached = engine.peekInode(handle.id);
+  const before =
+    cached !== undefined && cached.generation === handle.generation
+      ? cached
+      : await engine.inspect(ctx, handle, (scope) => scope.node(handle));
+  requireFile(before);
+  requireWrite(ctx, before, offset);
   if (data.length === 0) return { bytesWritten: 0, attributes: toAttributes(handle.id, before) };
   const staged = await engine.data.stage(offset, data);
   try {

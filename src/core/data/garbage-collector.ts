@@ -10,6 +10,7 @@ import {
   decodeOrphanKey,
   encodeJson,
   gcQueueKey,
+  inlineDataKey,
   orphanKey,
   prefixEnd,
   RecordType,
@@ -113,19 +114,31 @@ export class GarbageCollector {
     }
   }
 
+  /**
+   * Deletes chunks queued long enough ago: stored ones from the chunk store first, then (with the
+   * queue entries, in one transaction) inline ones from the metadata store.
+   */
   private async deleteQueued(stats: CollectStats): Promise<void> {
     const { metadata, chunks, clock, deleteDelayMs, batchMax } = this.options;
     const prefix = typePrefix(RecordType.gcQueue);
-    const queued = await metadata.read((tx) => tx.scan({ start: prefix, end: prefixEnd(prefix), limit: batchMax }));
-    const readyIds = queued
-      .filter((entry) => decodeJson<{ queuedAtMs: number }>(entry.value).queuedAtMs <= clock.nowMs() - deleteDelayMs)
-      .map((entry) => decodeChunkIdKey(entry.key));
-    if (readyIds.length === 0) return;
-    await Promise.all(readyIds.map((chunkId) => chunks.delete(chunkId)));
-    await metadata.write(async (tx) => {
-      for (const chunkId of readyIds) tx.delete(gcQueueKey(chunkId));
+    const ready = await metadata.read(async (tx) => {
+      const queued = await tx.scan({ start: prefix, end: prefixEnd(prefix), limit: batchMax });
+      const due = queued
+        .filter((entry) => decodeJson<{ queuedAtMs: number }>(entry.value).queuedAtMs <= clock.nowMs() - deleteDelayMs)
+        .map((entry) => decodeChunkIdKey(entry.key));
+      const inline = new Set<string>();
+      for (const chunkId of due) if ((await tx.get(inlineDataKey(chunkId))) !== undefined) inline.add(chunkId);
+      return { due, inline };
     });
-    stats.deletedChunks += readyIds.length;
+    if (ready.due.length === 0) return;
+    await Promise.all(ready.due.filter((chunkId) => !ready.inline.has(chunkId)).map((chunkId) => chunks.delete(chunkId)));
+    await metadata.write(async (tx) => {
+      for (const chunkId of ready.due) {
+        tx.delete(gcQueueKey(chunkId));
+        if (ready.inline.has(chunkId)) tx.delete(inlineDataKey(chunkId));
+      }
+    });
+    stats.deletedChunks += ready.due.length;
   }
 
   private async sweep(stats: CollectStats): Promise<void> {

@@ -9,6 +9,13 @@ import type { Slice } from '../records.js';
  */
 export const SEGMENT_BYTES = 1024 * 1024;
 export const SLICES_COMPACT_AFTER = 64;
+/**
+ * Writes up to this size inside one segment are stored in the metadata store, in the same
+ * transaction as their slice: one group-committed transaction instead of a chunk file and its two
+ * fsyncs. They are encrypted with the metadata (decision 0002) and move to a chunk when their
+ * segment is compacted.
+ */
+export const INLINE_BYTES_MAX = 64 * 1024;
 
 /** A piece of a read: `length` bytes at segment offset `offset`, from a chunk or a hole. */
 export interface Piece {
@@ -16,6 +23,9 @@ export interface Piece {
   readonly length: number;
   readonly chunkId?: string;
   readonly chunkOffset: number;
+  /** For a piece of an inline chunk: set once its bytes are loaded (the whole chunk). */
+  readonly inline?: boolean;
+  inlineBytes?: Uint8Array;
 }
 
 interface Interval {
@@ -42,7 +52,13 @@ export function resolveSlices(slices: readonly Slice[], from: number, to: number
         remaining.push(interval);
         continue;
       }
-      pieces.push({ offset: start, length: end - start, chunkId: slice.chunkId, chunkOffset: slice.chunkOffset + (start - slice.offset) });
+      pieces.push({
+        offset: start,
+        length: end - start,
+        chunkId: slice.chunkId,
+        chunkOffset: slice.chunkOffset + (start - slice.offset),
+        ...(slice.inline === true ? { inline: true } : {}),
+      });
       if (interval.start < start) remaining.push({ start: interval.start, end: start });
       if (end < interval.end) remaining.push({ start: end, end: interval.end });
     }

@@ -6,7 +6,7 @@ import type { OpContext } from '../context.js';
 import { FsError } from '../errors.js';
 import { requireLive, toAttributes, touched, type Engine } from '../engine.js';
 import { FILE_BYTES_MAX, type Aggregates, type Attributes, type NodeHandle, type SetAttributes, type TimeChange } from '../file-system.js';
-import { hasAccess, isOwner, isSuperuser, requireAccess } from '../permissions.js';
+import { aclOf, hasAccess, isOwner, isSuperuser, requireAccess, storedAcl } from '../permissions.js';
 import type { InodeRecord } from '../records.js';
 import type { WriteScope } from '../scope.js';
 
@@ -76,8 +76,9 @@ function chmod(ctx: OpContext, record: InodeRecord, mode: number): InodeRecord {
   let special = mode & SPECIAL_MODE_BITS;
   // POSIX: a non-superuser outside the file's group cannot set setgid on a file.
   if (!isSuperuser(ctx) && !isDirectory && !ctx.principal.gids.includes(record.gid)) special &= ~0o2000;
-  const acl = applyMode({ entries: record.acl }, mode & 0o777, isDirectory);
-  return { ...record, acl: [...acl.entries], mode: special | modeFromAcl(acl, isDirectory) };
+  const acl = applyMode(aclOf(record), mode & 0o777, isDirectory);
+  const permissionBits = modeFromAcl(acl, isDirectory);
+  return { ...record, acl: storedAcl(acl, permissionBits, isDirectory), mode: special | permissionBits };
 }
 
 function chown(ctx: OpContext, record: InodeRecord, uid: number | undefined, gid: number | undefined): InodeRecord {
@@ -125,7 +126,7 @@ export async function getAcl(engine: Engine, ctx: OpContext, handle: NodeHandle)
   return engine.inspect(ctx, handle, async (scope) => {
     const record = await scope.node(handle);
     requireAccess(ctx, record, Right.READ_ACL, 'read the ACL');
-    return { entries: record.acl };
+    return aclOf(record);
   });
 }
 
@@ -137,7 +138,9 @@ export async function setAcl(engine: Engine, ctx: OpContext, handle: NodeHandle,
     requireAccess(ctx, record, Right.WRITE_ACL, 'change the ACL');
     if (record.type === 'symlink') throw new FsError('Unsupported', 'a symlink has no ACL of its own');
     const isDirectory = record.type === 'directory';
-    const next = touched({ ...record, acl: [...valid.entries], mode: (record.mode & SPECIAL_MODE_BITS) | modeFromAcl(valid, isDirectory) }, scope.nowNs, false);
+    const permissionBits = modeFromAcl(valid, isDirectory);
+    const acl = storedAcl(valid, permissionBits, isDirectory);
+    const next = touched({ ...record, acl, mode: (record.mode & SPECIAL_MODE_BITS) | permissionBits }, scope.nowNs, false);
     await scope.setInode(handle.id, next);
     return toAttributes(handle.id, next);
   });

@@ -8,7 +8,7 @@ import { adjustAggregates, contributionOf, EMPTY_AGGREGATE } from '../aggregates
 import { findEntry, handleOf, putFoldedName, requireLive, toAttributes, touched, type Engine } from '../engine.js';
 import { LINKS_MAX, type CreateResult, type NodeHandle, type NodeType } from '../file-system.js';
 import { validateName, validateSymlinkTarget } from '../names.js';
-import { isSuperuser, requireAccess } from '../permissions.js';
+import { aclOf, isSuperuser, requireAccess, storedAcl } from '../permissions.js';
 import { direntKey, linkParentKey, type DirentRecord, type InodeRecord } from '../records.js';
 import type { WriteScope } from '../scope.js';
 import { writeVersion } from '../versions.js';
@@ -75,7 +75,7 @@ export async function createNode(engine: Engine, ctx: OpContext, dirHandle: Node
 function newRecord(engine: Engine, scope: WriteScope, ctx: OpContext, input: { dir: InodeRecord; dirId: number; spec: NewNode; mode: number }): InodeRecord {
   const { dir, dirId, spec, mode } = input;
   const isDirectory = spec.type === 'directory';
-  const inherited = spec.type === 'symlink' ? undefined : inheritAcl({ entries: dir.acl }, isDirectory);
+  const inherited = spec.type === 'symlink' ? undefined : inheritAcl(aclOf(dir), isDirectory);
   const acl = inherited ?? aclFromMode(mode & 0o777, isDirectory);
   // setgid on a directory: new nodes take the directory's group, and subdirectories keep setgid.
   const setgidDir = (dir.mode & 0o2000) !== 0;
@@ -83,10 +83,11 @@ function newRecord(engine: Engine, scope: WriteScope, ctx: OpContext, input: { d
   let special = mode & SPECIAL_MODE_BITS;
   if (isDirectory && setgidDir) special |= 0o2000;
   const now = scope.nowNs.toString();
+  const permissionBits = spec.type === 'symlink' ? 0o777 : modeFromAcl(acl, isDirectory);
   return {
     type: spec.type,
     generation: engine.newGeneration(),
-    mode: special | (spec.type === 'symlink' ? 0o777 : modeFromAcl(acl, isDirectory)),
+    mode: special | permissionBits,
     uid: spec.uid ?? ctx.principal.uid,
     gid,
     ownerSid: spec.uid === undefined ? ctx.principal.sid : undefined,
@@ -100,7 +101,7 @@ function newRecord(engine: Engine, scope: WriteScope, ctx: OpContext, input: { d
     birthTimeNs: now,
     changeId: 1,
     parentId: dirId,
-    acl: [...acl.entries],
+    acl: storedAcl(acl, permissionBits, isDirectory),
     symlinkTarget: spec.symlinkTarget,
     aggregate: isDirectory ? { ...EMPTY_AGGREGATE } : undefined,
   };

@@ -103,14 +103,12 @@ export async function readdir(engine: Engine, ctx: OpContext, dirHandle: NodeHan
     if (dir.type !== 'directory') throw new FsError('NotADirectory', 'not a directory');
     requireAccess(ctx, dir, Right.READ_DATA, 'list the directory');
     const page = await listPage(scope, dirHandle.id, options);
-    const entries: DirectoryEntry[] = await Promise.all(
-      page.names.map(async ({ name, record }) => {
-        const handle = { id: record.id, generation: record.generation, ...(dirHandle.snapshot === undefined ? {} : { snapshot: dirHandle.snapshot }) };
-        if (options.withAttributes !== true) return { name, handle, type: record.type };
-        const node = await scope.inode(record.id);
-        return node === undefined ? { name, handle, type: record.type } : { name, handle, type: record.type, attributes: toAttributes(record.id, node) };
-      }),
-    );
+    const nodes = options.withAttributes === true ? await scope.inodesMany(page.names.map(({ record }) => record.id)) : undefined;
+    const entries: DirectoryEntry[] = page.names.map(({ name, record }) => {
+      const handle = { id: record.id, generation: record.generation, ...(dirHandle.snapshot === undefined ? {} : { snapshot: dirHandle.snapshot }) };
+      const node = nodes?.get(record.id);
+      return node === undefined ? { name, handle, type: record.type } : { name, handle, type: record.type, attributes: toAttributes(record.id, node) };
+    });
     return page.cursor === undefined ? { entries } : { entries, cursor: page.cursor };
   });
 }

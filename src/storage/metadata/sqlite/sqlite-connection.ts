@@ -73,7 +73,7 @@ function configure(connection: Connection, options: ConnectionOptions): void {
     // Temporary tables and sort spills stay in memory: temp files are not encrypted.
     connection.pragma('temp_store = MEMORY');
     // Decrypted pages are cached per connection: a larger cache means fewer pages decrypted again.
-    connection.pragma(`cache_size = -${CACHE_KIB}`);
+    connection.pragma(`cache_size = -${options.readonly ? READER_CACHE_KIB : WRITER_CACHE_KIB}`);
     if (options.readonly) return;
     const mode = connection.pragma('journal_mode = WAL', { simple: true });
     if (mode !== 'wal') throw new Error(`journal_mode is ${String(mode)}, not wal`);
@@ -82,8 +82,9 @@ function configure(connection: Connection, options: ConnectionOptions): void {
   });
 }
 
-/** Page cache per connection (KiB); the writer and each reader have their own. */
-const CACHE_KIB = 64 * 1024;
+/** Page cache per connection (KiB): the writer has its own, and so has each of the readers. */
+const WRITER_CACHE_KIB = 32 * 1024;
+const READER_CACHE_KIB = 8 * 1024;
 
 /** The statements of one connection, prepared once. */
 export class Statements {
