@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:https';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import type { TSchema } from 'typebox';
+import type { Privilege } from '../../authz/privileges.js';
 
 /**
  * A management route. Every route declares the privilege it needs; PUBLIC is for the few calls
@@ -11,8 +12,10 @@ import type { TSchema } from 'typebox';
 export type ApiApp = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>;
 
 export const PUBLIC = 'PUBLIC';
-/** Privilege names are defined by the RBAC issue (authz/); a string until then. */
-export type RoutePrivilege = typeof PUBLIC | (string & { readonly privilegeName?: never });
+/** Any signed-in user, about themselves (who-am-i, change password, logout, their own MFA). */
+export const SELF = 'SELF';
+/** What a route needs: nothing, a signed-in user, or a privilege of the catalogue (authz/). */
+export type RoutePrivilege = typeof PUBLIC | typeof SELF | Privilege;
 
 export interface RouteSchema {
   readonly params?: TSchema;
@@ -36,13 +39,21 @@ export interface ApiRoute {
  */
 export type Authorizer = (request: FastifyRequest, privilege: string) => Promise<void>;
 
+const registered = new WeakMap<ApiApp, ApiRoute[]>();
+
+/** Every route registered on `app` (the RBAC test walks them all). */
+export function registeredRoutes(app: ApiApp): readonly ApiRoute[] {
+  return registered.get(app) ?? [];
+}
+
 export function registerRoutes(app: ApiApp, routes: readonly ApiRoute[], authorize: Authorizer): void {
+  registered.set(app, [...(registered.get(app) ?? []), ...routes]);
   for (const route of routes) {
     const privilege = route.privilege;
     app.route({
       method: route.method,
       url: route.url,
-      schema: { ...route.schema, summary: route.summary },
+      schema: { ...route.schema, summary: route.summary, ...(privilege === PUBLIC ? {} : { security: [{ bearer: [] }] }), description: `Needs: ${privilege}.` },
       ...(privilege === PUBLIC ? {} : { preHandler: async (request: FastifyRequest) => authorize(request, privilege) }),
       handler: route.handler,
     });

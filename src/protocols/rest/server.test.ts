@@ -25,7 +25,7 @@ const testRoutes: ApiRoute[] = [
   { method: 'GET', url: '/v1/test/bug', privilege: PUBLIC, summary: 'throws a bug', handler: async () => { throw new TypeError('secret internals at line 42'); } },
   { method: 'GET', url: '/v1/test/missing', privilege: PUBLIC, summary: 'throws NotFound', handler: async () => { throw new FsError('NotFound', 'no such file /a'); } },
   { method: 'POST', url: '/v1/test/echo', privilege: PUBLIC, summary: 'echoes', handler: async (request) => ({ received: request.body !== undefined }) },
-  { method: 'GET', url: '/v1/test/private', privilege: 'PRIVILEGE_TEST_READ', summary: 'needs a privilege', handler: async () => ({ ok: true }) },
+  { method: 'GET', url: '/v1/test/private', privilege: 'METRICS_READ', summary: 'needs a privilege', handler: async () => ({ ok: true }) },
 ];
 
 describe('REST server', () => {
