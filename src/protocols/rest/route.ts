@@ -54,7 +54,8 @@ export function registerRoutes(app: ApiApp, routes: readonly ApiRoute[], authori
       method: route.method,
       url: route.url,
       schema: { ...route.schema, summary: route.summary, ...(privilege === PUBLIC ? {} : { security: [{ bearer: [] }] }), description: `Needs: ${privilege}.` },
-      ...(privilege === PUBLIC ? {} : { preHandler: async (request: FastifyRequest) => authorize(request, privilege) }),
+      // onRequest: callers are authenticated and authorised before their body is read or validated.
+      ...(privilege === PUBLIC ? {} : { onRequest: async (request: FastifyRequest) => authorize(request, privilege) }),
       handler: route.handler,
     });
   }

@@ -44,6 +44,17 @@ describe('REST server', () => {
   });
   after(async () => app.close());
 
+  it('serves the OpenAPI document and the interactive docs without authentication', async () => {
+    const document = await app.inject({ method: 'GET', url: '/openapi.json' });
+    assert.equal(document.statusCode, 200);
+    const body = document.json() as { openapi: string; paths: Record<string, unknown> };
+    assert.equal(body.openapi, '3.0.3');
+    assert.ok('/v1/version' in body.paths && '/v1/test/private' in body.paths);
+    const docs = await app.inject({ method: 'GET', url: '/docs/' });
+    assert.equal(docs.statusCode, 200);
+    assert.match(docs.body, /swagger/i);
+  });
+
   it('GET /v1/version answers name and version without authentication', async () => {
     const response = await app.inject({ method: 'GET', url: '/v1/version' });
     assert.equal(response.statusCode, 200);

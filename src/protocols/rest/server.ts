@@ -5,6 +5,7 @@ import { ApiError, errorBody, sendError } from './errors.js';
 import { registerRoutes, type ApiApp, type ApiRoute, type Authorizer } from './route.js';
 import { versionRoutes, type VersionInfo } from './routes/version.js';
 import { httpsOptions, type TlsIdentity } from './tls.js';
+import { registerOpenApi } from './openapi.js';
 
 export interface ApiServerOptions {
   readonly tls: TlsIdentity;
@@ -52,6 +53,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiApp
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send(errorBody('http_not_found_error', `no such API route: ${request.method} ${request.url.split('?')[0]}`)),
   );
+  await registerOpenApi(app, options.version);
   registerRoutes(app, [...versionRoutes(options.version), ...(options.routes ?? [])], options.authorize ?? refuseAll);
   await app.ready();
   return app;

@@ -1,0 +1,33 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Value } from 'typebox/value';
+import type { TSchema } from 'typebox';
+import type { ApiApp } from './route.js';
+import type { VersionInfo } from './routes/version.js';
+
+/**
+ * The OpenAPI 3 document is generated from the route schemas (`GET /openapi.json`, no
+ * authentication, as CONTRACT.md says) and browsable at `/docs`. Every answer that has a schema
+ * for its status is checked against it before it is sent: an answer that does not match is a
+ * bug, logged and turned into a 500, never sent half-right.
+ */
+export async function registerOpenApi(app: ApiApp, version: VersionInfo): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Enclave management API', version: version.version, description: 'HTTPS REST API of Enclave. Authenticate with POST /v1/session/login, then send Authorization: Bearer <token>.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.addHook('preSerialization', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    const schema = (request.routeOptions.schema?.response as Record<string, TSchema> | undefined)?.[String(reply.statusCode)];
+    if (schema === undefined || Value.Check(schema, payload)) return payload;
+    const errors = [...Value.Errors(schema, payload)].slice(0, 3).map((error) => `${error.instancePath} ${error.message}`);
+    request.log.error({ url: request.url, errors }, 'answer does not match its response schema');
+    reply.code(500);
+    return { error_class: 'internal_error', description: 'internal error' };
+  });
+}
