@@ -6,6 +6,7 @@ import { registerRoutes, type ApiApp, type ApiRoute, type Authorizer } from './r
 import { versionRoutes, type VersionInfo } from './routes/version.js';
 import { httpsOptions, type TlsIdentity } from './tls.js';
 import { registerOpenApi } from './openapi.js';
+import { createValidatorCompiler } from './validation.js';
 
 export interface ApiServerOptions {
   readonly tls: TlsIdentity;
@@ -53,6 +54,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiApp
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send(errorBody('http_not_found_error', `no such API route: ${request.method} ${request.url.split('?')[0]}`)),
   );
+  app.setValidatorCompiler(createValidatorCompiler());
   await registerOpenApi(app, options.version);
   registerRoutes(app, [...versionRoutes(options.version), ...(options.routes ?? [])], options.authorize ?? refuseAll);
   await app.ready();
