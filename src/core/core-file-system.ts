@@ -67,6 +67,17 @@ export class CoreFileSystem implements FileSystem {
     );
   }
 
+  handleOf(ctx: OpContext, id: number): Promise<NodeHandle> {
+    return this.run(ctx, 'handleOf', () =>
+      this.engine.inspect(ctx, undefined, async (scope) => {
+        if (!Number.isSafeInteger(id) || id < 1) throw new FsError('InvalidArgument', 'a node id is a positive integer');
+        const record = await scope.inode(id);
+        if (record === undefined) throw new FsError('NotFound', `no node ${id}`);
+        return { id, generation: record.generation };
+      }),
+    );
+  }
+
   lookup(ctx: OpContext, dir: NodeHandle, name: string, options?: LookupOptions): Promise<NodeInfo> {
     return this.run(ctx, 'lookup', () => lookup(this.engine, ctx, dir, name, options));
   }

@@ -148,6 +148,8 @@ export interface QuotaStatus extends Quota {
 
 export interface FileSystem {
   root(ctx: OpContext): Promise<NodeHandle>;
+  /** The handle of a live node by id (REST refs, quotas by id); NotFound if no node has it. */
+  handleOf(ctx: OpContext, id: number): Promise<NodeHandle>;
   lookup(ctx: OpContext, dir: NodeHandle, name: string, options?: LookupOptions): Promise<NodeInfo>;
   /**
    * Resolves an absolute path (from the root) or a relative one (from `from`). The one place where

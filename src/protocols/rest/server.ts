@@ -7,6 +7,7 @@ import { versionRoutes, type VersionInfo } from './routes/version.js';
 import { httpsOptions, type TlsIdentity } from './tls.js';
 import { registerOpenApi } from './openapi.js';
 import { createValidatorCompiler } from './validation.js';
+import { addFileUploadParser, FILE_REF_PARAM_CHARACTERS_MAX } from './files-server.js';
 
 export interface ApiServerOptions {
   readonly tls: TlsIdentity;
@@ -41,6 +42,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiApp
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     bodyLimit: options.bodyBytesMax,
     return503OnClosing: true,
+    maxParamLength: FILE_REF_PARAM_CHARACTERS_MAX,
     forceCloseConnections: 'idle',
   });
   app.addHook('onSend', async (request: FastifyRequest, reply, payload) => {
@@ -55,6 +57,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiApp
     reply.code(404).send(errorBody('http_not_found_error', `no such API route: ${request.method} ${request.url.split('?')[0]}`)),
   );
   app.setValidatorCompiler(createValidatorCompiler());
+  addFileUploadParser(app);
   await registerOpenApi(app, options.version);
   registerRoutes(app, [...versionRoutes(options.version), ...(options.routes ?? [])], options.authorize ?? refuseAll);
   await app.ready();
