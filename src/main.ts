@@ -10,7 +10,10 @@ import type { Config } from './config/config-schema.js';
 import { ConfigError } from './config/load-config.js';
 import { createSystemClock, type Clock } from './core/clock.js';
 import { openFileSystem } from './core/open-file-system.js';
-import { LocalUsers } from './identity/local-users.js';
+import { ADMIN_USER_NAME, LocalUsers } from './identity/local-users.js';
+import { LocalGroups } from './identity/local-groups.js';
+import { RoleStore } from './authz/role-store.js';
+import { deriveInstanceKey } from './keys/derive-key.js';
 import { ensureAdminUser } from './instance/admin-user.js';
 import { DIRECTORY_MODE, dataDirLayout, fileExists, prepareDataDir, restrictDirectory, type DataDirLayout } from './instance/data-dir.js';
 import { completeInstance, pendingInstanceIdentity, readInstanceIdentity, type InstanceIdentity } from './instance/instance-identity.js';
@@ -35,6 +38,10 @@ export interface Instance {
   readonly chunkStore: ChunkStore;
   readonly fileSystem: CoreFileSystem;
   readonly users: LocalUsers;
+  readonly groups: LocalGroups;
+  readonly roles: RoleStore;
+  /** A 32-byte key for one purpose (session signing, MFA secrets), derived from the keyring. */
+  readonly deriveKey: (purpose: string) => Uint8Array;
   readonly clock: Clock;
   /** Closes everything in the reverse order of opening; metadata is flushed when it resolves. */
   close(): Promise<void>;
@@ -113,12 +120,17 @@ export async function openInstance(config: Config, logger: Logger, options: Open
     closers.push(() => fileSystem.close());
 
     const users = new LocalUsers({ metadata, domainSid: identity.domainSid, clock });
+    const groups = new LocalGroups({ metadata, domainSid: identity.domainSid, clock });
+    const roles = new RoleStore(metadata);
+    const deriveKey = (purpose: string): Uint8Array => deriveInstanceKey(keyring.metadataKey(), purpose);
     if (!initialised) {
       await ensureAdminUser({ users, layout, environment: options.environment, stdout: options.stdout, logger });
+      const admin = await users.findByName(ADMIN_USER_NAME);
+      if (admin !== undefined) await roles.addMember('Administrators', { kind: 'user', id: admin.id });
       await completeInstance(layout, identity);
       logger.info({ instanceId: identity.instanceId, dataDir: layout.root }, 'instance initialised');
     }
-    return { identity, layout, tls, metadata, chunkStore: chunks, fileSystem, users, clock, close: closeAll };
+    return { identity, layout, tls, metadata, chunkStore: chunks, fileSystem, users, groups, roles, deriveKey, clock, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

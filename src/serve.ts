@@ -5,6 +5,8 @@ import type { Config } from './config/config-schema.js';
 import { openInstance, type Instance } from './main.js';
 import type { ApiApp } from './protocols/rest/route.js';
 import { createApiServer } from './protocols/rest/server.js';
+import { guardConnections } from './protocols/rest/network-access.js';
+import { openManagement, type Management } from './management.js';
 import { readVersion } from './version.js';
 
 /** A listener that could not start; `setting` names the configuration to change. */
@@ -21,6 +23,8 @@ export class ListenError extends Error {
 
 export interface Server {
   readonly instance: Instance;
+  /** The API server (tests enumerate its routes). */
+  readonly api: ApiApp;
   /** Ports actually bound, by service. */
   readonly ports: Readonly<Record<string, number>>;
   /**
@@ -46,18 +50,26 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const { config, logger } = options;
   const instance = await openInstance(config, logger, { environment: options.environment, stdout: options.stdout });
   let api: ApiApp;
+  let management: Management | undefined;
   try {
+    management = await openManagement(instance, config, logger);
     api = await createApiServer({
       tls: instance.tls,
       logger,
       version: readVersion(options.environment),
       bodyBytesMax: config.apiBodyBytesMax,
+      routes: management.routes,
+      authorize: management.authorize,
     });
+    // The network access rules apply when a connection is accepted, before TLS.
+    guardConnections(api.server, 'api', management.networkAccess, logger);
     await listenOrExplain(api, { host: config.host, port: config.apiPort, setting: 'api_port' });
   } catch (error) {
+    await management?.close();
     await instance.close();
     throw error;
   }
+  const openedManagement = management;
   const apiPort = (api.server.address() as AddressInfo).port;
   logger.info({ service: 'api', host: config.host, port: apiPort }, 'listening');
   options.stdout.write(`listening api ${config.host}:${apiPort}\n`);
@@ -67,12 +79,13 @@ export async function serve(options: ServeOptions): Promise<Server> {
     stopping ??= (async () => {
       logger.info({ shutdownTimeoutMs: config.shutdownTimeoutMs }, 'shutting down');
       await closeWithin(api, config.shutdownTimeoutMs, logger);
+      await openedManagement.close();
       await instance.close();
       logger.info('stopped');
     })();
     return stopping;
   };
-  return { instance, ports: { api: apiPort }, stop };
+  return { instance, api, ports: { api: apiPort }, stop };
 }
 
 async function listenOrExplain(app: ApiApp, options: { host: string; port: number; setting: string }): Promise<void> {

@@ -36,9 +36,12 @@ export const ConfigSchema = Type.Object(
     nfsPort: port('NFS', 2049),
     smbPort: port('SMB', 445),
     ftpPort: port('FTP', 21),
-    logLevel: Type.Union(
-      LOG_LEVELS.map((level) => Type.Literal(level)),
-      { description: 'Least severe level of the operator log (JSON lines on stderr).', default: 'info' },
+    // Unsafe keeps the static type a union of the names (a mapped array of literals infers never).
+    logLevel: Type.Unsafe<(typeof LOG_LEVELS)[number]>(
+      Type.Union(
+        LOG_LEVELS.map((level) => Type.Literal(level)),
+        { description: 'Least severe level of the operator log (JSON lines on stderr).', default: 'info' },
+      ),
     ),
     metadataGroupCommitTransactionsMax: Type.Integer({
       description: 'Most write transactions the metadata store groups into one durable commit.',

@@ -2,30 +2,40 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import argon2 from 'argon2';
 import type { Clock } from '../core/clock.js';
 import { FsError, check } from '../core/errors.js';
-import { Keyspace } from '../storage/metadata/keyspaces.js';
-import type { MetadataStore, ReadTransaction } from '../storage/metadata/metadata-store.js';
-import { key } from '../storage/metadata/tuple.js';
+import type { MetadataStore, ReadTransaction, WriteTransaction } from '../storage/metadata/metadata-store.js';
+import {
+  decodeJson,
+  EMPTY,
+  groupGidKey,
+  groupRecordKey,
+  lastStringOf,
+  memberKey,
+  memberOfPrefix,
+  nextUidKey,
+  pageRange,
+  primaryKey,
+  putJson,
+  readJson,
+  userNameKey,
+  userNamePrefix,
+  userRecordKey,
+  userUidKey,
+} from './identity-keys.js';
+import { PASSWORD_POLICY_DEFAULTS, PasswordPolicy } from './password-policy.js';
+import { GID_MAX, GROUPS_PER_USER_MAX, USERS_GROUP_GID, type LocalGroup } from './local-groups.js';
 
 /**
- * Local users, stored in the metadata store under Keyspace.identity.
- *
- * Layout (sub-tags 0x01-0x0f of the identity keyspace belong to this module; groups and id mapping
- * take later ones):
- *   [identity, 0x01, id]            -> user record (JSON)
- *   [identity, 0x02, lower(name)]   -> id   (names are unique case-insensitively, as SMB needs)
- *   [identity, 0x03, uid]           -> id
- *   [identity, 0x04]                -> next uid to try (JSON number)
+ * Local users, stored in the metadata store under Keyspace.identity (layout: identity-keys.ts).
  *
  * uids: allocated from UID_ALLOCATED_MIN up when not given. The `admin` user made at init gets
  * ADMIN_UID (1000), below the allocated range so it never collides; it is an ordinary principal
- * for file access (never uid 0, never a superuser) and gets management rights from RBAC.
+ * for file access (never uid 0, never a superuser) and gets management rights from RBAC. It is
+ * the one built-in user: it cannot be renamed (init finds it by name) or deleted.
  * SIDs: Samba's algorithmic mapping, domain SID + '-' + (1000 + 2 * uid); odd RIDs are for groups.
+ * Primary groups: a user's primary gid names an existing group (DEFAULT_PRIMARY_GID, the built-in
+ * `users` group, always counts as existing); an index lets a group refuse deletion while it is
+ * someone's primary group.
  */
-
-const USER_RECORD = 0x01;
-const USER_BY_NAME = 0x02;
-const USER_BY_UID = 0x03;
-const NEXT_UID = 0x04;
 
 export const ADMIN_USER_NAME = 'admin';
 export const ADMIN_UID = 1000;
@@ -34,12 +44,14 @@ export const UID_ALLOCATED_MIN = 2000;
 export const UID_MAX = 2_147_483_147;
 /** The NFS "nobody" uid is reserved for squashed and unmapped callers. */
 export const UID_NOBODY = 65534;
-/** Primary gid of users created without one: the conventional "users" group. */
-export const DEFAULT_PRIMARY_GID = 100;
+/** Primary gid of users created without one: the built-in "users" group. */
+export const DEFAULT_PRIMARY_GID = USERS_GROUP_GID;
 export const USER_NAME_CHARS_MAX = 32;
-export const PASSWORD_CHARS_MIN = 8;
-/** Bounds argon2's work on hostile input: a megabyte "password" costs the server, not the caller. */
-export const PASSWORD_BYTES_MAX = 1_024;
+/** The password policy's minimum; init warns when ENCLAVE_ADMIN_PASSWORD is shorter. */
+export const PASSWORD_CHARS_MIN = PASSWORD_POLICY_DEFAULTS.lengthMin;
+export const PASSWORD_BYTES_MAX = PASSWORD_POLICY_DEFAULTS.bytesMax;
+/** Bounds one page of a user listing. */
+export const USERS_PAGE_MAX = 1_000;
 /** uids tried before giving up, when explicitly chosen uids fill the allocated range. */
 const UID_PROBES_MAX = 10_000;
 
@@ -64,8 +76,22 @@ export interface CreateUserRequest {
   readonly password: string;
   readonly uid?: number;
   readonly primaryGid?: number;
-  /** Skips the minimum length (the operator-chosen admin password); the caller logs a warning. */
+  /**
+   * Skips the password policy (length and common passwords), keeping only "not empty" and the
+   * byte bound: for the operator-chosen admin password at init, where the caller logs a warning.
+   */
   readonly allowShortPassword?: boolean;
+}
+
+export interface UpdateUserRequest {
+  readonly name?: string;
+  readonly primaryGid?: number;
+}
+
+export interface UserPage {
+  readonly users: LocalUser[];
+  /** The `after` of the next page, when there may be one. */
+  readonly next?: string;
 }
 
 export interface LocalUsersOptions {
@@ -74,6 +100,8 @@ export interface LocalUsersOptions {
   readonly domainSid: string;
   readonly clock: Clock;
   readonly randomId?: () => string;
+  /** Defaults to the default policy with the shipped common-password list. */
+  readonly passwordPolicy?: PasswordPolicy;
 }
 
 export class LocalUsers {
@@ -81,6 +109,7 @@ export class LocalUsers {
   readonly #domainSid: string;
   readonly #clock: Clock;
   readonly #randomId: () => string;
+  readonly #policy: PasswordPolicy;
   /** A hash of a random password, verified against for unknown users (see verifyPassword). */
   #dummyHash: Promise<string> | undefined;
 
@@ -90,60 +119,144 @@ export class LocalUsers {
     this.#domainSid = options.domainSid;
     this.#clock = options.clock;
     this.#randomId = options.randomId ?? randomUUID;
+    this.#policy = options.passwordPolicy ?? new PasswordPolicy();
+  }
+
+  get passwordPolicy(): PasswordPolicy {
+    return this.#policy;
   }
 
   /**
-   * Creates a user. Fails with InvalidName (bad name), InvalidArgument (bad uid, gid or password)
-   * or Exists (name or uid taken). The password is hashed before the transaction opens, since a
-   * transaction must await only its own methods.
+   * Creates a user. Fails with InvalidName (bad name), InvalidArgument (bad uid, unknown primary
+   * group, empty password), PasswordPolicyError, or Exists (name or uid taken). The password is
+   * hashed before the transaction opens, since a transaction must await only its own methods.
    */
   async createUser(request: CreateUserRequest): Promise<LocalUser> {
     checkUserName(request.name);
-    checkPassword(request.password, request.allowShortPassword === true);
+    this.#checkPassword(request.password, request.name, request.allowShortPassword === true);
     if (request.uid !== undefined) checkUid(request.uid);
     const primaryGid = request.primaryGid ?? DEFAULT_PRIMARY_GID;
-    check(Number.isSafeInteger(primaryGid) && primaryGid >= 0 && primaryGid <= 0xffff_fffe, 'InvalidArgument', `primary gid ${primaryGid} is not a valid gid`);
+    checkGid(primaryGid);
     const passwordHash = await argon2.hash(request.password, ARGON2_OPTIONS);
     const id = this.#randomId();
     return this.#metadata.write(async (tx) => {
-      check((await tx.get(nameKey(request.name))) === undefined, 'Exists', `a user named ${request.name} already exists`);
+      check((await tx.get(userNameKey(request.name))) === undefined, 'Exists', `a user named ${request.name} already exists`);
+      await checkGroupExists(tx, primaryGid);
       let uid = request.uid;
       if (uid === undefined) {
         uid = await allocateUid(tx);
-        tx.put(nextUidKey(), encodeJson(uid + 1));
+        putJson(tx, nextUidKey(), uid + 1);
       } else {
-        check((await tx.get(uidKey(uid))) === undefined, 'Exists', `uid ${uid} is already in use`);
+        check((await tx.get(userUidKey(uid))) === undefined, 'Exists', `uid ${uid} is already in use`);
       }
-      const user: LocalUser = {
-        id,
-        name: request.name,
-        uid,
-        primaryGid,
-        sid: userSid(this.#domainSid, uid),
-        passwordHash,
-        createdAt: this.#clock.nowMs(),
-      };
-      tx.put(recordKey(id), encodeJson(user));
-      tx.put(nameKey(user.name), encodeJson(id));
-      tx.put(uidKey(uid), encodeJson(id));
+      const user: LocalUser = { id, name: request.name, uid, primaryGid, sid: userSid(this.#domainSid, uid), passwordHash, createdAt: this.#clock.nowMs() };
+      putJson(tx, userRecordKey(id), user);
+      putJson(tx, userNameKey(user.name), id);
+      putJson(tx, userUidKey(uid), id);
+      tx.put(primaryKey(primaryGid, id), EMPTY);
       return user;
     });
+  }
+
+  async get(id: string): Promise<LocalUser | undefined> {
+    if (id === '' || id.length > 128) return undefined;
+    return this.#metadata.read((tx) => readUser(tx, id));
   }
 
   /** Case-insensitive, like SMB account names. */
   async findByName(name: string): Promise<LocalUser | undefined> {
     if (!isValidUserName(name)) return undefined;
     return this.#metadata.read(async (tx) => {
-      const id = await tx.get(nameKey(name));
-      return id === undefined ? undefined : readUser(tx, decodeJson<string>(id));
+      const id = await readJson<string>(tx, userNameKey(name));
+      return id === undefined ? undefined : readUser(tx, id);
     });
   }
 
   async findByUid(uid: number): Promise<LocalUser | undefined> {
     if (!Number.isSafeInteger(uid) || uid < 0 || uid > UID_MAX) return undefined;
     return this.#metadata.read(async (tx) => {
-      const id = await tx.get(uidKey(uid));
-      return id === undefined ? undefined : readUser(tx, decodeJson<string>(id));
+      const id = await readJson<string>(tx, userUidKey(uid));
+      return id === undefined ? undefined : readUser(tx, id);
+    });
+  }
+
+  /** A page of users in case-insensitive name order, after the name `after` (exclusive). */
+  async list(options: { after?: string; limit: number }): Promise<UserPage> {
+    check(Number.isSafeInteger(options.limit) && options.limit >= 1 && options.limit <= USERS_PAGE_MAX, 'InvalidArgument', `limit must be 1 to ${USERS_PAGE_MAX}`);
+    if (options.after !== undefined) checkUserName(options.after);
+    return this.#metadata.read(async (tx) => {
+      const range = pageRange(userNamePrefix(), options.after === undefined ? undefined : userNameKey(options.after));
+      const entries = await tx.scan({ ...range, limit: options.limit + 1 });
+      const users: LocalUser[] = [];
+      for (const entry of entries.slice(0, options.limit)) {
+        const user = await readUser(tx, decodeJson<string>(entry.value));
+        if (user !== undefined) users.push(user);
+      }
+      const last = users.at(-1);
+      return entries.length > options.limit && last !== undefined ? { users, next: last.name.toLowerCase() } : { users };
+    });
+  }
+
+  /**
+   * Renames a user or changes its primary group. Fails with NotFound, InvalidName, Exists (the new
+   * name is taken), InvalidArgument (unknown group) or ReadOnly (renaming the built-in admin).
+   */
+  async update(id: string, request: UpdateUserRequest): Promise<LocalUser> {
+    if (request.name !== undefined) checkUserName(request.name);
+    if (request.primaryGid !== undefined) checkGid(request.primaryGid);
+    return this.#metadata.write(async (tx) => {
+      const user = await readUser(tx, id);
+      if (user === undefined) throw new FsError('NotFound', `no user ${id}`);
+      let next = user;
+      if (request.name !== undefined && request.name !== user.name) {
+        check(!isBuiltInAdmin(user), 'ReadOnly', `the built-in ${ADMIN_USER_NAME} user cannot be renamed`);
+        const holder = await readJson<string>(tx, userNameKey(request.name));
+        check(holder === undefined || holder === id, 'Exists', `a user named ${request.name} already exists`);
+        tx.delete(userNameKey(user.name));
+        putJson(tx, userNameKey(request.name), id);
+        next = { ...next, name: request.name };
+      }
+      if (request.primaryGid !== undefined && request.primaryGid !== user.primaryGid) {
+        await checkGroupExists(tx, request.primaryGid);
+        tx.delete(primaryKey(user.primaryGid, id));
+        tx.put(primaryKey(request.primaryGid, id), EMPTY);
+        next = { ...next, primaryGid: request.primaryGid };
+      }
+      if (next !== user) putJson(tx, userRecordKey(id), next);
+      return next;
+    });
+  }
+
+  /** Sets a new password (an administrator's reset, or a user's own change); the policy applies. */
+  async setPassword(id: string, password: string): Promise<LocalUser> {
+    const current = await this.get(id);
+    if (current === undefined) throw new FsError('NotFound', `no user ${id}`);
+    this.#checkPassword(password, current.name, false);
+    const passwordHash = await argon2.hash(password, ARGON2_OPTIONS);
+    return this.#metadata.write(async (tx) => {
+      const user = await readUser(tx, id);
+      if (user === undefined) throw new FsError('NotFound', `no user ${id}`);
+      const next: LocalUser = { ...user, passwordHash };
+      putJson(tx, userRecordKey(id), next);
+      return next;
+    });
+  }
+
+  /**
+   * Deletes a user and, in the same transaction, its group memberships. Fails with NotFound, or
+   * ReadOnly for the built-in admin. Role memberships live in authz/ and are the caller's to drop.
+   */
+  async deleteUser(id: string): Promise<LocalUser> {
+    return this.#metadata.write(async (tx) => {
+      const user = await readUser(tx, id);
+      if (user === undefined) throw new FsError('NotFound', `no user ${id}`);
+      check(!isBuiltInAdmin(user), 'ReadOnly', `the built-in ${ADMIN_USER_NAME} user cannot be deleted`);
+      await removeMemberships(tx, id);
+      tx.delete(primaryKey(user.primaryGid, id));
+      tx.delete(userUidKey(user.uid));
+      tx.delete(userNameKey(user.name));
+      tx.delete(userRecordKey(id));
+      return user;
     });
   }
 
@@ -163,10 +276,24 @@ export class LocalUsers {
     return matches && candidate !== '' ? user : undefined;
   }
 
+  #checkPassword(password: string, userName: string, bypassPolicy: boolean): void {
+    check(typeof password === 'string' && password.length > 0, 'InvalidArgument', 'password must not be empty');
+    if (bypassPolicy) {
+      check(Buffer.byteLength(password) <= PASSWORD_BYTES_MAX, 'InvalidArgument', `password must be at most ${PASSWORD_BYTES_MAX} bytes`);
+      return;
+    }
+    this.#policy.enforce(password, { userName });
+  }
+
   #getDummyHash(): Promise<string> {
     this.#dummyHash ??= argon2.hash(randomBytes(32).toString('base64'), ARGON2_OPTIONS);
     return this.#dummyHash;
   }
+}
+
+/** The built-in admin: init finds it by name, and renaming it is refused, so the name identifies it. */
+export function isBuiltInAdmin(user: Pick<LocalUser, 'name'>): boolean {
+  return user.name.toLowerCase() === ADMIN_USER_NAME;
 }
 
 export function userSid(domainSid: string, uid: number): string {
@@ -185,56 +312,43 @@ function checkUserName(name: string): void {
   );
 }
 
-function checkPassword(password: string, allowShort: boolean): void {
-  check(typeof password === 'string' && password.length > 0, 'InvalidArgument', 'password must not be empty');
-  check(allowShort || password.length >= PASSWORD_CHARS_MIN, 'InvalidArgument', `password must be at least ${PASSWORD_CHARS_MIN} characters`);
-  check(Buffer.byteLength(password) <= PASSWORD_BYTES_MAX, 'InvalidArgument', `password must be at most ${PASSWORD_BYTES_MAX} bytes`);
-}
-
 function checkUid(uid: number): void {
   check(Number.isSafeInteger(uid) && uid >= 1 && uid <= UID_MAX, 'InvalidArgument', `uid must be between 1 and ${UID_MAX}`);
   check(uid !== UID_NOBODY, 'InvalidArgument', `uid ${UID_NOBODY} is reserved for nobody`);
 }
 
+function checkGid(gid: number): void {
+  check(Number.isSafeInteger(gid) && gid >= 0 && gid <= GID_MAX, 'InvalidArgument', `primary gid ${gid} is not a valid gid`);
+}
+
+async function checkGroupExists(tx: ReadTransaction, gid: number): Promise<void> {
+  if (gid === DEFAULT_PRIMARY_GID) return;
+  check((await tx.get(groupGidKey(gid))) !== undefined, 'InvalidArgument', `no group with gid ${gid}`);
+}
+
+/** Drops every group membership of a user, keeping each group's member count. */
+async function removeMemberships(tx: WriteTransaction, userId: string): Promise<void> {
+  const entries = await tx.scan({ ...pageRange(memberOfPrefix(userId), undefined), limit: GROUPS_PER_USER_MAX });
+  for (const entry of entries) {
+    const groupId = lastStringOf(entry.key);
+    const group = await readJson<LocalGroup>(tx, groupRecordKey(groupId));
+    if (group !== undefined) putJson(tx, groupRecordKey(groupId), { ...group, memberCount: Math.max(0, group.memberCount - 1) });
+    tx.delete(memberKey(groupId, userId));
+    tx.delete(entry.key);
+  }
+}
+
 async function allocateUid(tx: ReadTransaction): Promise<number> {
-  const stored = await tx.get(nextUidKey());
-  let uid = Math.max(UID_ALLOCATED_MIN, stored === undefined ? UID_ALLOCATED_MIN : decodeJson<number>(stored));
+  const stored = await readJson<number>(tx, nextUidKey());
+  let uid = Math.max(UID_ALLOCATED_MIN, stored ?? UID_ALLOCATED_MIN);
   for (let probe = 0; probe < UID_PROBES_MAX; probe++, uid++) {
     if (uid === UID_NOBODY) continue;
     if (uid > UID_MAX) break;
-    if ((await tx.get(uidKey(uid))) === undefined) return uid;
+    if ((await tx.get(userUidKey(uid))) === undefined) return uid;
   }
   throw new FsError('NoSpace', 'no free uid found; choose a uid explicitly');
 }
 
 async function readUser(tx: ReadTransaction, id: string): Promise<LocalUser | undefined> {
-  const value = await tx.get(recordKey(id));
-  return value === undefined ? undefined : decodeJson<LocalUser>(value);
-}
-
-function recordKey(id: string): Uint8Array {
-  return key().byte(Keyspace.identity).byte(USER_RECORD).string(id).build();
-}
-
-function nameKey(name: string): Uint8Array {
-  return key().byte(Keyspace.identity).byte(USER_BY_NAME).string(name.toLowerCase()).build();
-}
-
-function uidKey(uid: number): Uint8Array {
-  return key().byte(Keyspace.identity).byte(USER_BY_UID).uint(uid).build();
-}
-
-function nextUidKey(): Uint8Array {
-  return key().byte(Keyspace.identity).byte(NEXT_UID).build();
-}
-
-const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder();
-
-function encodeJson(value: unknown): Uint8Array {
-  return textEncoder.encode(JSON.stringify(value));
-}
-
-function decodeJson<T>(bytes: Uint8Array): T {
-  return JSON.parse(textDecoder.decode(bytes)) as T;
+  return readJson<LocalUser>(tx, userRecordKey(id));
 }

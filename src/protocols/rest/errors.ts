@@ -74,7 +74,12 @@ export function errorBody(errorClass: string, description: string): ApiErrorBody
  * else is a bug: logged with its stack under the request's id, answered 500 without details.
  */
 export function sendError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (error instanceof ApiError) return reply.code(error.statusCode).send(errorBody(error.errorClass, error.message));
+  if (error instanceof ApiError) {
+    // Lockouts and throttles say when to come back (RFC 9110 §10.2.3).
+    const retryAfterSeconds = (error as ApiError & { retryAfterSeconds?: unknown }).retryAfterSeconds;
+    if (typeof retryAfterSeconds === 'number') reply.header('retry-after', String(Math.ceil(retryAfterSeconds)));
+    return reply.code(error.statusCode).send(errorBody(error.errorClass, error.message));
+  }
   if (error instanceof FsError) {
     const mapped = FS_ERROR_STATUS[error.code];
     if (mapped.status >= 500) request.log.error({ err: error }, 'file-system error');

@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import * as OTPAuth from 'otpauth';
+import { defaultConfig } from '../src/config/config-schema.js';
+import { createLogger } from '../src/ops/logger.js';
+import { PUBLIC, SELF, registeredRoutes } from '../src/protocols/rest/route.js';
+import { serve, type Server } from '../src/serve.js';
+import { callApi } from './support/api-client.js';
+
+const ADMIN_PASSWORD = 'Correct-Horse-Battery-Staple-9';
+const BOB_PASSWORD = 'violet-Quarry-Lantern-42';
+
+/** Every log line the server writes, to prove no secret reaches it. */
+function logSink(): { stream: Writable; text: () => string } {
+  const chunks: string[] = [];
+  return {
+    stream: new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        chunks.push(chunk.toString());
+        callback();
+      },
+    }),
+    text: () => chunks.join(''),
+  };
+}
+
+/** A concrete URL for a route pattern: parameters get harmless placeholder values. */
+function concreteUrl(url: string): string {
+  return url.replace(/:(\w+)/g, (_match, name: string) => (name === 'id' ? '0000000000000000' : name === 'ref' ? '%2F' : 'placeholder'));
+}
+
+describe('management API end to end', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'enclave-management-'));
+  const logs = logSink();
+  let server: Server;
+  let port: number;
+  let adminToken: string;
+  const api = (method: string, path: string, options: Parameters<typeof callApi>[3] = {}) => callApi(port, method, path, options);
+
+  before(async () => {
+    server = await serve({
+      config: { ...defaultConfig(), dataDir, apiPort: 0, logLevel: 'info' },
+      logger: createLogger({ level: 'info', destination: logs.stream }),
+      environment: { ENCLAVE_ADMIN_PASSWORD: ADMIN_PASSWORD },
+      stdout: new Writable({ write: (_chunk, _encoding, callback) => callback() }),
+    });
+    port = server.ports.api as number;
+    const login = await api('POST', '/v1/session/login', { body: { username: 'admin', password: ADMIN_PASSWORD } });
+    assert.equal(login.status, 200, login.body.toString());
+    adminToken = login.json().bearer_token;
+  });
+  after(async () => {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('the built-in admin holds Administrators and every privilege', async () => {
+    const me = await api('GET', '/v1/session/who-am-i', { token: adminToken });
+    assert.equal(me.status, 200);
+    assert.equal(me.json().name, 'admin');
+    const privileges = (await api('GET', '/v1/auth/privileges', { token: adminToken })).json() as Array<{ name: string }>;
+    assert.deepEqual(me.json().privileges, privileges.map((privilege) => privilege.name).sort());
+  });
+
+  it('refuses wrong passwords without telling whether the user exists, and bad or tampered tokens', async () => {
+    const wrong = await api('POST', '/v1/session/login', { body: { username: 'admin', password: 'not-the-password-at-all' } });
+    const ghost = await api('POST', '/v1/session/login', { body: { username: 'ghost', password: 'not-the-password-at-all' } });
+    assert.equal(wrong.status, 401);
+    assert.deepEqual(wrong.json(), ghost.json());
+    assert.equal((await api('GET', '/v1/session/who-am-i')).status, 401);
+    assert.equal((await api('GET', '/v1/session/who-am-i', { token: `${adminToken}x` })).status, 401);
+    const [version, , signature] = adminToken.split('.');
+    const forged = Buffer.from(JSON.stringify({ sid: 'x', uid: 'admin', exp: Date.now() + 1e9 })).toString('base64url');
+    assert.equal((await api('GET', '/v1/session/who-am-i', { token: `${version}.${forged}.${signature}` })).status, 401);
+    const malformed = await api('POST', '/v1/session/login', { rawBody: Buffer.from('{"username": '), headers: { 'content-type': 'application/json' } });
+    assert.equal(malformed.status, 400);
+    const extra = await api('POST', '/v1/session/login', { body: { username: 'admin', password: ADMIN_PASSWORD, role: 'root' } });
+    assert.equal(extra.status, 400);
+  });
+
+  it('every route refuses anonymous callers (401) and callers without its privilege (403)', async () => {
+    const created = await api('POST', '/v1/users', { token: adminToken, body: { name: 'norole', password: 'Plum-Harbour-Meadow-77' } });
+    assert.equal(created.status, 201, created.body.toString());
+    const norole = (await api('POST', '/v1/session/login', { body: { username: 'norole', password: 'Plum-Harbour-Meadow-77' } })).json().bearer_token as string;
+    const routes = registeredRoutes(server.api).filter((route) => route.privilege !== PUBLIC);
+    assert.ok(routes.length > 40, `only ${routes.length} routes`);
+    const selfRoutes: string[] = [];
+    for (const route of routes) {
+      const url = concreteUrl(route.url);
+      const body = route.method === 'GET' || route.method === 'DELETE' ? {} : { body: {} };
+      const anonymous = await api(route.method as string, url, body);
+      assert.equal(anonymous.status, 401, `${route.method} ${route.url} without a token answered ${anonymous.status}`);
+      if (route.url === '/v1/session/logout') continue;
+      const unprivileged = await api(route.method as string, url, { token: norole, ...body });
+      if (route.privilege === SELF) {
+        selfRoutes.push(`${route.method} ${route.url}`);
+        assert.ok(unprivileged.status !== 401 && unprivileged.status !== 403, `${route.method} ${route.url} is SELF but answered ${unprivileged.status}`);
+      } else {
+        assert.equal(unprivileged.status, 403, `${route.method} ${route.url} (${route.privilege}) answered ${unprivileged.status} to a user without roles`);
+      }
+    }
+    // Only the caller's own business is open to a user without roles; logout last (it ends the session).
+    assert.ok(selfRoutes.includes('GET /v1/session/who-am-i') && selfRoutes.includes('POST /v1/session/change-password'));
+    for (const open of selfRoutes) assert.match(open, /^(GET|POST|PUT|DELETE) \/v1\/session\//);
+  });
+
+  it('roles grant privileges at once, to users directly and through groups', async () => {
+    assert.equal((await api('POST', '/v1/users', { token: adminToken, body: { name: 'bob', password: BOB_PASSWORD } })).status, 201);
+    const bob = (await api('POST', '/v1/session/login', { body: { username: 'bob', password: BOB_PASSWORD } })).json().bearer_token as string;
+    assert.equal((await api('GET', '/v1/users', { token: bob })).status, 403);
+    assert.equal((await api('POST', '/v1/auth/roles/Observers/members', { token: adminToken, body: { member: 'bob' } })).status, 200);
+    assert.equal((await api('GET', '/v1/users', { token: bob })).status, 200);
+    assert.equal((await api('POST', '/v1/users', { token: bob, body: { name: 'eve', password: 'Eve-Would-Like-Access-1' } })).status, 403);
+    const group = await api('POST', '/v1/groups', { token: adminToken, body: { name: 'keymasters' } });
+    assert.equal(group.status, 201, group.body.toString());
+    await api('POST', `/v1/groups/${group.json().id}/members`, { token: adminToken, body: { member_id: 'bob' } });
+    const role = await api('POST', '/v1/auth/roles', { token: adminToken, body: { name: 'Posture', privileges: ['SECURITY_READ'] } });
+    assert.equal(role.status, 201, role.body.toString());
+    await api('POST', '/v1/auth/roles/Posture/members', { token: adminToken, body: { member: 'keymasters' } });
+    const posture = await api('GET', '/v1/security/posture', { token: bob });
+    assert.equal(posture.status, 200, posture.body.toString());
+    assert.ok((posture.json().checks as Array<{ id: string; status: string }>).some((check) => check.id === 'rbac-beyond-admin' && check.status === 'pass'));
+    await api('DELETE', '/v1/auth/roles/Observers/members/bob', { token: adminToken });
+    assert.equal((await api('GET', '/v1/users', { token: bob })).status, 403);
+  });
+
+  it('access tokens work as bearer tokens, are listed without secrets, and die at once when revoked', async () => {
+    const created = await api('POST', '/v1/auth/access-tokens', { token: adminToken, body: { user: 'admin', description: 'automation' } });
+    assert.equal(created.status, 201, created.body.toString());
+    const bearer = created.json().bearer_token as string;
+    assert.equal((await api('GET', '/v1/session/who-am-i', { token: bearer })).json().authenticated_by, 'access-token');
+    const listed = await api('GET', '/v1/auth/access-tokens', { token: adminToken });
+    assert.ok(!listed.body.toString().includes(bearer.split('.')[1] as string));
+    assert.ok((listed.json().entries as Array<{ last_used_at: string | null }>).some((entry) => entry.last_used_at !== null));
+    assert.equal((await api('DELETE', `/v1/auth/access-tokens/${created.json().id}`, { token: adminToken })).status, 204);
+    assert.equal((await api('GET', '/v1/session/who-am-i', { token: bearer })).status, 401);
+  });
+
+  it('locks a user out after repeated failures, even with the right password, and says when to retry', async () => {
+    assert.equal((await api('POST', '/v1/users', { token: adminToken, body: { name: 'carol', password: 'Amber-Keeps-Her-Secrets-8' } })).status, 201);
+    for (let attempt = 0; attempt < 5; attempt++) await api('POST', '/v1/session/login', { body: { username: 'carol', password: 'wrong-password-guess' } });
+    const locked = await api('POST', '/v1/session/login', { body: { username: 'carol', password: 'Amber-Keeps-Her-Secrets-8' } });
+    assert.equal(locked.status, 429);
+    assert.ok(Number(locked.headers['retry-after']) > 0);
+  });
+
+  it('requires the second factor once enrolled, and refuses a replayed code', async () => {
+    assert.equal((await api('POST', '/v1/users', { token: adminToken, body: { name: 'dave', password: 'Maple-Uses-Two-Factors-5' } })).status, 201);
+    const dave = (await api('POST', '/v1/session/login', { body: { username: 'dave', password: 'Maple-Uses-Two-Factors-5' } })).json().bearer_token as string;
+    const enrolled = await api('POST', '/v1/session/mfa/enroll', { token: dave });
+    assert.equal(enrolled.status, 200, enrolled.body.toString());
+    const totp = OTPAuth.URI.parse(enrolled.json().otpauth_uri as string) as OTPAuth.TOTP;
+    const confirm = await api('POST', '/v1/session/mfa/confirm', { token: dave, body: { code: totp.generate({ timestamp: Date.now() - 30_000 }) } });
+    assert.equal(confirm.status, 200, confirm.body.toString());
+    const withoutCode = await api('POST', '/v1/session/login', { body: { username: 'dave', password: 'Maple-Uses-Two-Factors-5' } });
+    assert.equal(withoutCode.status, 401);
+    assert.equal(withoutCode.json().error_class, 'mfa_required_error');
+    const code = totp.generate();
+    const withCode = await api('POST', '/v1/session/login', { body: { username: 'dave', password: 'Maple-Uses-Two-Factors-5', totp: code } });
+    assert.equal(withCode.status, 200, `${withCode.body.toString()} (code ${code})`);
+    const replayed = await api('POST', '/v1/session/login', { body: { username: 'dave', password: 'Maple-Uses-Two-Factors-5', totp: code } });
+    assert.equal(replayed.status, 401);
+  });
+
+  it('with MFA required, a user without a second factor gets a session that can only enrol', async () => {
+    assert.equal((await api('PUT', '/v1/security/mfa-policy', { token: adminToken, body: { required: true } })).status, 200);
+    try {
+      assert.equal((await api('POST', '/v1/users', { token: adminToken, body: { name: 'erin', password: 'Cobalt-Must-Enrol-First-3' } })).status, 201);
+      await api('POST', '/v1/auth/roles/Observers/members', { token: adminToken, body: { member: 'erin' } });
+      const login = await api('POST', '/v1/session/login', { body: { username: 'erin', password: 'Cobalt-Must-Enrol-First-3' } });
+      assert.equal(login.json().scope, 'mfa-enrolment', login.body.toString());
+      const limited = login.json().bearer_token as string;
+      assert.equal((await api('GET', '/v1/users', { token: limited })).status, 403);
+      assert.equal((await api('POST', '/v1/session/mfa/enroll', { token: limited })).status, 200);
+    } finally {
+      await api('PUT', '/v1/security/mfa-policy', { token: adminToken, body: { required: false } });
+    }
+  });
+
+  it('files over REST obey the ACLs of the caller, and a quota on / shows in the posture', async () => {
+    const created = await api('POST', `/v1/files/${encodeURIComponent('/')}/entries`, { token: adminToken, body: { name: 'admin-notes', action: 'CREATE_DIRECTORY' } });
+    assert.ok(created.status === 201 || created.status === 403, created.body.toString());
+    const quota = await api('POST', '/v1/files/quotas', { token: adminToken, body: { path: '/', limit: '1000000000' } });
+    assert.equal(quota.status, 201, quota.body.toString());
+    const posture = (await api('GET', '/v1/security/posture', { token: adminToken })).json() as { checks: Array<{ id: string; status: string }> };
+    assert.equal(posture.checks.find((check) => check.id === 'root-quota')?.status, 'pass');
+  });
+
+  it('logout ends the session, and no password or token ever reached the log', async () => {
+    const login = await api('POST', '/v1/session/login', { body: { username: 'bob', password: BOB_PASSWORD } });
+    const token = login.json().bearer_token as string;
+    assert.equal(login.status, 200, login.body.toString());
+    assert.equal((await api('POST', '/v1/session/logout', { token })).status, 204);
+    assert.equal((await api('GET', '/v1/session/who-am-i', { token })).status, 401);
+    const text = logs.text();
+    for (const secret of [ADMIN_PASSWORD, BOB_PASSWORD, token, adminToken, 'Amber-Keeps-Her-Secrets-8']) {
+      assert.ok(!text.includes(secret), 'a secret reached the log');
+    }
+    assert.ok(text.includes('"login"'), 'the log has login lines at all');
+  });
+});
