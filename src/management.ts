@@ -39,6 +39,7 @@ export interface Management {
   readonly routes: readonly ApiRoute[];
   readonly authorize: Authorizer;
   readonly networkAccess: NetworkAccess;
+  readonly settings: SettingsStore;
   close(): Promise<void>;
 }
 
@@ -130,6 +131,7 @@ export async function openManagement(instance: Instance, _config: Config, logger
     routes,
     authorize,
     networkAccess,
+    settings,
     close: async () => networkAccess.close(),
   };
 }

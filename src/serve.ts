@@ -7,6 +7,7 @@ import type { ApiApp } from './protocols/rest/route.js';
 import { createApiServer } from './protocols/rest/server.js';
 import { guardConnections } from './protocols/rest/network-access.js';
 import { openManagement, type Management } from './management.js';
+import { openProtocolServers } from './protocol-servers.js';
 import { readVersion } from './version.js';
 
 /** A listener that could not start; `setting` names the configuration to change. */
@@ -70,6 +71,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     throw error;
   }
   const openedManagement = management;
+  const protocols = await openProtocolServers({ instance, management, config, logger, stdout: options.stdout });
   const apiPort = (api.server.address() as AddressInfo).port;
   logger.info({ service: 'api', host: config.host, port: apiPort }, 'listening');
   options.stdout.write(`listening api ${config.host}:${apiPort}\n`);
@@ -78,6 +80,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ shutdownTimeoutMs: config.shutdownTimeoutMs }, 'shutting down');
+      await protocols.close();
       await closeWithin(api, config.shutdownTimeoutMs, logger);
       await openedManagement.close();
       await instance.close();
