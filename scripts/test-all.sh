@@ -7,8 +7,14 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the integration tests use (real clients and servers). Add a package here in the
 # same change as the test that needs it.
-# None yet: the tests so far use Node's own HTTPS and TLS clients.
-APT_PACKAGES=()
+APT_PACKAGES=(
+  libnfs-utils      # nfs-ls, nfs-cp, nfs-cat, nfs-stat: the NFSv3 client tests
+  awscli            # /usr/bin/aws: the S3 client tests
+  s3cmd             # a second S3 client
+  rsyslog           # the audit trail's syslog receiver
+  rsyslog-gnutls    # ... over TLS (RFC 5425)
+  gnutls-bin        # certtool, for rsyslog's TLS set-up
+)
 
 missing=()
 if command -v dpkg >/dev/null 2>&1; then
