@@ -28,6 +28,7 @@ import { removeDirectory, removeFile } from './namespace/remove.js';
 import { renameEntry } from './namespace/rename.js';
 import { ROOT_ID } from './records.js';
 import { FsError } from './errors.js';
+import { createSnapshot, deleteSnapshot, getSnapshot, listSnapshots, setSnapshotExpiration, setSnapshotLock, snapshotRoot, type SnapshotInfo } from './snapshot/snapshots.js';
 import type { CollectStats } from './data/garbage-collector.js';
 
 export interface Maintenance {
@@ -171,6 +172,37 @@ export class CoreFileSystem implements FileSystem {
 
   listQuotas(ctx: OpContext, options: { cursor?: string; limit: number }): Promise<{ quotas: QuotaStatus[]; cursor?: string }> {
     return this.run(ctx, 'listQuotas', () => listQuotas(this.engine, ctx, options));
+  }
+
+  // ---- snapshots (administrative: a superuser context, after the management API's checks)
+
+  createSnapshot(ctx: OpContext, dir: NodeHandle, options: { name: string; expirationNs?: bigint; lockKeyId?: string; source?: string }): Promise<SnapshotInfo> {
+    return this.run(ctx, 'createSnapshot', () => createSnapshot(this.engine, ctx, dir, options));
+  }
+
+  listSnapshots(): SnapshotInfo[] {
+    return listSnapshots(this.engine);
+  }
+
+  getSnapshot(ctx: OpContext, id: number): Promise<SnapshotInfo> {
+    return this.run(ctx, 'getSnapshot', async () => getSnapshot(this.engine, id));
+  }
+
+  /** The snapshot's root directory, read-only. */
+  snapshotRoot(ctx: OpContext, id: number): Promise<NodeHandle> {
+    return this.run(ctx, 'snapshotRoot', async () => snapshotRoot(this.engine, id));
+  }
+
+  deleteSnapshot(ctx: OpContext, id: number): Promise<void> {
+    return this.run(ctx, 'deleteSnapshot', () => deleteSnapshot(this.engine, ctx, id));
+  }
+
+  setSnapshotExpiration(ctx: OpContext, id: number, expirationNs: bigint | null): Promise<SnapshotInfo> {
+    return this.run(ctx, 'setSnapshotExpiration', () => setSnapshotExpiration(this.engine, ctx, id, expirationNs));
+  }
+
+  setSnapshotLock(ctx: OpContext, id: number, lockKeyId: string | null): Promise<SnapshotInfo> {
+    return this.run(ctx, 'setSnapshotLock', () => setSnapshotLock(this.engine, ctx, id, lockKeyId));
   }
 
   close(): Promise<void> {

@@ -21,6 +21,7 @@ import {
   type InodeRecord,
 } from './records.js';
 import { ReadScope, WriteScope, type InodeCache } from './scope.js';
+import { SnapshotRegistry } from './snapshot/registry.js';
 import { readVersion, type Version } from './versions.js';
 import { foldName } from './names.js';
 import { adjustAggregates, contributionOf, scaleAggregate } from './aggregates.js';
@@ -47,6 +48,7 @@ export class Engine {
   private currentEpoch = 1;
   data!: FileData;
   private readonly cache = new EngineInodeCache();
+  snapshots = new SnapshotRegistry();
   private generationPool: Buffer = Buffer.alloc(0);
   private generationOffset = 0;
 
@@ -65,6 +67,26 @@ export class Engine {
   async loadEpoch(): Promise<void> {
     const stored = await this.metadata.read((tx) => tx.get(metaKey('epoch')));
     this.currentEpoch = stored === undefined ? 1 : decodeJson<number>(stored);
+    this.snapshots = await this.metadata.read((tx) => SnapshotRegistry.load(tx));
+  }
+
+  /**
+   * Moves the live tree to a new epoch inside the transaction `tx` (taking a snapshot); undone if
+   * the transaction rolls back. Later transactions write in the new epoch.
+   */
+  advanceEpoch(tx: WriteTransaction): number {
+    const previous = this.currentEpoch;
+    this.currentEpoch = previous + 1;
+    tx.put(metaKey('epoch'), encodeJson(this.currentEpoch));
+    tx.onRollback(() => {
+      this.currentEpoch = previous;
+    });
+    return previous;
+  }
+
+  /** A write scope for background work (compaction, reclaim): snapshot-aware, no inode cache. */
+  backgroundScope(tx: WriteTransaction): WriteScope {
+    return new WriteScope(tx, this.currentEpoch, this.clock.nowNs(), undefined, this.snapshots);
   }
 
   /** A random, non-zero 32-bit generation; drawn from a pooled buffer (one syscall per 1,024). */
@@ -91,17 +113,27 @@ export class Engine {
     checkSignal(ctx);
     return this.metadata.write(async (tx) => {
       tx.onRollback(() => this.cache.clear());
-      const scope = new WriteScope(tx, this.currentEpoch, this.clock.nowNs(), this.cache);
+      const scope = new WriteScope(tx, this.currentEpoch, this.clock.nowNs(), this.cache, this.snapshots);
       const result = await fn(scope);
       await scope.flush();
       return result;
     });
   }
 
-  /** Runs `fn` against one consistent state: the live tree, or the snapshot `handle` is in. */
+  /**
+   * Runs `fn` against one consistent state: the live tree, or the snapshot `handle` is in (a
+   * deleted snapshot's handles are Stale). Handles of `.snapshot` directories read the live tree.
+   */
   async inspect<T>(ctx: OpContext, handle: NodeHandle | undefined, fn: (scope: ReadScope) => Promise<T>): Promise<T> {
     checkSignal(ctx);
-    return this.metadata.read((tx) => fn(new ReadScope(tx, handle?.snapshot)));
+    const snapshotId = handle?.snapshot;
+    let epoch: number | undefined;
+    if (snapshotId !== undefined && snapshotId !== SNAPSHOT_DIRECTORY) {
+      const snapshot = this.snapshots.get(snapshotId);
+      if (snapshot === undefined) throw new FsError('Stale', `snapshot ${snapshotId} no longer exists`);
+      epoch = snapshot.epoch;
+    }
+    return this.metadata.read((tx) => fn(new ReadScope(tx, epoch)));
   }
 }
 
@@ -153,6 +185,9 @@ class EngineInodeCache implements InodeCache {
 function checkSignal(ctx: OpContext): void {
   if (ctx.signal?.aborted === true) throw new FsError('Cancelled', 'the operation was cancelled');
 }
+
+/** `NodeHandle.snapshot` of a `.snapshot` directory (real snapshot ids start at 1). */
+export const SNAPSHOT_DIRECTORY = 0;
 
 /** Mutations never reach a snapshot: its contents are read-only by construction. */
 export function requireLive(handle: NodeHandle): void {
@@ -245,7 +280,8 @@ async function promoteLink(scope: WriteScope, id: number, record: InodeRecord): 
   const [entry] = await scope.tx.scan({ start: prefix, end: prefixEnd(prefix), limit: 1 });
   if (entry === undefined) return record;
   scope.tx.delete(entry.key);
-  return { ...record, parentId: decodeLinkParentKey(entry.key).parentId };
+  const promoted = decodeLinkParentKey(entry.key);
+  return { ...record, parentId: promoted.parentId, name: promoted.name };
 }
 
 export function putFoldedName(scope: WriteScope, directoryId: number, name: string): void {

@@ -49,3 +49,10 @@ export function splitPath(path: string): { absolute: boolean; names: string[] } 
   for (const name of names) if (name !== '..') validateName(name);
   return { absolute: path.startsWith('/'), names };
 }
+
+/** `.snapshot` is the virtual snapshot directory in every directory: no real entry may take it. */
+export function validateNewName(name: string): string {
+  validateName(name);
+  if (name === '.snapshot') throw new FsError('InvalidName', '".snapshot" is reserved for the snapshot directory');
+  return name;
+}

@@ -40,11 +40,11 @@ export async function openFileSystem(options: OpenFileSystemOptions): Promise<Co
     clock,
     logger: options.logger,
     newChunkId: chunkId,
-    epoch: () => engine.epoch,
+    newScope: (tx) => engine.backgroundScope(tx),
     data: () => engine.data,
   });
   engine.data = new FileData(options.chunks, chunkId, (id, index) => compactor.request(id, index));
-  const collector = new GarbageCollector({ metadata: options.metadata, chunks: options.chunks, clock, logger: options.logger, epoch: () => engine.epoch, ...gcOptions });
+  const collector = new GarbageCollector({ metadata: options.metadata, chunks: options.chunks, clock, logger: options.logger, newScope: (tx) => engine.backgroundScope(tx), ...gcOptions });
   let collecting: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
     collecting = collecting
@@ -90,6 +90,7 @@ async function initialise(engine: Engine): Promise<void> {
       birthTimeNs: now,
       changeId: 1,
       parentId: ROOT_ID,
+      name: '',
       aggregate: { ...EMPTY_AGGREGATE },
     };
     tx.put(inodeKey(ROOT_ID, FIRST_EPOCH), encodeJson(root));

@@ -23,6 +23,10 @@ export const RecordType = {
   orphan: 0x09,
   linkParent: 0x0a,
   inlineData: 0x0b,
+  snapshot: 0x0c,
+  changeByEpoch: 0x0d,
+  changeByRecord: 0x0e,
+  snapshotReclaim: 0x0f,
 } as const;
 
 export const ROOT_ID = 1;
@@ -76,6 +80,8 @@ export interface InodeRecord {
   changeId: number;
   /** The directory holding the node's first link (for directories, their only one). */
   parentId: number;
+  /** The name of that first link (paths in snapshot diffs and audit); '' for the root. */
+  name?: string;
   /**
    * The node's ACL; absent when it is exactly the ACL its mode makes (aclFromMode), which is
    * most nodes: they then store nothing for it (permissions.ts, aclOf, derives it).
@@ -220,6 +226,54 @@ export function decodeChunkIdKey(bytes: Uint8Array): string {
 
 export function inlineDataKey(chunkId: string): Uint8Array {
   return key().byte(RecordType.inlineData).string(chunkId).build();
+}
+
+// ---- snapshots: id -> record; the change log of record keys by epoch, and by record
+
+export interface SnapshotRecord {
+  id: number;
+  /** Reading the snapshot reads the versions alive at this epoch. */
+  epoch: number;
+  rootId: number;
+  rootGeneration: number;
+  name: string;
+  createdAtNs: string;
+  expirationNs?: string;
+  /** A locked snapshot cannot be deleted, nor its expiration shortened, until unlocked. */
+  lockKeyId?: string;
+  /** Who or what made it: 'user', or a policy id. */
+  source?: string;
+}
+
+export function snapshotKey(id: number): Uint8Array {
+  return key().byte(RecordType.snapshot).uint(id).build();
+}
+
+export function decodeSnapshotKey(bytes: Uint8Array): number {
+  const reader = new KeyReader(bytes);
+  reader.byte();
+  return reader.uint();
+}
+
+/** A record (its key without the born epoch) first changed in `epoch`. */
+export function changeByEpochKey(epoch: number, recordPrefix: Uint8Array): Uint8Array {
+  return key().byte(RecordType.changeByEpoch).uint(epoch).raw(recordPrefix).build();
+}
+
+export function changeByEpochPrefix(epoch: number): Uint8Array {
+  return key().byte(RecordType.changeByEpoch).uint(epoch).build();
+}
+
+export function changeByRecordKey(recordPrefix: Uint8Array, epoch: number): Uint8Array {
+  return key().byte(RecordType.changeByRecord).raw(recordPrefix).uint(epoch).build();
+}
+
+export function changeByRecordPrefix(recordPrefix: Uint8Array): Uint8Array {
+  return key().byte(RecordType.changeByRecord).raw(recordPrefix).build();
+}
+
+export function snapshotReclaimKey(id: number): Uint8Array {
+  return key().byte(RecordType.snapshotReclaim).uint(id).build();
 }
 
 // ---- quotas index: directory -> limit (the limit itself lives in the inode record)

@@ -14,7 +14,7 @@ import {
   type InodeRecord,
   type Slice,
 } from './records.js';
-import { aliveEntries, endVersion, readVersion, writeVersion, type Version } from './versions.js';
+import { aliveEntries, endVersion, readVersion, writeVersion, type Version, type VersionWriter } from './versions.js';
 
 /**
  * Read access to one consistent state of the tree, at the live epoch or at a snapshot's.
@@ -119,7 +119,16 @@ interface PendingInode {
  * operation that touches a directory's aggregate several times writes its record once; chunk
  * reference counts are adjusted in the same transaction as the records that hold them.
  */
-export class WriteScope extends ReadScope {
+/**
+ * Snapshot awareness for a write scope: whether a closed version must be kept for a snapshot,
+ * and where to log the first change of a record in an epoch (for diffs and reclaim).
+ */
+export interface SnapshotHooks {
+  retains(tx: WriteTransaction, key: Uint8Array, bornEpoch: number): Promise<boolean>;
+  changed(tx: WriteTransaction, epoch: number, recordPrefix: Uint8Array): void;
+}
+
+export class WriteScope extends ReadScope implements VersionWriter {
   private readonly pending = new Map<number, PendingInode>();
   private readonly refDeltas = new Map<string, number>();
 
@@ -128,8 +137,17 @@ export class WriteScope extends ReadScope {
     readonly epoch: number,
     readonly nowNs: bigint,
     private readonly cache?: InodeCache,
+    private readonly snapshots?: SnapshotHooks,
   ) {
     super(tx);
+  }
+
+  retains(key: Uint8Array, bornEpoch: number): Promise<boolean> {
+    return this.snapshots === undefined ? Promise.resolve(false) : this.snapshots.retains(this.tx, key, bornEpoch);
+  }
+
+  changed(recordPrefix: Uint8Array): void {
+    this.snapshots?.changed(this.tx, this.epoch, recordPrefix);
   }
 
   override async inodeVersion(id: number): Promise<Version<InodeRecord> | undefined> {
@@ -185,13 +203,13 @@ export class WriteScope extends ReadScope {
   }
 
   async flush(): Promise<void> {
-    const writer = { tx: this.tx, epoch: this.epoch };
+    const writer: VersionWriter = this;
     for (const [id, pending] of this.pending) {
       if (pending.record === null) {
-        if (pending.current !== undefined) endVersion(writer, pending.current);
+        if (pending.current !== undefined) await endVersion(writer, pending.current);
         this.cache?.set(id, undefined);
       } else {
-        writeVersion(writer, (born) => inodeKey(id, born), pending.current, pending.record);
+        await writeVersion(writer, (born) => inodeKey(id, born), pending.current, pending.record);
         this.cache?.set(id, { key: inodeKey(id, this.epoch), bornEpoch: this.epoch, record: pending.record });
       }
     }

@@ -62,35 +62,57 @@ export function aliveEntries<T extends Mortal>(entries: readonly Entry[], epoch?
 export interface VersionWriter {
   readonly epoch: number;
   readonly tx: WriteTransaction;
+  /**
+   * Whether a version born before this epoch must be kept (closed, not dropped) because a
+   * snapshot still sees it. Absent: no snapshot needs anything, drop it.
+   */
+  retains?(key: Uint8Array, bornEpoch: number): Promise<boolean>;
+  /** Told of the first change of a record in this epoch (its key without the born epoch). */
+  changed?(recordPrefix: Uint8Array): void;
+}
+
+function recordPrefixOf(versionKey: Uint8Array): Uint8Array {
+  return versionKey.subarray(0, versionKey.length - 8);
 }
 
 /**
- * Replaces the live version `current` (or creates the first one) with `record`. Returns whether
- * the old version was dropped in place (so the caller releases what it referenced) or kept.
+ * Replaces the live version `current` (or creates the first one) with `record`. Returns 'new'
+ * (there was none), 'replaced' (the old version is gone: the caller releases what it referenced)
+ * or 'kept' (a snapshot still sees the old version, which is closed and keeps its references).
  */
-export function writeVersion<T extends Mortal>(
+export async function writeVersion<T extends Mortal>(
   writer: VersionWriter,
   makeKey: (bornEpoch: number) => Uint8Array,
   current: Version<T> | undefined,
   record: T,
-): 'replaced' | 'kept' | 'new' {
+): Promise<'replaced' | 'kept' | 'new'> {
   const { tx, epoch } = writer;
   const fresh = { ...record };
   delete fresh.diedEpoch;
-  tx.put(makeKey(epoch), encodeJson(fresh));
-  if (current === undefined) return 'new';
+  const key = makeKey(epoch);
+  tx.put(key, encodeJson(fresh));
+  if (current === undefined) {
+    writer.changed?.(recordPrefixOf(key));
+    return 'new';
+  }
   if (current.bornEpoch === epoch) return 'replaced';
-  tx.put(current.key, encodeJson({ ...current.record, diedEpoch: epoch }));
-  return 'kept';
+  writer.changed?.(recordPrefixOf(key));
+  if (writer.retains !== undefined && (await writer.retains(current.key, current.bornEpoch))) {
+    tx.put(current.key, encodeJson({ ...current.record, diedEpoch: epoch }));
+    return 'kept';
+  }
+  tx.delete(current.key);
+  return 'replaced';
 }
 
-/** Ends the live version `current`: deleted in place if born this epoch, else closed. */
-export function endVersion<T extends Mortal>(writer: VersionWriter, current: Version<T>): 'deleted' | 'kept' {
+/** Ends the live version `current`: dropped unless a snapshot still sees it, then closed. */
+export async function endVersion<T extends Mortal>(writer: VersionWriter, current: Version<T>): Promise<'deleted' | 'kept'> {
   const { tx, epoch } = writer;
-  if (current.bornEpoch === epoch) {
-    tx.delete(current.key);
-    return 'deleted';
+  if (current.bornEpoch !== epoch) writer.changed?.(recordPrefixOf(current.key));
+  if (current.bornEpoch !== epoch && writer.retains !== undefined && (await writer.retains(current.key, current.bornEpoch))) {
+    tx.put(current.key, encodeJson({ ...current.record, diedEpoch: epoch }));
+    return 'kept';
   }
-  tx.put(current.key, encodeJson({ ...current.record, diedEpoch: epoch }));
-  return 'kept';
+  tx.delete(current.key);
+  return 'deleted';
 }

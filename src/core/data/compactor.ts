@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { ChunkStore } from '../../storage/chunks/chunk-store.js';
-import type { MetadataStore } from '../../storage/metadata/metadata-store.js';
+import type { MetadataStore, WriteTransaction } from '../../storage/metadata/metadata-store.js';
 import type { Clock } from '../clock.js';
 import { inodePrefix, segmentPrefix, type InodeRecord, type SegmentRecord, type Slice } from '../records.js';
-import { WriteScope } from '../scope.js';
+import type { WriteScope } from '../scope.js';
 import { readVersion } from '../versions.js';
 import { loadInline, type FileData } from './file-data.js';
 import { coveredBytes, resolveSlices, SEGMENT_BYTES, SLICES_COMPACT_AFTER } from './segments.js';
@@ -16,7 +16,8 @@ export interface CompactorOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly newChunkId: () => string;
-  readonly epoch: () => number;
+  /** A snapshot-aware write scope for a background transaction (Engine.backgroundScope). */
+  readonly newScope: (tx: WriteTransaction) => WriteScope;
   readonly data: () => FileData;
 }
 
@@ -94,10 +95,10 @@ export class Compactor {
     }
     await chunks.put(chunkId, Buffer.concat(parts));
     const committed = await metadata.write(async (tx) => {
-      const scope = new WriteScope(tx, this.options.epoch(), this.options.clock.nowNs());
+      const scope = this.options.newScope(tx);
       const current = await readVersion<SegmentRecord>(tx, segmentPrefix(id, index));
       if (current === undefined || JSON.stringify(current.record.slices) !== JSON.stringify(seen.segment.record.slices)) return false;
-      this.options.data().replaceSegment(scope, id, index, current, { slices, coveredBytes: coveredBytes(slices) });
+      await this.options.data().replaceSegment(scope, id, index, current, { slices, coveredBytes: coveredBytes(slices) });
       await scope.flush();
       return true;
     });

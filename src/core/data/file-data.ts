@@ -64,15 +64,15 @@ export class FileData {
       const slices = appendSlice(current?.record.slices ?? [], slice);
       const record: SegmentRecord = { slices, coveredBytes: coveredBytes(slices) };
       coveredDelta += record.coveredBytes - (current?.record.coveredBytes ?? 0);
-      this.replaceSegment(scope, id, index, current, record);
+      await this.replaceSegment(scope, id, index, current, record);
       if (slices.length > SLICES_COMPACT_AFTER) this.onSegmentGrew(id, index);
     }
     return coveredDelta;
   }
 
   /** Replaces a segment version, keeping chunk reference counts exact. */
-  replaceSegment(scope: WriteScope, id: number, index: number, current: Version<SegmentRecord> | undefined, record: SegmentRecord): void {
-    const outcome = writeVersion(scope, (born) => segmentKey(id, index, born), current, record);
+  async replaceSegment(scope: WriteScope, id: number, index: number, current: Version<SegmentRecord> | undefined, record: SegmentRecord): Promise<void> {
+    const outcome = await writeVersion(scope, (born) => segmentKey(id, index, born), current, record);
     scope.referenceSlices(record.slices, 1);
     if (outcome === 'replaced' && current !== undefined) scope.referenceSlices(current.record.slices, -1);
   }
@@ -96,8 +96,8 @@ export class FileData {
           const slices = clipSlices(version.record.slices, keepBytes);
           const record = { slices, coveredBytes: coveredBytes(slices) };
           coveredDelta += record.coveredBytes;
-          this.replaceSegment(scope, id, index, version, record);
-        } else if (endVersion(scope, version) === 'deleted') {
+          await this.replaceSegment(scope, id, index, version, record);
+        } else if ((await endVersion(scope, version)) === 'deleted') {
           scope.referenceSlices(version.record.slices, -1);
         }
       }

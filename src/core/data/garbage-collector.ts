@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ChunkStore } from '../../storage/chunks/chunk-store.js';
 import { chunkIdTimeMs } from '../../storage/chunks/chunk-id.js';
-import type { MetadataStore } from '../../storage/metadata/metadata-store.js';
+import type { MetadataStore, WriteTransaction } from '../../storage/metadata/metadata-store.js';
 import type { Clock } from '../clock.js';
 import {
   chunkRefKey,
@@ -18,7 +18,7 @@ import {
   typePrefix,
   type SegmentRecord,
 } from '../records.js';
-import { WriteScope } from '../scope.js';
+import type { WriteScope } from '../scope.js';
 import { aliveEntries, endVersion } from '../versions.js';
 
 export interface GarbageCollectorOptions {
@@ -26,7 +26,8 @@ export interface GarbageCollectorOptions {
   readonly chunks: ChunkStore;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly epoch: () => number;
+  /** A snapshot-aware write scope for a background transaction (Engine.backgroundScope). */
+  readonly newScope: (tx: WriteTransaction) => WriteScope;
   /** A queued chunk is deleted only this long after it lost its last reference (in-flight reads). */
   readonly deleteDelayMs: number;
   /** The sweep leaves alone unreferenced chunks younger than this (writes not yet committed). */
@@ -94,12 +95,12 @@ export class GarbageCollector {
       const id = decodeOrphanKey(orphan.key);
       const progress = decodeJson<OrphanProgress>(orphan.value);
       const done = await metadata.write(async (tx) => {
-        const scope = new WriteScope(tx, this.options.epoch(), this.options.clock.nowNs());
+        const scope = this.options.newScope(tx);
         const filePrefix = segmentFilePrefix(id);
         const start = progress.afterKey === undefined ? filePrefix : prefixEnd(Buffer.from(progress.afterKey, 'base64'));
         const entries = await tx.scan({ start, end: prefixEnd(filePrefix), limit: batchMax });
         for (const version of aliveEntries<SegmentRecord>(entries)) {
-          if (endVersion(scope, version) === 'deleted') scope.referenceSlices(version.record.slices, -1);
+          if ((await endVersion(scope, version)) === 'deleted') scope.referenceSlices(version.record.slices, -1);
           stats.reclaimedSegments++;
         }
         const last = entries.at(-1);

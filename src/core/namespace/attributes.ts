@@ -9,9 +9,13 @@ import { FILE_BYTES_MAX, type Aggregates, type Attributes, type NodeHandle, type
 import { aclOf, hasAccess, isOwner, isSuperuser, requireAccess, storedAcl } from '../permissions.js';
 import type { InodeRecord } from '../records.js';
 import type { WriteScope } from '../scope.js';
+import { isSnapshotDirectory, snapshotDirectoryAttributes } from '../snapshot/snapshot-directory.js';
 
 export async function getattr(engine: Engine, ctx: OpContext, handle: NodeHandle): Promise<Attributes> {
-  return engine.inspect(ctx, handle, async (scope) => toAttributes(handle.id, await scope.node(handle)));
+  return engine.inspect(ctx, handle, async (scope) => {
+    const record = await scope.node(handle);
+    return isSnapshotDirectory(handle) ? snapshotDirectoryAttributes(handle.id, record) : toAttributes(handle.id, record);
+  });
 }
 
 function checkTime(value: TimeChange | undefined, name: string): void {

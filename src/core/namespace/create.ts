@@ -7,7 +7,7 @@ import { FsError } from '../errors.js';
 import { adjustAggregates, contributionOf, EMPTY_AGGREGATE } from '../aggregates.js';
 import { findEntry, handleOf, putFoldedName, requireLive, toAttributes, touched, type Engine } from '../engine.js';
 import { LINKS_MAX, type CreateResult, type NodeHandle, type NodeType } from '../file-system.js';
-import { validateName, validateSymlinkTarget } from '../names.js';
+import { validateNewName, validateSymlinkTarget } from '../names.js';
 import { aclOf, isSuperuser, requireAccess, storedAcl } from '../permissions.js';
 import { direntKey, linkParentKey, type DirentRecord, type InodeRecord } from '../records.js';
 import type { WriteScope } from '../scope.js';
@@ -39,7 +39,7 @@ function requestedMode(mode: number | undefined, type: NodeType): number {
  */
 export async function createNode(engine: Engine, ctx: OpContext, dirHandle: NodeHandle, name: string, spec: NewNode): Promise<CreateResult> {
   requireLive(dirHandle);
-  validateName(name);
+  validateNewName(name);
   const mode = requestedMode(spec.mode, spec.type);
   if (spec.symlinkTarget !== undefined) validateSymlinkTarget(spec.symlinkTarget);
   if (!isSuperuser(ctx) && (spec.uid !== undefined || spec.gid !== undefined)) {
@@ -60,10 +60,10 @@ export async function createNode(engine: Engine, ctx: OpContext, dirHandle: Node
     }
     requireAccess(ctx, dir, rightsToCreate(spec.type === 'directory'), 'create in the directory');
     const id = await scope.nextNodeId();
-    const record = newRecord(engine, scope, ctx, { dir, dirId: dirHandle.id, spec, mode });
+    const record = newRecord(engine, scope, ctx, { dir, dirId: dirHandle.id, name, spec, mode });
     scope.createInode(id, record);
     const dirent: DirentRecord = { id, generation: record.generation, type: spec.type };
-    writeVersion(scope, (born) => direntKey(dirHandle.id, name, born), undefined, dirent);
+    await writeVersion(scope, (born) => direntKey(dirHandle.id, name, born), undefined, dirent);
     putFoldedName(scope, dirHandle.id, name);
     const dirChanged = touched(dir, scope.nowNs, true);
     await scope.setInode(dirHandle.id, spec.type === 'directory' ? { ...dirChanged, nlink: dir.nlink + 1 } : dirChanged);
@@ -72,8 +72,8 @@ export async function createNode(engine: Engine, ctx: OpContext, dirHandle: Node
   });
 }
 
-function newRecord(engine: Engine, scope: WriteScope, ctx: OpContext, input: { dir: InodeRecord; dirId: number; spec: NewNode; mode: number }): InodeRecord {
-  const { dir, dirId, spec, mode } = input;
+function newRecord(engine: Engine, scope: WriteScope, ctx: OpContext, input: { dir: InodeRecord; dirId: number; name: string; spec: NewNode; mode: number }): InodeRecord {
+  const { dir, dirId, name, spec, mode } = input;
   const isDirectory = spec.type === 'directory';
   const inherited = spec.type === 'symlink' ? undefined : inheritAcl(aclOf(dir), isDirectory);
   const acl = inherited ?? aclFromMode(mode & 0o777, isDirectory);
@@ -101,6 +101,7 @@ function newRecord(engine: Engine, scope: WriteScope, ctx: OpContext, input: { d
     birthTimeNs: now,
     changeId: 1,
     parentId: dirId,
+    name,
     acl: storedAcl(acl, permissionBits, isDirectory),
     symlinkTarget: spec.symlinkTarget,
     aggregate: isDirectory ? { ...EMPTY_AGGREGATE } : undefined,
@@ -111,7 +112,7 @@ function newRecord(engine: Engine, scope: WriteScope, ctx: OpContext, input: { d
 export async function linkNode(engine: Engine, ctx: OpContext, target: NodeHandle, dirHandle: NodeHandle, name: string): Promise<CreateResult> {
   requireLive(target);
   requireLive(dirHandle);
-  validateName(name);
+  validateNewName(name);
   return engine.mutate(ctx, async (scope) => {
     const record = await scope.node(target);
     if (record.type === 'directory') throw new FsError('IsADirectory', 'cannot hard-link a directory');
@@ -120,7 +121,7 @@ export async function linkNode(engine: Engine, ctx: OpContext, target: NodeHandl
     if (dir.type !== 'directory') throw new FsError('NotADirectory', 'the parent is not a directory');
     requireAccess(ctx, dir, Right.EXECUTE | Right.WRITE_DATA, 'add a link to the directory');
     if ((await findEntry(scope, dirHandle.id, name)) !== undefined) throw new FsError('Exists', `"${name}" already exists`);
-    writeVersion<DirentRecord>(scope, (born) => direntKey(dirHandle.id, name, born), undefined, { id: target.id, generation: record.generation, type: record.type });
+    await writeVersion<DirentRecord>(scope, (born) => direntKey(dirHandle.id, name, born), undefined, { id: target.id, generation: record.generation, type: record.type });
     putFoldedName(scope, dirHandle.id, name);
     scope.tx.put(linkParentKey(target.id, dirHandle.id, name), new Uint8Array(0));
     const linked = { ...touched(record, scope.nowNs, false), nlink: record.nlink + 1 };

@@ -5,6 +5,7 @@ import { findEntry, handleOf, toAttributes, type Engine } from '../engine.js';
 import { READDIR_LIMIT_MAX, type DirectoryEntry, type LookupOptions, type NodeHandle, type NodeInfo, type ReaddirOptions, type ReaddirPage } from '../file-system.js';
 import { foldName, splitPath, validateName } from '../names.js';
 import { requireAccess } from '../permissions.js';
+import { isSnapshotDirectory, lookupInSnapshotDirectory, openSnapshotDirectory, readSnapshotDirectory, SNAPSHOT_DIRECTORY_NAME } from '../snapshot/snapshot-directory.js';
 import { decodeDirentKey, decodeFoldedKey, direntDirectoryPrefix, direntNamePrefix, foldedPrefix, prefixEnd, ROOT_ID, type DirentRecord } from '../records.js';
 import type { ReadScope } from '../scope.js';
 import { aliveEntries } from '../versions.js';
@@ -12,7 +13,9 @@ import { aliveEntries } from '../versions.js';
 const SYMLINK_FOLLOWS_MAX = 40;
 
 /** Finds `name` in a directory the caller may search; case-insensitively on request (SMB). */
-export async function lookupIn(scope: ReadScope, ctx: OpContext, dirHandle: NodeHandle, name: string, options?: LookupOptions): Promise<NodeInfo> {
+export async function lookupIn(scope: ReadScope, ctx: OpContext, dirHandle: NodeHandle, name: string, options?: LookupOptions, engine?: Engine): Promise<NodeInfo> {
+  if (engine !== undefined && isSnapshotDirectory(dirHandle)) return lookupInSnapshotDirectory(engine, scope, ctx, dirHandle, name);
+  if (name === SNAPSHOT_DIRECTORY_NAME && dirHandle.snapshot === undefined) return openSnapshotDirectory(scope, ctx, dirHandle);
   const dir = await scope.node(dirHandle);
   if (dir.type !== 'directory') throw new FsError('NotADirectory', 'not a directory');
   requireAccess(ctx, dir, Right.EXECUTE, 'look up in the directory');
@@ -50,7 +53,7 @@ async function findFolded(scope: ReadScope, dirId: number, name: string): Promis
 
 export async function lookup(engine: Engine, ctx: OpContext, dirHandle: NodeHandle, name: string, options?: LookupOptions): Promise<NodeInfo> {
   validateName(name);
-  return engine.inspect(ctx, dirHandle, (scope) => lookupIn(scope, ctx, dirHandle, name, options));
+  return engine.inspect(ctx, dirHandle, (scope) => lookupIn(scope, ctx, dirHandle, name, options, engine));
 }
 
 function encodeCursor(name: string): string {
@@ -99,6 +102,7 @@ export async function readdir(engine: Engine, ctx: OpContext, dirHandle: NodeHan
     throw new FsError('InvalidArgument', `limit must be between 1 and ${READDIR_LIMIT_MAX}`);
   }
   return engine.inspect(ctx, dirHandle, async (scope) => {
+    if (isSnapshotDirectory(dirHandle)) return readSnapshotDirectory(engine, scope, ctx, dirHandle, options);
     const dir = await scope.node(dirHandle);
     if (dir.type !== 'directory') throw new FsError('NotADirectory', 'not a directory');
     requireAccess(ctx, dir, Right.READ_DATA, 'list the directory');
@@ -125,32 +129,38 @@ interface ResolveOptions extends LookupOptions {
  */
 export async function resolvePath(engine: Engine, ctx: OpContext, path: string, options: ResolveOptions = {}): Promise<NodeInfo> {
   const initial = splitPath(path);
-  return engine.inspect(ctx, options.from, async (scope) => {
+  const start = await engine.inspect(ctx, options.from, async (scope) => {
     const rootRecord = options.from === undefined ? await scope.inode(ROOT_ID) : await scope.node(options.from);
     if (rootRecord === undefined) throw new FsError('Internal', 'the root directory is missing');
     const root = options.from ?? { id: ROOT_ID, generation: rootRecord.generation };
-    let stack: Array<NodeInfo> = [{ handle: root, attributes: toAttributes(root.id, rootRecord) }];
-    const pending = [...initial.names];
-    let follows = 0;
-    while (pending.length > 0) {
-      const name = pending.shift() as string;
-      const current = stack.at(-1) as NodeInfo;
-      if (name === '..') {
-        if (stack.length > 1) stack.pop();
-        continue;
-      }
-      const found = await lookupIn(scope, ctx, current.handle, name, options);
-      const isLast = pending.length === 0;
-      if (found.attributes.type === 'symlink' && (!isLast || options.followFinalSymlink === true)) {
-        if (++follows > SYMLINK_FOLLOWS_MAX) throw new FsError('InvalidArgument', 'too many levels of symbolic links');
-        const target = splitPath((await scope.node(found.handle)).symlinkTarget ?? '');
-        if (target.absolute) stack = stack.slice(0, 1);
-        pending.unshift(...target.names);
-        continue;
-      }
-      stack.push(found);
-    }
-    return stack.at(-1) as NodeInfo;
+    return { handle: root, attributes: toAttributes(root.id, rootRecord) };
   });
+  let stack: NodeInfo[] = [start];
+  const pending = [...initial.names];
+  let follows = 0;
+  while (pending.length > 0) {
+    const name = pending.shift() as string;
+    const current = stack.at(-1) as NodeInfo;
+    if (name === '..') {
+      if (stack.length > 1) stack.pop();
+      continue;
+    }
+    // Each step reads the view its directory is in: a path may enter a snapshot through
+    // `.snapshot/{id}_{name}`, after which it reads that snapshot's epoch.
+    const step = await engine.inspect(ctx, current.handle, async (scope) => {
+      const found = await lookupIn(scope, ctx, current.handle, name, options, engine);
+      const followable = found.attributes.type === 'symlink' && (pending.length > 0 || options.followFinalSymlink === true);
+      return { found, target: followable ? ((await scope.node(found.handle)).symlinkTarget ?? '') : undefined };
+    });
+    if (step.target !== undefined) {
+      if (++follows > SYMLINK_FOLLOWS_MAX) throw new FsError('InvalidArgument', 'too many levels of symbolic links');
+      const target = splitPath(step.target);
+      if (target.absolute) stack = stack.slice(0, 1);
+      pending.unshift(...target.names);
+      continue;
+    }
+    stack.push(step.found);
+  }
+  return stack.at(-1) as NodeInfo;
 }
 

@@ -75,7 +75,7 @@ async function removeEntry(engine: Engine, ctx: OpContext, dirHandle: NodeHandle
     requireDelete(ctx, located, `remove "${name}"`);
     await scope.setInode(dirHandle.id, touched(located.dir, scope.nowNs, true));
     await dropNode(scope, dirHandle.id, name, located);
-    endVersion(scope, located.entry);
+    await endVersion(scope, located.entry);
     deleteFoldedName(scope, dirHandle.id, name);
   });
 }

@@ -5,7 +5,7 @@ import type { OpContext } from '../context.js';
 import { FsError } from '../errors.js';
 import { deleteFoldedName, findEntry, putFoldedName, requireLive, touched, type Engine } from '../engine.js';
 import { PATH_BYTES_MAX, type RenameRequest } from '../file-system.js';
-import { validateName } from '../names.js';
+import { validateName, validateNewName } from '../names.js';
 import { requireAccess } from '../permissions.js';
 import { direntKey, linkParentKey, ROOT_ID, type InodeRecord } from '../records.js';
 import type { WriteScope } from '../scope.js';
@@ -37,7 +37,7 @@ export async function renameEntry(engine: Engine, ctx: OpContext, request: Renam
   requireLive(sourceDir);
   requireLive(targetDir);
   validateName(sourceName);
-  validateName(targetName);
+  validateNewName(targetName);
   await engine.mutate(ctx, async (scope) => {
     const source = await locate(scope, ctx, sourceDir, sourceName);
     const target = await scope.node(targetDir);
@@ -62,9 +62,9 @@ export async function renameEntry(engine: Engine, ctx: OpContext, request: Renam
       await dropNode(scope, targetDir.id, targetName, replaced);
       deleteFoldedName(scope, targetDir.id, targetName);
     }
-    endVersion(scope, source.entry);
+    await endVersion(scope, source.entry);
     deleteFoldedName(scope, sourceDir.id, sourceName);
-    writeVersion(scope, (born) => direntKey(targetDir.id, targetName, born), existing, source.entry.record);
+    await writeVersion(scope, (born) => direntKey(targetDir.id, targetName, born), existing, source.entry.record);
     putFoldedName(scope, targetDir.id, targetName);
     await moveNode(scope, { movedId, moved: source.child, sourceDirId: sourceDir.id, sourceName, targetDirId: targetDir.id, targetName });
   });
@@ -89,7 +89,7 @@ async function moveNode(scope: WriteScope, move: Move): Promise<void> {
     scope.tx.delete(extraLink);
     scope.tx.put(linkParentKey(movedId, targetDirId, move.targetName), new Uint8Array(0));
   } else {
-    next = { ...next, parentId: targetDirId };
+    next = { ...next, parentId: targetDirId, name: move.targetName };
   }
   await scope.setInode(movedId, next);
   const sourceDir = (await scope.inode(sourceDirId)) as InodeRecord;
