@@ -28,6 +28,7 @@ import { removeDirectory, removeFile } from './namespace/remove.js';
 import { renameEntry } from './namespace/rename.js';
 import { ROOT_ID } from './records.js';
 import { FsError } from './errors.js';
+import { changesSince, type ChangesPage } from './snapshot/diff.js';
 import { createSnapshot, deleteSnapshot, getSnapshot, listSnapshots, setSnapshotExpiration, setSnapshotLock, snapshotRoot, type SnapshotInfo } from './snapshot/snapshots.js';
 import type { CollectStats } from './data/garbage-collector.js';
 
@@ -203,6 +204,11 @@ export class CoreFileSystem implements FileSystem {
 
   setSnapshotLock(ctx: OpContext, id: number, lockKeyId: string | null): Promise<SnapshotInfo> {
     return this.run(ctx, 'setSnapshotLock', () => setSnapshotLock(this.engine, ctx, id, lockKeyId));
+  }
+
+  /** CREATE / MODIFY / DELETE by path between two snapshots of a directory, or one and the live tree. */
+  changesSince(ctx: OpContext, request: { newer: number | 'live'; older: number; cursor?: string; limit: number }): Promise<ChangesPage> {
+    return this.run(ctx, 'changesSince', () => changesSince(this.engine, ctx, request));
   }
 
   close(): Promise<void> {

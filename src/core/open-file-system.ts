@@ -9,6 +9,9 @@ import { FileData } from './data/file-data.js';
 import { GarbageCollector } from './data/garbage-collector.js';
 import { EMPTY_AGGREGATE } from './aggregates.js';
 import { Engine } from './engine.js';
+import { systemContext } from './context.js';
+import { SnapshotReclaimer } from './snapshot/reclaim.js';
+import { deleteSnapshot, expiredSnapshots } from './snapshot/snapshots.js';
 import { decodeJson, encodeJson, FIRST_EPOCH, FORMAT_VERSION, inodeKey, metaKey, ROOT_ID, type InodeRecord } from './records.js';
 
 export interface OpenFileSystemOptions {
@@ -44,7 +47,13 @@ export async function openFileSystem(options: OpenFileSystemOptions): Promise<Co
     data: () => engine.data,
   });
   engine.data = new FileData(options.chunks, chunkId, (id, index) => compactor.request(id, index));
-  const collector = new GarbageCollector({ metadata: options.metadata, chunks: options.chunks, clock, logger: options.logger, newScope: (tx) => engine.backgroundScope(tx), ...gcOptions });
+  const reclaimer = new SnapshotReclaimer({ metadata: options.metadata, registry: () => engine.snapshots, newScope: (tx) => engine.backgroundScope(tx), batchMax: gcOptions.batchMax });
+  const expireSnapshots = async (): Promise<void> => {
+    for (const id of expiredSnapshots(engine, clock.nowNs())) {
+      await deleteSnapshot(engine, systemContext(options.logger, 'snapshot-expiry'), id).catch((error: unknown) => options.logger.warn({ err: error, snapshot: id }, 'expiring a snapshot failed'));
+    }
+  };
+  const collector = new GarbageCollector({ reclaimer, expireSnapshots, metadata: options.metadata, chunks: options.chunks, clock, logger: options.logger, newScope: (tx) => engine.backgroundScope(tx), ...gcOptions });
   let collecting: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
     collecting = collecting

@@ -22,6 +22,10 @@ import type { WriteScope } from '../scope.js';
 import { aliveEntries, endVersion } from '../versions.js';
 
 export interface GarbageCollectorOptions {
+  /** Frees what deleted snapshots held (snapshot/reclaim.ts). */
+  readonly reclaimer?: { step(): Promise<number> };
+  /** Deletes snapshots whose expiration has passed. */
+  readonly expireSnapshots?: () => Promise<void>;
   readonly metadata: MetadataStore;
   readonly chunks: ChunkStore;
   readonly clock: Clock;
@@ -46,6 +50,8 @@ export interface CollectStats {
   deletedChunks: number;
   sweptChunks: number;
   reclaimedSegments: number;
+  /** Versions (and change-log entries) dropped after snapshots were deleted. */
+  reclaimedVersions: number;
   reapedNodes: number;
 }
 
@@ -66,7 +72,9 @@ export class GarbageCollector {
   constructor(private readonly options: GarbageCollectorOptions) {}
 
   async step(): Promise<CollectStats> {
-    const stats: CollectStats = { deletedChunks: 0, sweptChunks: 0, reclaimedSegments: 0, reapedNodes: 0 };
+    const stats: CollectStats = { deletedChunks: 0, sweptChunks: 0, reclaimedSegments: 0, reapedNodes: 0, reclaimedVersions: 0 };
+    await this.options.expireSnapshots?.();
+    if (this.options.reclaimer !== undefined) stats.reclaimedVersions += await this.options.reclaimer.step();
     await this.reapOrphans(stats);
     await this.deleteQueued(stats);
     await this.sweep(stats);
@@ -75,14 +83,15 @@ export class GarbageCollector {
 
   /** Runs steps until one finds nothing to do (tests, fsck). Bounded by `stepsMax`. */
   async collectAll(stepsMax = 1_000): Promise<CollectStats> {
-    const total: CollectStats = { deletedChunks: 0, sweptChunks: 0, reclaimedSegments: 0, reapedNodes: 0 };
+    const total: CollectStats = { deletedChunks: 0, sweptChunks: 0, reclaimedSegments: 0, reapedNodes: 0, reclaimedVersions: 0 };
     for (let step = 0; step < stepsMax; step++) {
       const stats = await this.step();
       total.deletedChunks += stats.deletedChunks;
       total.sweptChunks += stats.sweptChunks;
       total.reclaimedSegments += stats.reclaimedSegments;
       total.reapedNodes += stats.reapedNodes;
-      if (stats.deletedChunks + stats.reclaimedSegments + stats.reapedNodes === 0 && this.sweepCursor === undefined) return total;
+      total.reclaimedVersions += stats.reclaimedVersions;
+      if (stats.deletedChunks + stats.reclaimedSegments + stats.reapedNodes + stats.reclaimedVersions === 0 && this.sweepCursor === undefined) return total;
     }
     return total;
   }

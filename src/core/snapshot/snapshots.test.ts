@@ -125,3 +125,77 @@ describe('snapshots', () => {
     await rejectsWith(fx.fs.createSnapshot(contextFor(ALICE), projects, { name: 'alice' }), 'PermissionDenied');
   });
 });
+
+describe('snapshot differences and reclaim', () => {
+  it('lists what changed between two snapshots and since one, by path, each change once', async () => {
+    const fx = await openCoreFixture();
+    try {
+      const root = await fx.fs.root(fx.root);
+      const top = (await fx.fs.mkdir(fx.root, root, 'top', { mode: 0o777 })).handle;
+      const keep = (await fx.fs.create(fx.root, top, 'keep.txt')).handle;
+      const change = (await fx.fs.create(fx.root, top, 'change.txt')).handle;
+      await fx.fs.create(fx.root, top, 'gone.txt');
+      const sub = (await fx.fs.mkdir(fx.root, top, 'sub')).handle;
+      const outside = (await fx.fs.mkdir(fx.root, root, 'outside')).handle;
+      void keep;
+      const first = await fx.fs.createSnapshot(fx.root, top, { name: 'first' });
+      await fx.fs.write(fx.root, change, { offset: 0, data: bytes('one') });
+      await fx.fs.write(fx.root, change, { offset: 3, data: bytes('two') });
+      await fx.fs.remove(fx.root, top, 'gone.txt');
+      await fx.fs.create(fx.root, sub, 'new.txt');
+      await fx.fs.create(fx.root, outside, 'not-in-scope.txt');
+      const second = await fx.fs.createSnapshot(fx.root, top, { name: 'second' });
+      await fx.fs.write(fx.root, change, { offset: 0, data: bytes('three') });
+      const between = await fx.fs.changesSince(fx.root, { newer: second.id, older: first.id, limit: 100 });
+      const described = between.entries.map((entry) => `${entry.op} ${entry.path}`).sort();
+      assert.deepEqual(described, ['CREATE /sub/new.txt', 'DELETE /gone.txt', 'MODIFY /', 'MODIFY /change.txt', 'MODIFY /sub']);
+      const sinceFirst = await fx.fs.changesSince(fx.root, { newer: 'live', older: first.id, limit: 100 });
+      assert.equal(sinceFirst.entries.filter((entry) => entry.path === '/change.txt').length, 1, 'changed in two epochs, reported once');
+      const pages: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await fx.fs.changesSince(fx.root, { newer: 'live', older: first.id, limit: 2, ...(cursor === undefined ? {} : { cursor }) });
+        pages.push(...page.entries.map((entry) => `${entry.op} ${entry.path}`));
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+      assert.deepEqual(pages.sort(), sinceFirst.entries.map((entry) => `${entry.op} ${entry.path}`).sort());
+      await rejectsWith(fx.fs.changesSince(fx.root, { newer: first.id, older: second.id, limit: 10 }), 'InvalidArgument');
+      await rejectsWith(fx.fs.changesSince(contextFor(ALICE), { newer: 'live', older: first.id, limit: 10 }), 'PermissionDenied');
+    } finally {
+      await fx.close();
+    }
+  });
+
+  it('deleting a snapshot frees exactly what only it held', async () => {
+    const fx = await openCoreFixture();
+    try {
+      const root = await fx.fs.root(fx.root);
+      const dir = (await fx.fs.mkdir(fx.root, root, 'data', { mode: 0o777 })).handle;
+      const file = (await fx.fs.create(fx.root, dir, 'big')).handle;
+      await fx.fs.write(fx.root, file, { offset: 0, data: new Uint8Array(300_000).fill(1) });
+      const first = await fx.fs.createSnapshot(fx.root, dir, { name: 'a' });
+      await fx.fs.write(fx.root, file, { offset: 0, data: new Uint8Array(300_000).fill(2) });
+      const second = await fx.fs.createSnapshot(fx.root, dir, { name: 'b' });
+      await fx.fs.write(fx.root, file, { offset: 0, data: new Uint8Array(300_000).fill(3) });
+      await fx.fs.maintenance.collectGarbage();
+      const chunksWithBoth = (await allChunks(fx)).length;
+      await fx.fs.deleteSnapshot(fx.root, first.id);
+      await fx.fs.maintenance.collectGarbage();
+      assert.equal((await allChunks(fx)).length, chunksWithBoth - 1, 'the first version, held only by the deleted snapshot, is gone');
+      const secondRoot = await fx.fs.snapshotRoot(fx.root, second.id);
+      const old = await fx.fs.lookup(fx.root, secondRoot, 'big');
+      assert.deepEqual((await fx.fs.read(fx.root, old.handle, { offset: 0, length: 10 })).data, new Uint8Array(10).fill(2));
+      await fx.fs.deleteSnapshot(fx.root, second.id);
+      await fx.fs.maintenance.collectGarbage();
+      assert.equal((await allChunks(fx)).length, 1, 'only the live data remains');
+      assert.equal(await countRecords(fx, RecordType.changeByEpoch), 0, 'the change log is trimmed');
+      assert.deepEqual((await checkConsistency(fx.metadata, fx.chunks)).problems, []);
+    } finally {
+      await fx.close();
+    }
+  });
+});
+
+async function allChunks(fx: CoreFixture): Promise<string[]> {
+  return fx.chunks.list({ limit: 10_000 });
+}
