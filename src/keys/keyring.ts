@@ -103,6 +103,12 @@ export class Keyring {
     return this.#provider.id;
   }
 
+  /** Every data key version this keyring holds, ascending. */
+  dataKeyVersions(): number[] {
+    this.#checkOpen();
+    return [...this.#dataKeys.keys()].sort((left, right) => left - right);
+  }
+
   /** The key new chunks are sealed with. */
   currentDataKey(): DataKey {
     return { version: this.#currentVersion, key: this.dataKey(this.#currentVersion) };
@@ -230,4 +236,13 @@ function parseKeyringFile(file: string, text: string): KeyringFile {
   if (versions.size !== record.dataKeys.length) throw malformed('duplicate data key versions');
   if (!isVersion(record.currentDataKeyVersion) || !versions.has(record.currentDataKeyVersion)) throw malformed('currentDataKeyVersion names no data key');
   return record as unknown as KeyringFile;
+}
+
+/**
+ * The id of the KEK that wrapped the keyring in `dir`, read without unwrapping anything (for
+ * finishing an interrupted KEK rotation before the keyring is opened).
+ */
+export async function readKeyringKekId(dir: string): Promise<string> {
+  const file = join(dir, KEYRING_FILE_NAME);
+  return parseKeyringFile(file, await readFile(file, 'utf8')).kekId;
 }

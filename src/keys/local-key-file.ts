@@ -52,11 +52,14 @@ const DIRECTORY_MODE = 0o700;
  */
 export class LocalKeyFileProvider implements KeyEncryptionKeyProvider {
   readonly id: string;
+  /** Whether the file is sealed with a passphrase (reported by the encryption status). */
+  readonly passphraseProtected: boolean;
   readonly #kek: Buffer;
   #closed = false;
 
-  private constructor(kek: Buffer) {
+  private constructor(kek: Buffer, passphraseProtected: boolean) {
     this.#kek = kek;
+    this.passphraseProtected = passphraseProtected;
     // A fingerprint, not the key: an HMAC under the KEK of a fixed label.
     this.id = `local-file:${createHmac('sha256', kek).update('enclave/kek-id/v1').digest('hex').slice(0, 16)}`;
   }
@@ -72,7 +75,7 @@ export class LocalKeyFileProvider implements KeyEncryptionKeyProvider {
     }
     const encoded = await readFile(options.file);
     try {
-      return new LocalKeyFileProvider(await decodeKeyFile(options, encoded));
+      return new LocalKeyFileProvider(await decodeKeyFile(options, encoded), encoded[5] === KIND_PASSPHRASE);
     } finally {
       encoded.fill(0);
     }

@@ -1,0 +1,279 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { isIP, connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import type { Logger } from 'pino';
+import type { AuditSink, SinkBacklog } from '../auditor.js';
+import type { AuditRecordEvent } from '../events.js';
+import { datagram, octetCounted, syslogMessage, type SyslogFormat } from './format.js';
+import { Spool } from './spool.js';
+
+export type SyslogTransport = 'udp' | 'tcp' | 'tls';
+
+export interface SyslogTarget {
+  readonly serverAddress: string;
+  readonly serverPort: number;
+  readonly transport: SyslogTransport;
+  readonly format: SyslogFormat;
+  readonly caCertificate?: string;
+  readonly clientCertificate?: string;
+  readonly clientKey?: string;
+}
+
+export interface SyslogSinkOptions {
+  readonly id: string;
+  readonly target: SyslogTarget;
+  readonly hostname: string;
+  /** `<data dir>/audit-spool/<id>`; required for tcp and tls. */
+  readonly spoolDirectory: string;
+  readonly logger: Logger;
+  /** Frames held in memory; beyond it everything goes to the spool until the spool drains. */
+  readonly queueMessagesMax?: number;
+  /** Bytes already written that are sent again after a broken connection (see class comment). */
+  readonly resendWindowBytes?: number;
+  readonly reconnectDelayMinMs?: number;
+  readonly reconnectDelayMaxMs?: number;
+  readonly connectTimeoutMs?: number;
+}
+
+/**
+ * One syslog destination. UDP (RFC 5426): one message per datagram, cut to 64 KiB at a character
+ * boundary; fire and forget, no spool (a datagram sent is all UDP can know about).
+ * TCP (RFC 6587 octet counting) and TLS (RFC 5425, TLS 1.2+, server checked against the
+ * configured CA or the system CAs, optional client certificate): frames wait in a bounded memory
+ * queue, spill to the disk spool when it is full (while the SIEM is down or slow), and are sent in
+ * order after reconnecting with exponential backoff; a spool segment is deleted once all its frames
+ * were written to the socket.
+ *
+ * Delivery is at least once, not exactly once: syslog has no application acknowledgement, so a
+ * frame written to the socket may still die in kernel buffers or in the receiver's queue when the
+ * connection breaks. The last `resendWindowBytes` of written frames are therefore sent again after
+ * every reconnect, and each message carries its sequence number (`seq` in STRUCTURED-DATA, and in
+ * JSON) so the SIEM can drop duplicates. Frames older than the window are not resent.
+ */
+export class SyslogSink implements AuditSink {
+  readonly id: string;
+  private readonly options: SyslogSinkOptions;
+  private readonly queueMessagesMax: number;
+  private readonly resendWindowBytes: number;
+  private memory: Buffer[] = [];
+  private resend: Buffer[] = [];
+  private window: Buffer[] = [];
+  private windowBytes = 0;
+  private spilling = false;
+  private spool: Spool | undefined;
+  private socket: Socket | undefined;
+  private udp: UdpSocket | undefined;
+  private delivered = 0;
+  private failedDatagrams = 0;
+  private closed = false;
+  private wake: (() => void) | undefined;
+  private running: Promise<void> | undefined;
+
+  private constructor(options: SyslogSinkOptions) {
+    this.id = options.id;
+    this.options = options;
+    this.queueMessagesMax = options.queueMessagesMax ?? 10_000;
+    this.resendWindowBytes = options.resendWindowBytes ?? 2 * 1024 * 1024;
+  }
+
+  static async open(options: SyslogSinkOptions): Promise<SyslogSink> {
+    const sink = new SyslogSink(options);
+    if (options.target.transport === 'udp') {
+      sink.udp = createSocket(isIP(options.target.serverAddress) === 6 ? 'udp6' : 'udp4');
+      sink.udp.on('error', (error) => options.logger.warn({ err: error, sink: options.id }, 'syslog UDP socket error'));
+      return sink;
+    }
+    sink.spool = await Spool.open(options.spoolDirectory);
+    sink.spilling = !sink.spool.isEmpty();
+    sink.running = sink.run();
+    return sink;
+  }
+
+  deliver(record: AuditRecordEvent): void {
+    if (this.closed) return;
+    const message = syslogMessage(record, { hostname: this.options.hostname, format: this.options.target.format });
+    if (this.udp !== undefined) {
+      this.udp.send(datagram(message), this.options.target.serverPort, this.options.target.serverAddress, (error) => {
+        if (error) this.failedDatagrams++;
+        else this.delivered++;
+      });
+      return;
+    }
+    const frame = octetCounted(message);
+    if (this.spilling) void this.spill([frame]);
+    else {
+      this.memory.push(frame);
+      if (this.memory.length > this.queueMessagesMax) {
+        // Everything in memory goes to disk, in order; later frames follow it there until the
+        // spool is empty again, so the spool is always older than memory.
+        this.spilling = true;
+        const frames = this.memory;
+        this.memory = [];
+        void this.spill(frames);
+      }
+    }
+    this.wake?.();
+  }
+
+  backlog(): SinkBacklog & { failedDatagrams: number } {
+    return { queuedMessages: this.memory.length + this.resend.length, spooledMessages: this.spool?.size() ?? 0, connected: this.udp !== undefined || this.socket !== undefined, deliveredMessages: this.delivered, failedDatagrams: this.failedDatagrams };
+  }
+
+  /** Stops sending; frames still in memory are spooled so the next start sends them. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.udp?.close();
+    this.socket?.destroy();
+    this.wake?.();
+    await this.running;
+    const left = [...this.resend, ...this.memory];
+    this.resend = [];
+    this.memory = [];
+    if (left.length > 0) await this.spool?.append(left);
+  }
+
+  /** Resolves when memory, resend and spool are all written to a socket (tests, shutdown). */
+  async drained(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.memory.length === 0 && this.resend.length === 0 && (this.spool?.isEmpty() ?? true) && this.socket !== undefined && this.socket.writableLength === 0) return true;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return false;
+  }
+
+  private async spill(frames: Buffer[]): Promise<void> {
+    try {
+      await this.spool?.append(frames);
+    } catch (error) {
+      // The local log still holds these records; say loudly that the SIEM copy has a gap.
+      this.options.logger.error({ err: error, sink: this.id, frames: frames.length }, 'audit spool write failed: the SIEM will miss these records');
+    }
+    this.wake?.();
+  }
+
+  private async run(): Promise<void> {
+    let delayMs = this.options.reconnectDelayMinMs ?? 100;
+    while (!this.closed) {
+      try {
+        this.socket = await this.connect();
+        delayMs = this.options.reconnectDelayMinMs ?? 100;
+        await this.sendWhileConnected(this.socket);
+      } catch (error) {
+        if (!this.closed) this.options.logger.warn({ err: error, sink: this.id, retryInMs: delayMs }, 'syslog connection failed');
+      }
+      this.socket?.destroy();
+      this.socket = undefined;
+      // Frames in the window may not have reached the SIEM: send them again first.
+      this.resend = [...this.window, ...this.resend];
+      this.window = [];
+      this.windowBytes = 0;
+      if (this.closed) return;
+      await this.sleep(delayMs);
+      delayMs = Math.min(delayMs * 2, this.options.reconnectDelayMaxMs ?? 30_000);
+    }
+  }
+
+  private connect(): Promise<Socket> {
+    const target = this.options.target;
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      const common = { host: target.serverAddress, port: target.serverPort, timeout: this.options.connectTimeoutMs ?? 10_000 };
+      const socket =
+        target.transport === 'tls'
+          ? connectTls({
+              ...common,
+              minVersion: 'TLSv1.2',
+              ...(isIP(target.serverAddress) === 0 ? { servername: target.serverAddress } : {}),
+              ...(target.caCertificate === undefined ? {} : { ca: target.caCertificate }),
+              ...(target.clientCertificate === undefined || target.clientKey === undefined ? {} : { cert: target.clientCertificate, key: target.clientKey }),
+            }, () => done())
+          : connectTcp(common, () => done());
+      const done = (): void => {
+        socket.off('error', onError);
+        socket.setTimeout(0);
+        resolve(socket);
+      };
+      socket.once('error', onError);
+      socket.once('timeout', () => socket.destroy(new Error('connect timed out')));
+    });
+  }
+
+  /** Sends resend, then spool segments, then memory, until the socket breaks or the sink closes. */
+  private async sendWhileConnected(socket: Socket): Promise<void> {
+    let broken: Error | undefined;
+    const onBroken = (error?: Error): void => {
+      broken ??= error ?? new Error('connection closed by the receiver');
+      this.wake?.();
+    };
+    socket.on('error', onBroken);
+    socket.on('close', () => onBroken());
+    // The receiver never sends anything; reading keeps 'close' and 'error' timely.
+    socket.resume();
+    while (!this.closed && broken === undefined) {
+      if (this.resend.length > 0) {
+        const frames = this.resend;
+        this.resend = [];
+        await this.write(socket, frames);
+      } else if (this.spool !== undefined && !this.spool.isEmpty()) {
+        const oldest = await this.spool.oldest();
+        if (oldest === undefined) continue;
+        await this.write(socket, oldest.frames);
+        if (broken !== undefined) break;
+        await this.spool.remove(oldest.segment, oldest.frames.length);
+      } else if (this.spilling) {
+        this.spilling = false;
+      } else if (this.memory.length > 0) {
+        const frames = this.memory;
+        this.memory = [];
+        await this.write(socket, frames);
+      } else {
+        await this.sleep(1_000);
+      }
+    }
+    if (broken !== undefined && !this.closed) throw broken;
+  }
+
+  /** Writes frames, waiting for 'drain' when the socket buffers fill; remembers them for resend. */
+  private async write(socket: Socket, frames: readonly Buffer[]): Promise<void> {
+    for (const frame of frames) {
+      if (socket.destroyed) {
+        this.resend.push(frame);
+        continue;
+      }
+      const flushed = socket.write(frame);
+      this.remember(frame);
+      this.delivered++;
+      if (!flushed) await new Promise<void>((resolve) => {
+        const done = (): void => {
+          socket.off('drain', done);
+          socket.off('close', done);
+          resolve();
+        };
+        socket.on('drain', done);
+        socket.on('close', done);
+      });
+    }
+  }
+
+  private remember(frame: Buffer): void {
+    this.window.push(frame);
+    this.windowBytes += frame.length;
+    while (this.windowBytes > this.resendWindowBytes && this.window.length > 0) this.windowBytes -= (this.window.shift() as Buffer).length;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+}

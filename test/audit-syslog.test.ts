@@ -1,0 +1,214 @@
+import { strict as assert } from 'node:assert';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { openTestAudit } from '../src/audit/audit.test-support.js';
+import type { AuditSink } from '../src/audit/auditor.js';
+import type { AuditRecordEvent } from '../src/audit/events.js';
+import { SyslogSink, type SyslogTarget } from '../src/audit/syslog/syslog-sink.js';
+import { createLogger } from '../src/ops/logger.js';
+
+/**
+ * The audit trail against a real receiver: rsyslog from Debian (imtcp; gtls from rsyslog-gnutls
+ * for TLS), started here on loopback with a generated configuration that writes every message's
+ * raw text (%rawmsg%) to a file.
+ */
+const RSYSLOGD = '/usr/sbin/rsyslogd';
+const gnutlsInstalled = (): boolean => spawnSync('dpkg', ['-s', 'rsyslog-gnutls'], { stdio: 'ignore' }).status === 0;
+const skip = existsSync(RSYSLOGD) ? false : 'rsyslog is not installed (apt-get install rsyslog rsyslog-gnutls)';
+const logger = createLogger({ level: 'silent' });
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const accepts = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+
+interface Receiver {
+  readonly port: number;
+  readonly output: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  lines(): Promise<string[]>;
+}
+
+async function rsyslog(dir: string, tls?: { ca: string; cert: string; key: string }): Promise<Receiver> {
+  const port = await freePort();
+  const output = join(dir, 'received.log');
+  const config = join(dir, 'rsyslog.conf');
+  const global = tls === undefined ? `global(workDirectory="${dir}")` : `global(workDirectory="${dir}" DefaultNetstreamDriverCAFile="${tls.ca}" DefaultNetstreamDriverCertFile="${tls.cert}" DefaultNetstreamDriverKeyFile="${tls.key}")`;
+  const module = tls === undefined ? 'module(load="imtcp")' : 'module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")';
+  await writeFile(
+    config,
+    [global, module, 'template(name="raw" type="string" string="%rawmsg%\\n")', `input(type="imtcp" port="${port}" address="127.0.0.1" ruleset="audit")`, `ruleset(name="audit") { action(type="omfile" file="${output}" template="raw") }`, ''].join('\n'),
+  );
+  let child: ChildProcess | undefined;
+  const receiver: Receiver = {
+    port,
+    output,
+    start: async () => {
+      child = spawn(RSYSLOGD, ['-n', '-f', config, '-i', join(dir, 'rsyslog.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
+      await waitFor(() => accepts(port), 10_000, 'rsyslog to listen');
+    },
+    stop: async () => {
+      const running = child;
+      child = undefined;
+      if (running === undefined || running.exitCode !== null) return;
+      const exited = new Promise((resolve) => running.once('exit', resolve));
+      running.kill('SIGTERM');
+      await exited;
+    },
+    lines: async () => (existsSync(output) ? (await readFile(output, 'utf8')).split('\n').filter((line) => line !== '') : []),
+  };
+  return receiver;
+}
+
+function collectingSink(): AuditSink & { records: AuditRecordEvent[] } {
+  const records: AuditRecordEvent[] = [];
+  return { id: 'collect', records, deliver: (record) => void records.push(record), backlog: () => ({ queuedMessages: 0, spooledMessages: 0, connected: true, deliveredMessages: 0 }), close: async () => undefined };
+}
+
+const seqOf = (line: string): number => Number(/\[enclave@32473 seq="(\d+)"\]/.exec(line)?.[1]);
+
+describe('audit to syslog, received by rsyslog', { skip }, () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'enclave-audit-syslog-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  it('receives CSV over TCP (RFC 6587 octet counting) in Qumulo column order', async () => {
+    const work = await mkdtemp(join(dir, 'tcp-'));
+    const receiver = await rsyslog(work);
+    const { auditor } = await openTestAudit({ checkpointEveryRecords: 1_000 });
+    const target: SyslogTarget = { serverAddress: '127.0.0.1', serverPort: receiver.port, transport: 'tcp', format: 'csv' };
+    const sink = await SyslogSink.open({ id: 'tcp', target, hostname: 'enclave-test', spoolDirectory: join(work, 'spool'), logger, reconnectDelayMinMs: 20 });
+    auditor.addSink(sink);
+    try {
+      await receiver.start();
+      auditor.emit({ time: Date.UTC(2025, 0, 2), user: { name: 'alice', uid: 1001 }, clientAddress: '192.0.2.7', protocol: 'nfsv3', operation: 'fs_rename', status: 'ok', fileId: '42', path: '/a "quoted",\nname', targetPath: '/b' });
+      auditor.emit({ time: Date.UTC(2025, 0, 2), user: { uid: 2002 }, clientAddress: '192.0.2.8', protocol: 'smb', operation: 'fs_delete', status: 'fs_access_denied_error', path: '/x' });
+      await auditor.flush();
+      await waitFor(async () => (await receiver.lines()).length >= 2, 10_000, 'two messages');
+      const lines = await receiver.lines();
+      assert.equal(lines[0], '<134>1 2025-01-02T00:00:00.000Z enclave-test enclave - fs_rename [enclave@32473 seq="1"] 192.0.2.7,"alice",nfsv3,fs_rename,ok,42,"/a ""quoted"",name","/b"');
+      assert.equal(lines[1], '<134>1 2025-01-02T00:00:00.000Z enclave-test enclave - fs_delete [enclave@32473 seq="2"] 192.0.2.8,"2002",smb,fs_delete,fs_access_denied_error,,"/x",""');
+    } finally {
+      await auditor.close();
+      await receiver.stop();
+    }
+  });
+
+  it('receives JSON over TLS (RFC 5425) checked against the configured CA, and refuses a server another CA signed', async (t) => {
+    if (!gnutlsInstalled()) return t.skip('rsyslog-gnutls is not installed');
+    const work = await mkdtemp(join(dir, 'tls-'));
+    const tls = certificates(work);
+    const receiver = await rsyslog(work, { ca: tls.caFile, cert: tls.certFile, key: tls.keyFile });
+    const { auditor } = await openTestAudit({ checkpointEveryRecords: 1_000 });
+    const target: SyslogTarget = { serverAddress: '127.0.0.1', serverPort: receiver.port, transport: 'tls', format: 'json', caCertificate: tls.ca };
+    const sink = await SyslogSink.open({ id: 'tls', target, hostname: 'enclave-test', spoolDirectory: join(work, 'spool'), logger, reconnectDelayMinMs: 20 });
+    const stranger = await SyslogSink.open({ id: 'stranger', target: { ...target, caCertificate: tls.otherCa }, hostname: 'enclave-test', spoolDirectory: join(work, 'spool-stranger'), logger, reconnectDelayMinMs: 20 });
+    auditor.addSink(sink);
+    auditor.addSink(stranger);
+    try {
+      await receiver.start();
+      auditor.emit({ time: Date.UTC(2025, 0, 2), user: { name: 'bob', sid: 'S-1-5-21-1-2-3-1002', id: 'u2' }, clientAddress: '198.51.100.1', protocol: 's3', operation: 'fs_write_data', status: 'ok', fileId: '7', path: '/bucket/k', details: { offset: 0, size: 4096 } });
+      await auditor.flush();
+      await waitFor(async () => (await receiver.lines()).length >= 1, 10_000, 'one message over TLS');
+      const line = (await receiver.lines())[0] ?? '';
+      assert.ok(line?.startsWith('<134>1 2025-01-02T00:00:00.000Z enclave-test enclave - fs_write_data [enclave@32473 seq="1"] {'), line);
+      const body = JSON.parse(line.slice(line.indexOf('] ') + 2)) as Record<string, unknown>;
+      assert.deepEqual(body, { seq: 1, time: '2025-01-02T00:00:00.000Z', user_id: { name: 'bob', sid: 'S-1-5-21-1-2-3-1002', uid: null, auth_id: 'u2' }, user_ip: '198.51.100.1', protocol: 's3', operation: 'fs_write_data', status: 'ok', details: { file_id: '7', path: '/bucket/k', target: null, offset: 0, size: 4096 } });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(stranger.backlog().connected, false, 'a server certificate from another CA is refused');
+      assert.equal(stranger.backlog().queuedMessages, 1, 'and the event waits for a server it can trust');
+    } finally {
+      await auditor.close();
+      await receiver.stop();
+    }
+  });
+
+  it('stopping rsyslog during 10,000 audited operations loses nothing: after restart every event arrives (deduplicated by seq)', async () => {
+    const work = await mkdtemp(join(dir, 'fault-'));
+    const receiver = await rsyslog(work);
+    const { auditor } = await openTestAudit({ checkpointEveryRecords: 1_000 });
+    const emitted = collectingSink();
+    auditor.addSink(emitted);
+    const target: SyslogTarget = { serverAddress: '127.0.0.1', serverPort: receiver.port, transport: 'tcp', format: 'csv' };
+    // A small memory queue so the outage spills to the disk spool.
+    const sink = await SyslogSink.open({ id: 'fault', target, hostname: 'enclave-test', spoolDirectory: join(work, 'spool'), logger, queueMessagesMax: 500, reconnectDelayMinMs: 20, reconnectDelayMaxMs: 200 });
+    auditor.addSink(sink);
+    const total = 10_000;
+    let spooledDuringOutage = 0;
+    try {
+      await receiver.start();
+      for (let index = 0; index < total; index++) {
+        auditor.emit({ time: Date.UTC(2025, 0, 2) + index, user: { name: 'carol', uid: 1003 }, clientAddress: '192.0.2.9', protocol: 'api', operation: 'fs_write_data', status: 'ok', fileId: String(index), path: `/data/file-${index}`, details: { offset: 0, size: 4096 } });
+        if (index % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
+        if (index === 3_000) await receiver.stop();
+        if (index === 7_000) {
+          await auditor.flush();
+          spooledDuringOutage = sink.backlog().spooledMessages;
+          await receiver.start();
+        }
+      }
+      await auditor.flush();
+      assert.ok(spooledDuringOutage > 0, 'the outage spilled to the spool');
+      assert.equal(await sink.drained(30_000), true, 'the sink drains after the restart');
+      const expected = emitted.records.map((record) => record.seq);
+      assert.equal(expected.length, total);
+      await waitFor(async () => new Set((await receiver.lines()).map(seqOf)).size >= total, 30_000, 'every event at rsyslog');
+      const received = (await receiver.lines()).map(seqOf);
+      const unique = new Set(received);
+      assert.deepEqual([...unique].sort((a, b) => a - b), expected, 'every event once after deduplication, none missing, none foreign');
+      t_log(`fault test: ${received.length} messages received for ${total} events (${received.length - unique.size} duplicates resent after the reconnect); ${spooledDuringOutage} spooled during the outage`);
+    } finally {
+      await auditor.close();
+      await receiver.stop();
+    }
+  });
+});
+
+function t_log(message: string): void {
+  process.stderr.write(`# ${message}\n`);
+}
+
+/** A CA, a server certificate for 127.0.0.1 it signs, and an unrelated CA, made with openssl. */
+function certificates(dir: string) {
+  const run = (args: string[]): void => {
+    const result = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${result.stderr}`);
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=enclave test CA', '-days', '2']);
+  run(['req', '-x509', ...ec, '-keyout', 'other-ca.key', '-out', 'other-ca.crt', '-subj', '/CN=other CA', '-days', '2']);
+  run(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
+  spawnSync('sh', ['-c', 'printf "subjectAltName=IP:127.0.0.1,DNS:localhost\\n" > san.ext'], { cwd: dir });
+  run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'san.ext']);
+  const read = (name: string): string => spawnSync('cat', [join(dir, name)], { encoding: 'utf8' }).stdout;
+  return { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key'), ca: read('ca.crt'), otherCa: read('other-ca.crt') };
+}
