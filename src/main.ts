@@ -17,7 +17,8 @@ import { deriveInstanceKey } from './keys/derive-key.js';
 import { ensureAdminUser } from './instance/admin-user.js';
 import { DIRECTORY_MODE, dataDirLayout, fileExists, prepareDataDir, restrictDirectory, type DataDirLayout } from './instance/data-dir.js';
 import { completeInstance, pendingInstanceIdentity, readInstanceIdentity, type InstanceIdentity } from './instance/instance-identity.js';
-import { loadOrCreateTlsIdentity } from './instance/tls-certificate.js';
+import { loadOrCreateTlsIdentity, TlsCertificateStore } from './instance/tls-certificate.js';
+import { completeLocalKekRotation, LocalKekRotation } from './keys/local-kek-rotation.js';
 import { Keyring } from './keys/keyring.js';
 import { LocalKeyFileProvider, kekFilePath } from './keys/local-key-file.js';
 import type { TlsIdentity } from './protocols/rest/tls.js';
@@ -32,7 +33,11 @@ export type CoreFileSystem = Awaited<ReturnType<typeof openFileSystem>>;
 export interface Instance {
   readonly identity: InstanceIdentity;
   readonly layout: DataDirLayout;
+  /** The TLS identity at start; `tlsCertificates.current()` after an install. */
   readonly tls: TlsIdentity;
+  readonly tlsCertificates: TlsCertificateStore;
+  readonly keyring: Keyring;
+  readonly kek: LocalKekRotation;
   readonly metadata: MetadataStore;
   /** The chunk store as core sees it (encryption layer over the local folder). */
   readonly chunkStore: ChunkStore;
@@ -86,16 +91,22 @@ export async function openInstance(config: Config, logger: Logger, options: Open
   try {
     const passphraseVariable = config.kekPassphraseEnv;
     const hasPassphrase = (options.environment[passphraseVariable] ?? '') !== '';
+    const passphrase = hasPassphrase ? { envVar: passphraseVariable, env: options.environment } : undefined;
+    // A KEK rotation interrupted between rewrapping the keyring and replacing the key file ends here.
+    if (initialised) await completeLocalKekRotation({ file: kekFilePath(layout.root), keysDir: layout.keysDir, ...(passphrase === undefined ? {} : { passphrase }) });
     const provider = await LocalKeyFileProvider.open({
       file: kekFilePath(layout.root),
       create: !initialised,
-      ...(hasPassphrase ? { passphrase: { envVar: passphraseVariable, env: options.environment } } : {}),
+      ...(passphrase === undefined ? {} : { passphrase }),
     });
     closers.push(() => provider.close());
     const keyring = await Keyring.open({ dir: layout.keysDir, provider, create: !initialised });
     closers.push(() => keyring.close());
+    const kek = new LocalKekRotation({ file: kekFilePath(layout.root), keyring, provider, ...(passphrase === undefined ? {} : { passphrase }) });
+    closers.push(() => kek.close());
 
     const tls = await loadOrCreateTlsIdentity({ layout, logger, nowMs: clock.nowMs() });
+    const tlsCertificates = new TlsCertificateStore({ layout, initial: tls, nowMs: () => clock.nowMs(), logger });
 
     await prepareSubdirectory(layout.metadataDir);
     const metadata = await SqliteMetadataStore.open({
@@ -130,7 +141,7 @@ export async function openInstance(config: Config, logger: Logger, options: Open
       await completeInstance(layout, identity);
       logger.info({ instanceId: identity.instanceId, dataDir: layout.root }, 'instance initialised');
     }
-    return { identity, layout, tls, metadata, chunkStore: chunks, fileSystem, users, groups, roles, deriveKey, clock, close: closeAll };
+    return { identity, layout, tls, tlsCertificates, keyring, kek, metadata, chunkStore: chunks, fileSystem, users, groups, roles, deriveKey, clock, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

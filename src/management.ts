@@ -3,7 +3,30 @@
  * top of an opened Instance. Like main.ts it names concrete classes and holds no rules; serve.ts
  * hands the routes and the authorizer to the API server.
  */
-import { X509Certificate } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Auditor } from './audit/auditor.js';
+import { CheckpointKey } from './audit/checkpoint-key.js';
+import { LocalAuditLog } from './audit/local-log.js';
+import { SyslogSettings } from './audit/syslog/syslog-config.js';
+import { SyslogSinks } from './audit/syslog/syslog-sinks.js';
+import { S3AccessKeys } from './identity/s3-access-keys.js';
+import { createEnclaveMetrics, type EnclaveMetrics } from './ops/metrics.js';
+import { BucketStore } from './protocols/s3/buckets.js';
+import { auditRoutes } from './protocols/rest/routes/audit.js';
+import { encryptionRoutes } from './protocols/rest/routes/encryption.js';
+import { metricsRoutes } from './protocols/rest/routes/metrics.js';
+import { s3Routes } from './protocols/rest/routes/s3.js';
+import { securityKeyRoutes } from './protocols/rest/routes/security-keys.js';
+import { snapshotPolicyRoutes } from './protocols/rest/routes/snapshot-policies.js';
+import { snapshotRoutes } from './protocols/rest/routes/snapshots.js';
+import { tlsRoutes } from './protocols/rest/routes/tls.js';
+import { s3Settings } from './settings/protocol-settings.js';
+import { LockChallenges } from './snapshots/lock-challenges.js';
+import { PolicyScheduler } from './snapshots/policy-scheduler.js';
+import { PolicyStore } from './snapshots/policy-store.js';
+import type { Schedule } from './snapshots/policy.js';
+import { SecurityKeyStore } from './snapshots/security-keys.js';
 import type { Logger } from 'pino';
 import type { Config } from './config/config-schema.js';
 import { systemContext } from './core/context.js';
@@ -40,7 +63,18 @@ export interface Management {
   readonly authorize: Authorizer;
   readonly networkAccess: NetworkAccess;
   readonly settings: SettingsStore;
+  readonly auditor: Auditor;
+  readonly metrics: EnclaveMetrics;
+  readonly s3AccessKeys: S3AccessKeys;
   close(): Promise<void>;
+}
+
+/** How often a policy takes snapshots, for the posture check (seconds). */
+function intervalSecondsOf(schedule: Schedule): number {
+  if ('every' in schedule) return 'minutes' in schedule.every ? schedule.every.minutes * 60 : schedule.every.hours * 3_600;
+  if ('daily' in schedule) return 86_400;
+  if ('weekly' in schedule) return (7 / schedule.weekly.days.length) * 86_400;
+  return 31 * 86_400;
 }
 
 function authUser(user: LocalUser): AuthUser {
@@ -58,6 +92,54 @@ export async function openManagement(instance: Instance, _config: Config, logger
   const networkAccess = await NetworkAccess.open(settings);
   const webUi = new WebUiSettings(settings);
 
+  const auditLog = await LocalAuditLog.open({ metadata, clock, key: CheckpointKey.fromSeed(instance.deriveKey('audit-checkpoints/v1')) });
+  const auditor = new Auditor({ log: auditLog, clock, logger });
+  const syslog = new SyslogSettings(settings);
+  const syslogSinks = new SyslogSinks({ auditor, settings: syslog, dataDir: instance.layout.root, hostname: hostname(), logger });
+  await syslogSinks.start();
+  const auditTimer = setInterval(() => {
+    auditLog
+      .checkpoint()
+      .then(() => auditLog.trim())
+      .catch((error: unknown) => logger.error({ err: error }, 'audit checkpoint or retention failed'));
+  }, 60_000);
+  auditTimer.unref();
+  const metrics = createEnclaveMetrics();
+  const s3AccessKeys = new S3AccessKeys({ metadata, clock, key: instance.deriveKey('s3-secrets/v1') });
+  const buckets = new BucketStore({ metadata });
+
+  const policies: PolicyStore = new PolicyStore({ metadata, clock, resolveLockKey: (ref) => keys.resolveForLocking(ref) });
+  const keys: SecurityKeyStore = new SecurityKeyStore({
+    metadata,
+    clock,
+    keyUsages: async (id) => [
+      ...(await policies.usagesOf(id)),
+      ...fileSystem
+        .listSnapshots()
+        .filter((snapshot) => snapshot.lockKeyId === id)
+        .map((snapshot) => ({ type: 'snapshot' as const, id: String(snapshot.id) })),
+    ],
+  });
+  const challenges = new LockChallenges({ clock, randomBytes, findKey: (id) => keys.find(id) });
+  const scheduler = new PolicyScheduler({
+    policies,
+    clock,
+    onError: (error) => logger.error({ err: error }, 'snapshot policy scheduler failed'),
+    takeSnapshot: async (policy, scheduledMs) => {
+      const ctx = systemContext(logger, `policy-${policy.id}`);
+      const dir = policy.source_path !== undefined ? (await fileSystem.resolvePath(ctx, policy.source_path)).handle : await fileSystem.handleOf(ctx, Number(policy.source_file_id));
+      const lockKeyId = policy.lock_key_ref === null ? undefined : (await keys.resolveForLocking(policy.lock_key_ref)).id;
+      const snapshot = await fileSystem.createSnapshot(ctx, dir, {
+        name: policy.name,
+        source: `policy:${policy.id}`,
+        ...(policy.ttl === null ? {} : { expirationNs: BigInt(scheduledMs + policy.ttl * 1_000) * 1_000_000n }),
+        ...(lockKeyId === undefined ? {} : { lockKeyId }),
+      });
+      return { id: String(snapshot.id) };
+    },
+  });
+  await scheduler.start();
+
   const findUser = async (id: string): Promise<AuthUser | undefined> => {
     const user = await users.get(id);
     return user === undefined ? undefined : authUser(user);
@@ -68,8 +150,8 @@ export async function openManagement(instance: Instance, _config: Config, logger
     await sessions.revokeAllOf(id);
     await accessTokens.revokeAllOf(id);
     await mfa.reset(id);
+    await s3AccessKeys.revokeAllOf(id);
   };
-  const certificate = new X509Certificate(instance.tls.certificate);
 
   const routes: ApiRoute[] = [
     ...sessionRoutes({
@@ -122,8 +204,38 @@ export async function openManagement(instance: Instance, _config: Config, logger
           const ctx = systemContext(logger);
           return (await fileSystem.getQuota(ctx, await fileSystem.root(ctx)))?.limitBytes;
         },
-        tlsCertificate: async () => ({ selfSigned: certificate.issuer === certificate.subject, notAfter: new Date(certificate.validTo) }),
+        tlsCertificate: async () => {
+          const current = instance.tlsCertificates.describe();
+          return { selfSigned: current.self_signed, notAfter: new Date(current.not_after) };
+        },
+        ecdsaKeys: async () => (await keys.list()).length,
+        enabledAuditSinks: async () => (await syslog.get()).value.sinks.filter((sink) => sink.enabled).length,
+        snapshotPolicies: async () =>
+          (await policies.list()).map((policy) => ({
+            sourcePath: policy.source_path ?? `id:${policy.source_file_id ?? ''}`,
+            intervalSeconds: intervalSecondsOf(policy.schedule),
+            retentionSeconds: policy.ttl ?? Number.MAX_SAFE_INTEGER,
+            locked: policy.lock_key_ref !== null,
+            enabled: policy.enabled,
+          })),
       },
+    }),
+    ...auditRoutes({ log: auditLog, syslog, auditor, clock }),
+    ...tlsRoutes({ certificates: instance.tlsCertificates }),
+    ...encryptionRoutes({ keyring: instance.keyring, kek: instance.kek }),
+    ...metricsRoutes({ metrics }),
+    ...securityKeyRoutes({ keys }),
+    ...snapshotPolicyRoutes({ policies, scheduler }),
+    ...snapshotRoutes({ fs: fileSystem, keys, challenges, logger }),
+    ...s3Routes({
+      accessKeys: s3AccessKeys,
+      buckets,
+      fs: fileSystem,
+      logger,
+      findUserByName: (name) => users.findByName(name),
+      findUserById: (id) => users.get(id),
+      basePath: async () => (await settings.get(s3Settings)).value.base_path,
+      nowMs: () => clock.nowMs(),
     }),
   ];
   const authorize = createAuthorizer({ sessions, accessTokens, roles, findUser, groupsOf, logger });
@@ -132,6 +244,16 @@ export async function openManagement(instance: Instance, _config: Config, logger
     authorize,
     networkAccess,
     settings,
-    close: async () => networkAccess.close(),
+    auditor,
+    metrics,
+    s3AccessKeys,
+    close: async () => {
+      clearInterval(auditTimer);
+      await scheduler.stop();
+      await syslogSinks.close();
+      await auditor.close();
+      metrics.close();
+      await networkAccess.close();
+    },
   };
 }

@@ -9,6 +9,12 @@ import type { Config } from './config/config-schema.js';
 import type { Instance } from './main.js';
 import type { Management } from './management.js';
 import { ProtocolSwitch } from './protocol-switch.js';
+import { createNfsServer } from './protocols/nfs/nfs-server.js';
+import { BucketStore } from './protocols/s3/buckets.js';
+import { ObjectMetadataStore } from './protocols/s3/object-metadata.js';
+import { S3Server } from './protocols/s3/server.js';
+import { nfsExports } from './settings/nfs-exports.js';
+import { nfsSettings, s3Settings } from './settings/protocol-settings.js';
 
 export interface ProtocolServers {
   close(): Promise<void>;
@@ -21,8 +27,37 @@ export async function openProtocolServers(input: {
   logger: Logger;
   stdout: Writable;
 }): Promise<ProtocolServers> {
-  const switches: Array<ProtocolSwitch<{ enabled: boolean }>> = [];
-  void input;
+  const { instance, management, config, logger, stdout } = input;
+  const switches: Array<{ close(): Promise<void> }> = [];
+  const settings = management.settings;
+
+  const s3 = new S3Server({
+    fs: instance.fileSystem,
+    buckets: new BucketStore({ metadata: instance.metadata }),
+    objects: new ObjectMetadataStore({ metadata: instance.metadata }),
+    accessKeys: management.s3AccessKeys,
+    findUser: (id) => instance.users.get(id),
+    groupsOf: (id) => instance.groups.groupsOf(id),
+    tls: instance.tlsCertificates.current(),
+    settings: async () => (await settings.get(s3Settings)).value,
+    networkAccess: management.networkAccess,
+    logger: logger.child({ component: 's3' }),
+    nowMs: () => instance.clock.nowMs(),
+  });
+  switches.push(await ProtocolSwitch.open({ service: 's3', settings, definition: s3Settings, server: s3, host: config.host, port: config.s3Port, portSetting: 's3_port', logger, stdout }));
+
+  const nfs = createNfsServer({
+    fileSystem: instance.fileSystem,
+    exports: {
+      list: () => settings.list(nfsExports),
+      onChange: (listener) => settings.onCollectionChange(nfsExports, () => listener()),
+    },
+    handleKey: instance.deriveKey('nfs-handles/v1'),
+    logger: logger.child({ component: 'nfs' }),
+    networkAccess: management.networkAccess,
+  });
+  switches.push(await ProtocolSwitch.open({ service: 'nfs', settings, definition: nfsSettings, server: nfs, host: config.host, port: config.nfsPort, portSetting: 'nfs_port', logger, stdout }));
+
   return {
     close: async () => {
       for (const protocolSwitch of switches.reverse()) await protocolSwitch.close();

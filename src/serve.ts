@@ -8,6 +8,9 @@ import { createApiServer } from './protocols/rest/server.js';
 import { guardConnections } from './protocols/rest/network-access.js';
 import { openManagement, type Management } from './management.js';
 import { openProtocolServers } from './protocol-servers.js';
+import { instrumentApi } from './protocols/rest/routes/metrics.js';
+import { applyTls } from './protocols/rest/routes/tls.js';
+import { auditApi } from './protocols/rest/audit-hook.js';
 import { readVersion } from './version.js';
 
 /** A listener that could not start; `setting` names the configuration to change. */
@@ -54,8 +57,13 @@ export async function serve(options: ServeOptions): Promise<Server> {
   let management: Management | undefined;
   try {
     management = await openManagement(instance, config, logger);
+    const opened = management;
     api = await createApiServer({
-      tls: instance.tls,
+      tls: instance.tlsCertificates.current(),
+      instrument: (app) => {
+        instrumentApi(app, opened.metrics);
+        auditApi(app, opened.auditor);
+      },
       logger,
       version: readVersion(options.environment),
       bodyBytesMax: config.apiBodyBytesMax,
@@ -64,6 +72,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
     });
     // The network access rules apply when a connection is accepted, before TLS.
     guardConnections(api.server, 'api', management.networkAccess, logger);
+    const server = api.server;
+    instance.tlsCertificates.onChange((identity) => applyTls(server, identity));
     await listenOrExplain(api, { host: config.host, port: config.apiPort, setting: 'api_port' });
   } catch (error) {
     await management?.close();

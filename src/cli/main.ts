@@ -2,6 +2,7 @@
 import { runCli } from './program.js';
 
 const code = await runCli(process.argv.slice(2), {
+  stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,
   environment: process.env,

@@ -1,7 +1,15 @@
 import { Command, CommanderError } from 'commander';
 import { readVersion } from '../version.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from './cli-io.js';
+import { registerFileCommands } from './commands/files.js';
+import { registerMfaCommands } from './commands/mfa.js';
+import { registerQuotaCommands } from './commands/quotas.js';
+import { registerRoleCommands } from './commands/roles.js';
+import { registerSecurityCommands } from './commands/security.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerSessionCommands } from './commands/session.js';
+import { registerUserCommands } from './commands/users.js';
+import { addGlobalOptions } from './context.js';
 
 /**
  * The `enclave` command. `serve` runs the server; the administration commands (`login`, `users`,
@@ -18,7 +26,15 @@ export function buildProgram(io: CliIo): Command {
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
     });
+  addGlobalOptions(program);
   registerServeCommand(program, io);
+  registerSessionCommands(program, io);
+  registerUserCommands(program, io);
+  registerRoleCommands(program, io);
+  registerMfaCommands(program, io);
+  registerFileCommands(program, io);
+  registerQuotaCommands(program, io);
+  registerSecurityCommands(program, io);
   return program;
 }
 

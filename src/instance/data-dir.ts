@@ -42,7 +42,7 @@ export function dataDirLayout(dataDir: string): DataDirLayout {
 }
 
 /** Names init may leave behind; anything else in an uninitialised data dir is someone else's. */
-const INSTANCE_ENTRY_NAMES = new Set(['instance.json', 'instance-init.json', 'initial-admin-password', 'keys', 'tls', 'metadata', 'chunks']);
+const INSTANCE_ENTRY_NAMES = new Set(['instance.json', 'instance-init.json', 'initial-admin-password', 'keys', 'tls', 'metadata', 'chunks', 'audit-spool']);
 
 /**
  * Creates the data dir (0700) if missing and tightens it to 0700 when a new instance is made in

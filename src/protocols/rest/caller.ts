@@ -34,3 +34,8 @@ export function callerOf(request: FastifyRequest): Caller {
 export function hasPrivilege(caller: Caller, privilege: Privilege): boolean {
   return caller.privileges.has(privilege);
 }
+
+/** The caller if the request was authenticated (public routes and failed checks have none). */
+export function callerIfAny(request: FastifyRequest): Caller | undefined {
+  return callers.get(request);
+}

@@ -19,6 +19,8 @@ export interface ApiServerOptions {
   /** Extra route areas; the version area is always present. */
   readonly routes?: readonly ApiRoute[];
   readonly generateRequestId?: () => string;
+  /** Hooks that must be added before the routes (metrics instrumentation). */
+  readonly instrument?: (app: ApiApp) => void;
 }
 
 /** Until sessions land (login issue), a route that needs a privilege is refused to everyone. */
@@ -58,6 +60,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiApp
   );
   app.setValidatorCompiler(createValidatorCompiler());
   addFileUploadParser(app);
+  options.instrument?.(app);
   await registerOpenApi(app, options.version);
   registerRoutes(app, [...versionRoutes(options.version), ...(options.routes ?? [])], options.authorize ?? refuseAll);
   await app.ready();

@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { FILE_HANDLE_BYTES, FileHandleCodec } from './file-handle.js';
+
+describe('NFS file handles', () => {
+  const codec = new FileHandleCodec(randomBytes(32));
+
+  it('round-trip export, node, generation and snapshot within 64 bytes', () => {
+    const handle = codec.encode(7, { id: 2 ** 40 + 3, generation: 9, snapshot: 4 });
+    assert.ok(handle.byteLength <= 64);
+    assert.deepEqual(codec.decode(handle), { exportId: 7, node: { id: 2 ** 40 + 3, generation: 9, snapshot: 4 } });
+    assert.deepEqual(codec.decode(codec.encode(1, { id: 5, generation: 1 })), { exportId: 1, node: { id: 5, generation: 1 } });
+  });
+
+  it('refuses every single-bit change, other sizes and another instance key', () => {
+    const handle = codec.encode(7, { id: 42, generation: 1 });
+    for (let bit = 0; bit < FILE_HANDLE_BYTES * 8; bit += 1) {
+      const altered = Uint8Array.from(handle);
+      altered[bit >> 3] = (altered[bit >> 3] ?? 0) ^ (1 << (bit & 7));
+      assert.equal(codec.decode(altered), undefined, `bit ${bit}`);
+    }
+    assert.equal(codec.decode(handle.subarray(0, 49)), undefined);
+    assert.equal(new FileHandleCodec(randomBytes(32)).decode(handle), undefined);
+  });
+});

@@ -1,0 +1,62 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { NodeHandle } from '../../../core/file-system.js';
+
+/**
+ * NFS file handles (RFC 1813 §2.3.3: opaque, at most 64 bytes). Layout, big-endian:
+ *
+ *   0  version (1)      1  reserved (0)     2  export id (u32)
+ *   6  node id (u64)   14  generation (u64) 22  snapshot (u64, 0 = live tree)
+ *  30  HMAC-SHA256 over bytes 0..29 under the instance's handle key, first 20 bytes
+ *
+ * The HMAC makes handles unforgeable: a client cannot guess a node id into a handle, nor move a
+ * handle from one export to another by editing the export id. A handle that fails the check is
+ * NFS3ERR_BADHANDLE; one whose export is gone or whose node was reused (generation) is STALE.
+ */
+export const FILE_HANDLE_VERSION = 1;
+export const FILE_HANDLE_BYTES = 50;
+const BODY_BYTES = 30;
+const MAC_BYTES = 20;
+/** The handle key must be at least this long (the lead passes deriveKey('nfs-handles/v1'), 32 bytes). */
+const KEY_BYTES_MIN = 16;
+
+export interface DecodedHandle {
+  readonly exportId: number;
+  readonly node: NodeHandle;
+}
+
+export class FileHandleCodec {
+  constructor(private readonly key: Uint8Array) {
+    if (key.byteLength < KEY_BYTES_MIN) throw new Error(`the NFS handle key needs at least ${KEY_BYTES_MIN} bytes`);
+  }
+
+  encode(exportId: number, node: NodeHandle): Uint8Array {
+    const bytes = Buffer.alloc(FILE_HANDLE_BYTES);
+    bytes.writeUInt8(FILE_HANDLE_VERSION, 0);
+    bytes.writeUInt32BE(exportId, 2);
+    bytes.writeBigUInt64BE(BigInt(node.id), 6);
+    bytes.writeBigUInt64BE(BigInt(node.generation), 14);
+    bytes.writeBigUInt64BE(BigInt(node.snapshot ?? 0), 22);
+    this.mac(bytes.subarray(0, BODY_BYTES)).copy(bytes, BODY_BYTES);
+    return bytes;
+  }
+
+  /** Undefined for anything we did not issue (wrong size, version or MAC). */
+  decode(handle: Uint8Array): DecodedHandle | undefined {
+    if (handle.byteLength !== FILE_HANDLE_BYTES) return undefined;
+    const bytes = Buffer.from(handle.buffer, handle.byteOffset, handle.byteLength);
+    if (bytes.readUInt8(0) !== FILE_HANDLE_VERSION || bytes.readUInt8(1) !== 0) return undefined;
+    const expected = this.mac(bytes.subarray(0, BODY_BYTES));
+    if (!timingSafeEqual(expected, bytes.subarray(BODY_BYTES))) return undefined;
+    const id = bytes.readBigUInt64BE(6);
+    const generation = bytes.readBigUInt64BE(14);
+    const snapshot = bytes.readBigUInt64BE(22);
+    // We only ever sign safe integers; a signed handle holding more is a bug, not client input.
+    if (id > BigInt(Number.MAX_SAFE_INTEGER) || generation > BigInt(Number.MAX_SAFE_INTEGER) || snapshot > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+    const node: NodeHandle = snapshot === 0n ? { id: Number(id), generation: Number(generation) } : { id: Number(id), generation: Number(generation), snapshot: Number(snapshot) };
+    return { exportId: bytes.readUInt32BE(2), node };
+  }
+
+  private mac(body: Uint8Array): Buffer {
+    return createHmac('sha256', this.key).update(body).digest().subarray(0, MAC_BYTES);
+  }
+}

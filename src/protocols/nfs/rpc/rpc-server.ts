@@ -1,0 +1,194 @@
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { XdrError, XdrReader } from '../xdr/xdr-reader.js';
+import type { XdrWriter } from '../xdr/xdr-writer.js';
+import { DuplicateRequestCache, type DuplicateRequestLimits } from './duplicate-request-cache.js';
+import { frameRecord, RecordDecoder, RecordError } from './record-marking.js';
+import { AcceptStatus, acceptedErrorReply, AuthStatus, authErrorReply, beginSuccessReply, decodeCallHeader, RPC_VERSION, rpcMismatchReply } from './rpc-message.js';
+import type { RpcCall, RpcClient, RpcProgram } from './rpc-program.js';
+
+export interface RpcLimits extends DuplicateRequestLimits {
+  /** Largest record accepted; a WRITE of wtmax bytes plus headers must fit. */
+  readonly recordBytesMax: number;
+  readonly fragmentsMax: number;
+  /** Calls running at once per connection; reading pauses at this many (back-pressure). */
+  readonly inFlightMax: number;
+  /** Bytes of replies queued on a socket before reading pauses. */
+  readonly queuedReplyBytesMax: number;
+  /** A connection with no traffic for this long is closed. */
+  readonly idleTimeoutMs: number;
+}
+
+export const DEFAULT_RPC_LIMITS: RpcLimits = {
+  recordBytesMax: 1024 * 1024 + 64 * 1024,
+  fragmentsMax: 1024,
+  inFlightMax: 64,
+  queuedReplyBytesMax: 8 * 1024 * 1024,
+  idleTimeoutMs: 10 * 60_000,
+  entriesMax: 4_096,
+  bytesMax: 4 * 1024 * 1024,
+};
+
+const MARK_BYTES = 4;
+
+/**
+ * ONC RPC over TCP (RFC 5531): one instance serves every connection handed to `accept`.
+ * Contract: a record that cannot be framed or whose header cannot be read closes its connection
+ * (a byte stream cannot be resynchronised); a readable call always gets an answer (results,
+ * PROG_UNAVAIL, PROG_MISMATCH, PROC_UNAVAIL, GARBAGE_ARGS, SYSTEM_ERR, RPC_MISMATCH or an
+ * AUTH_ERROR); no error of one connection reaches another.
+ */
+export class RpcServer {
+  private readonly programs = new Map<number, RpcProgram>();
+  private readonly sockets = new Set<Socket>();
+  private readonly cache: DuplicateRequestCache;
+  private readonly stopping = new AbortController();
+
+  constructor(
+    programs: readonly RpcProgram[],
+    private readonly limits: RpcLimits,
+    private readonly logger: Logger,
+  ) {
+    for (const program of programs) this.programs.set(program.number, program);
+    this.cache = new DuplicateRequestCache(limits);
+  }
+
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
+  accept(socket: Socket): void {
+    if (this.stopping.signal.aborted) {
+      socket.destroy();
+      return;
+    }
+    const client: RpcClient = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0, localPort: socket.localPort ?? 0 };
+    const decoder = new RecordDecoder(this.limits);
+    const closed = new AbortController();
+    let inFlight = 0;
+    this.sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy());
+    const updateFlow = (): void => {
+      const saturated = inFlight >= this.limits.inFlightMax || socket.writableLength > this.limits.queuedReplyBytesMax;
+      if (saturated && !socket.isPaused()) socket.pause();
+      else if (!saturated && socket.isPaused() && !socket.destroyed) socket.resume();
+    };
+    const send = (reply: Uint8Array): void => {
+      if (socket.destroyed) return;
+      socket.write(reply, () => updateFlow());
+    };
+    socket.on('data', (chunk: Buffer) => {
+      let records: Buffer[];
+      try {
+        records = decoder.push(chunk);
+      } catch (error) {
+        this.logger.warn({ client, err: error }, 'bad RPC record; closing the connection');
+        socket.destroy();
+        return;
+      }
+      for (const record of records) {
+        if (socket.destroyed) return;
+        inFlight += 1;
+        updateFlow();
+        this.handleRecord(record, client, closed.signal)
+          .then(
+            (reply) => {
+              if (reply === 'close') socket.destroy();
+              else if (reply !== undefined) send(reply);
+            },
+            (error: unknown) => {
+              this.logger.error({ client, err: error }, 'RPC call failed unexpectedly; closing the connection');
+              socket.destroy();
+            },
+          )
+          .finally(() => {
+            inFlight -= 1;
+            updateFlow();
+          });
+      }
+    });
+    socket.on('error', (error) => this.logger.debug({ client, err: error }, 'RPC connection error'));
+    socket.on('close', () => {
+      closed.abort();
+      this.sockets.delete(socket);
+    });
+  }
+
+  /** Stops accepting calls and ends every connection (in-flight calls see their signal abort). */
+  close(): void {
+    this.stopping.abort();
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  /** The framed reply, undefined to send nothing (a duplicate still running), 'close' for a bad record. */
+  private async handleRecord(record: Buffer, client: RpcClient, signal: AbortSignal): Promise<Uint8Array | 'close' | undefined> {
+    const reader = new XdrReader(record);
+    let header;
+    try {
+      header = decodeCallHeader(reader);
+    } catch (error) {
+      if (error instanceof XdrError) {
+        this.logger.warn({ client, err: error }, 'unreadable RPC call header; closing the connection');
+        return 'close';
+      }
+      throw error;
+    }
+    const { xid } = header;
+    if (header.rpcVersion !== RPC_VERSION) return framed(rpcMismatchReply(xid, MARK_BYTES));
+    if (header.credential.flavor === 'malformed') return framed(authErrorReply(xid, AuthStatus.AUTH_BADCRED, MARK_BYTES));
+    if (header.credential.flavor === 'unsupported') return framed(authErrorReply(xid, AuthStatus.AUTH_TOOWEAK, MARK_BYTES));
+    const program = this.programs.get(header.program);
+    if (program === undefined) return framed(acceptedErrorReply(xid, AcceptStatus.PROG_UNAVAIL, MARK_BYTES));
+    const procedures = program.versions.get(header.version);
+    if (procedures === undefined) {
+      const versions = [...program.versions.keys()];
+      return framed(acceptedErrorReply(xid, AcceptStatus.PROG_MISMATCH, MARK_BYTES, { low: Math.min(...versions), high: Math.max(...versions) }));
+    }
+    const procedure = procedures.get(header.procedure);
+    if (procedure === undefined) return framed(acceptedErrorReply(xid, AcceptStatus.PROC_UNAVAIL, MARK_BYTES));
+    const args = reader.rest();
+    let run;
+    try {
+      run = procedure.prepare(reader);
+    } catch (error) {
+      if (error instanceof XdrError) return framed(acceptedErrorReply(xid, AcceptStatus.GARBAGE_ARGS, MARK_BYTES));
+      throw error;
+    }
+    const call: RpcCall = { xid, program: header.program, version: header.version, procedure: header.procedure, credential: header.credential, client, signal: AbortSignal.any([signal, this.stopping.signal]) };
+    if (procedure.idempotent) return this.run(run, call, program.name, procedure.name);
+    const key = DuplicateRequestCache.key({ address: client.address, xid, program: header.program, version: header.version, procedure: header.procedure, args });
+    const seen = this.cache.begin(key);
+    if (seen === 'running') return undefined;
+    if (seen !== 'new') return seen;
+    try {
+      const reply = await this.run(run, call, program.name, procedure.name);
+      this.cache.finish(key, reply);
+      return reply;
+    } catch (error) {
+      this.cache.abandon(key);
+      throw error;
+    }
+  }
+
+  private async run(run: (call: RpcCall, results: XdrWriter) => Promise<void>, call: RpcCall, programName: string, procedureName: string): Promise<Uint8Array> {
+    const writer = beginSuccessReply(call.xid, MARK_BYTES);
+    try {
+      await run(call, writer);
+      return framed(writer);
+    } catch (error) {
+      // Procedures answer every expected failure in their own status codes; reaching here is a bug.
+      this.logger.error({ err: error, program: programName, procedure: procedureName, client: call.client }, 'RPC procedure failed');
+      return framed(acceptedErrorReply(call.xid, AcceptStatus.SYSTEM_ERR, MARK_BYTES));
+    }
+  }
+}
+
+/** Writes the record mark into the reserved front of the reply and returns the whole record. */
+function framed(writer: XdrWriter): Uint8Array {
+  const bytes = writer.bytes();
+  writer.patchUint32(0, (0x8000_0000 | (bytes.byteLength - MARK_BYTES)) >>> 0);
+  return writer.bytes();
+}
+
+export { frameRecord, RecordError };

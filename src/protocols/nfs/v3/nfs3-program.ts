@@ -1,0 +1,139 @@
+import type { OpContext } from '../../../core/context.js';
+import type { NodeHandle } from '../../../core/file-system.js';
+import { admit, principalFor, type ServedExport } from '../exports/export-table.js';
+import type { RpcCall, RpcProcedure, RpcProgram } from '../rpc/rpc-program.js';
+import { Nfs3Failure, statusOf } from './nfs3-errors.js';
+import type { AnyNfs3Procedure, Nfs3Call, Nfs3Services, Outcome } from './nfs3-procedure.js';
+import { NFS_PROGRAM, NFS_V3, Nfs3Status } from './nfs3-types.js';
+import { accessProcedure } from './procedures/access.js';
+import { commitProcedure } from './procedures/commit.js';
+import { createProcedure } from './procedures/create.js';
+import { fsinfoProcedure } from './procedures/fsinfo.js';
+import { fsstatProcedure } from './procedures/fsstat.js';
+import { getattrProcedure } from './procedures/getattr.js';
+import { linkProcedure } from './procedures/link.js';
+import { lookupProcedure } from './procedures/lookup.js';
+import { mkdirProcedure } from './procedures/mkdir.js';
+import { mknodProcedure } from './procedures/mknod.js';
+import { nullProcedure } from './procedures/null.js';
+import { pathconfProcedure } from './procedures/pathconf.js';
+import { readProcedure } from './procedures/read.js';
+import { readdirProcedure } from './procedures/readdir.js';
+import { readdirplusProcedure } from './procedures/readdirplus.js';
+import { readlinkProcedure } from './procedures/readlink.js';
+import { removeProcedure } from './procedures/remove.js';
+import { renameProcedure } from './procedures/rename.js';
+import { rmdirProcedure } from './procedures/rmdir.js';
+import { setattrProcedure } from './procedures/setattr.js';
+import { symlinkProcedure } from './procedures/symlink.js';
+import { writeProcedure } from './procedures/write.js';
+
+/** RFC 1813 §3.3: every NFSv3 procedure, by number. */
+export const NFS3_PROCEDURES: readonly AnyNfs3Procedure[] = [
+  nullProcedure,
+  getattrProcedure,
+  setattrProcedure,
+  lookupProcedure,
+  accessProcedure,
+  readlinkProcedure,
+  readProcedure,
+  writeProcedure,
+  createProcedure,
+  mkdirProcedure,
+  symlinkProcedure,
+  mknodProcedure,
+  removeProcedure,
+  rmdirProcedure,
+  renameProcedure,
+  linkProcedure,
+  readdirProcedure,
+  readdirplusProcedure,
+  fsstatProcedure,
+  fsinfoProcedure,
+  pathconfProcedure,
+  commitProcedure,
+];
+
+export function nfs3Program(services: Nfs3Services): RpcProgram {
+  const procedures = new Map<number, RpcProcedure>(NFS3_PROCEDURES.map((procedure) => [procedure.number, toRpcProcedure(procedure, services)]));
+  return { number: NFS_PROGRAM, name: 'nfs', versions: new Map([[NFS_V3, procedures]]) };
+}
+
+function toRpcProcedure(procedure: AnyNfs3Procedure, services: Nfs3Services): RpcProcedure {
+  return {
+    name: procedure.name,
+    idempotent: procedure.idempotent,
+    prepare: (reader) => {
+      const args: unknown = procedure.decode(reader);
+      reader.end(procedure.name);
+      return async (rpcCall, results) => {
+        const { outcome, fsid } = await dispatch(procedure, services, rpcCall, args);
+        results.uint32(outcome.status);
+        if (outcome.status === Nfs3Status.OK) procedure.encodeOk(results, outcome.ok, fsid);
+        else procedure.encodeFail(results, outcome.fail, fsid);
+      };
+    },
+  };
+}
+
+/**
+ * Decided once for every procedure, before it runs: the handle is ours and unaltered (else
+ * BADHANDLE), its export still exists (else STALE), the export's rules admit this client address
+ * and source port now (else ACCES), the principal is mapped by that rule, and a mutating procedure
+ * on a read-only export is ROFS.
+ */
+async function dispatch(procedure: AnyNfs3Procedure, services: Nfs3Services, rpcCall: RpcCall, args: unknown): Promise<{ outcome: Outcome<unknown, unknown>; fsid: number }> {
+  const object = procedure.object(args);
+  if (object === undefined) return { outcome: await procedure.handle(undefined as never, args), fsid: 0 };
+  let fsid = 0;
+  try {
+    const call = await admitCall(services, rpcCall, object);
+    fsid = call.fsid;
+    if (procedure.mutates && call.readOnly) throw new Nfs3Failure(Nfs3Status.ROFS, 'the export is read-only for this client');
+    return { outcome: await procedure.handle(call, args), fsid };
+  } catch (error) {
+    const status = statusOf(error);
+    if (status === undefined || status === Nfs3Status.OK) {
+      services.logger.error({ err: error, procedure: procedure.name, client: rpcCall.client }, 'NFS procedure failed');
+      return { outcome: { status: Nfs3Status.SERVERFAULT }, fsid };
+    }
+    return { outcome: { status }, fsid };
+  }
+}
+
+async function admitCall(services: Nfs3Services, rpcCall: RpcCall, object: Uint8Array): Promise<Nfs3Call> {
+  const decoded = services.handles.decode(object);
+  if (decoded === undefined) throw new Nfs3Failure(Nfs3Status.BADHANDLE, 'not a handle this server issued');
+  const served = await services.exports.byId(decoded.exportId);
+  if (served === undefined) throw new Nfs3Failure(Nfs3Status.STALE, 'the export no longer exists');
+  const admission = admit(served, rpcCall.client);
+  if (!admission.admitted) throw new Nfs3Failure(Nfs3Status.ACCES, `the export refuses this client (${admission.reason})`);
+  const ctx: OpContext = {
+    principal: principalFor(admission.restriction, rpcCall.credential),
+    clientAddress: rpcCall.client.address,
+    protocol: 'nfsv3',
+    requestId: `nfs-${rpcCall.xid.toString(16)}`,
+    logger: services.logger,
+    signal: rpcCall.signal,
+  };
+  const exportRoot = await services.exports.rootOf(served);
+  return {
+    services,
+    fs: services.fileSystem,
+    ctx,
+    served,
+    exportRoot,
+    readOnly: admission.restriction.read_only,
+    node: decoded.node,
+    fsid: served.id,
+    handleOf: (raw) => sameExportHandle(services, served, raw),
+    fileHandle: (node: NodeHandle) => services.handles.encode(served.id, node),
+  };
+}
+
+function sameExportHandle(services: Nfs3Services, served: ServedExport, raw: Uint8Array): NodeHandle {
+  const decoded = services.handles.decode(raw);
+  if (decoded === undefined) throw new Nfs3Failure(Nfs3Status.BADHANDLE, 'not a handle this server issued');
+  if (decoded.exportId !== served.id) throw new Nfs3Failure(Nfs3Status.XDEV, 'the handles are in different exports');
+  return decoded.node;
+}

@@ -1,0 +1,74 @@
+import { READDIR_LIMIT_MAX, type DirectoryEntry } from '../../../../core/file-system.js';
+import { xdrStringBytes } from '../../xdr/xdr-writer.js';
+import { refuse, type Nfs3Call } from '../nfs3-procedure.js';
+import { Nfs3Status } from '../nfs3-types.js';
+
+/** Sizes of the reply parts READDIR and READDIRPLUS count against the client's limits. */
+export const FATTR_BYTES = 84;
+export const POST_OP_ATTR_BYTES = 4 + FATTR_BYTES;
+/** status, dir post_op_attr, cookieverf, the final "no more entries" flag and eof. */
+export const REPLY_OVERHEAD_BYTES = 4 + POST_OP_ATTR_BYTES + 8 + 4 + 4;
+
+export interface EntrySize {
+  /** Bytes of the entry in the reply (counted against count / maxcount). */
+  readonly replyBytes: number;
+  /** Bytes of fileid, name and cookie (READDIRPLUS dircount). */
+  readonly directoryBytes: number;
+}
+
+export function baseEntrySize(name: string): EntrySize {
+  const directoryBytes = 8 + xdrStringBytes(name) + 8;
+  return { replyBytes: 4 + directoryBytes, directoryBytes };
+}
+
+export interface ListingLimits {
+  readonly replyBytesMax: number;
+  readonly directoryBytesMax: number;
+  /** The smallest an entry can be, to size the first core request. */
+  readonly entryBytesMin: number;
+  readonly sizeOf: (entry: DirectoryEntry) => EntrySize;
+}
+
+export interface Listing {
+  readonly entries: ReadonlyArray<{ readonly entry: DirectoryEntry; readonly cookie: bigint }>;
+  readonly eof: boolean;
+}
+
+/** How many leading entries fit the limits. */
+function fitting(entries: readonly DirectoryEntry[], limits: ListingLimits): number {
+  let replyBytes = REPLY_OVERHEAD_BYTES;
+  let directoryBytes = 0;
+  for (const [index, entry] of entries.entries()) {
+    const size = limits.sizeOf(entry);
+    replyBytes += size.replyBytes;
+    directoryBytes += size.directoryBytes;
+    if (replyBytes > limits.replyBytesMax || directoryBytes > limits.directoryBytesMax) return index;
+  }
+  return entries.length;
+}
+
+/**
+ * One reply's worth of directory entries from `cookie` (see readdir-cookies.ts for the mapping).
+ * Core is asked for an estimate of what fits; when fewer fit, core is asked again for exactly that
+ * many, so the reply always ends at one of core's own cursors (which are stable under concurrent
+ * changes). Each retry asks for strictly fewer entries, so this ends; usually after two calls.
+ */
+export async function listDirectory(call: Nfs3Call, request: { cookie: bigint; verifier: Uint8Array; withAttributes: boolean }, limits: ListingLimits): Promise<Listing> {
+  const { cookies } = call.services;
+  const resume = cookies.resume(call.node, request.cookie, request.verifier);
+  if (resume.kind === 'bad') refuse(Nfs3Status.BAD_COOKIE, 'the cookie is unknown or from before a restart');
+  if (resume.kind === 'eof') return { entries: [], eof: true };
+  const { cursor, skip } = resume;
+  let limit = Math.max(1, Math.min(READDIR_LIMIT_MAX - skip, Math.floor((limits.replyBytesMax - REPLY_OVERHEAD_BYTES) / limits.entryBytesMin) + 1));
+  for (;;) {
+    const page = await call.fs.readdir(call.ctx, call.node, { cursor, limit: skip + limit, withAttributes: request.withAttributes });
+    const entries = page.entries.slice(skip);
+    const count = fitting(entries, limits);
+    if (count === 0 && entries.length > 0) refuse(Nfs3Status.TOOSMALL, 'not even one entry fits the reply size');
+    if (count === entries.length) {
+      const cookieAt = cookies.register(call.node, { startCursor: cursor, endPosition: skip + count, endCursor: page.cursor });
+      return { entries: entries.map((entry, index) => ({ entry, cookie: cookieAt(skip + index + 1) })), eof: page.cursor === undefined };
+    }
+    limit = count;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * An XDR encoder (RFC 4506) into a growing buffer. Replies are built whole and sent as one
+ * record, so the writer also reserves room for the record mark (rpc/record-marking.ts).
+ */
+const textEncoder = new TextEncoder();
+const INITIAL_BYTES = 512;
+
+export class XdrWriter {
+  private buffer: Uint8Array;
+  private view: DataView;
+  private offset: number;
+
+  /** `reserveBytes` are left at the front (zeroed) for a header written later. */
+  constructor(reserveBytes = 0) {
+    this.buffer = new Uint8Array(Math.max(INITIAL_BYTES, reserveBytes * 2));
+    this.view = new DataView(this.buffer.buffer);
+    this.offset = reserveBytes;
+  }
+
+  get length(): number {
+    return this.offset;
+  }
+
+  private ensure(count: number): void {
+    const needed = this.offset + count;
+    if (needed <= this.buffer.byteLength) return;
+    let size = this.buffer.byteLength * 2;
+    while (size < needed) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buffer.subarray(0, this.offset));
+    this.buffer = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  uint32(value: number): this {
+    this.ensure(4);
+    this.view.setUint32(this.offset, value >>> 0);
+    this.offset += 4;
+    return this;
+  }
+
+  int32(value: number): this {
+    this.ensure(4);
+    this.view.setInt32(this.offset, value);
+    this.offset += 4;
+    return this;
+  }
+
+  uint64(value: bigint | number): this {
+    this.ensure(8);
+    this.view.setBigUint64(this.offset, BigInt(value));
+    this.offset += 8;
+    return this;
+  }
+
+  bool(value: boolean): this {
+    return this.uint32(value ? 1 : 0);
+  }
+
+  fixedOpaque(bytes: Uint8Array): this {
+    const padded = (bytes.byteLength + 3) & ~3;
+    this.ensure(padded);
+    this.buffer.set(bytes, this.offset);
+    this.buffer.fill(0, this.offset + bytes.byteLength, this.offset + padded);
+    this.offset += padded;
+    return this;
+  }
+
+  opaque(bytes: Uint8Array): this {
+    this.uint32(bytes.byteLength);
+    return this.fixedOpaque(bytes);
+  }
+
+  string(text: string): this {
+    return this.opaque(textEncoder.encode(text));
+  }
+
+  optional<T>(value: T | undefined, writeItem: (writer: XdrWriter, item: T) => void): this {
+    this.bool(value !== undefined);
+    if (value !== undefined) writeItem(this, value);
+    return this;
+  }
+
+  /** Overwrites a uint32 already written (a record mark, a count known only at the end). */
+  patchUint32(at: number, value: number): void {
+    this.view.setUint32(at, value >>> 0);
+  }
+
+  /** The encoded bytes (a view, valid until the next write). */
+  bytes(): Uint8Array {
+    return this.buffer.subarray(0, this.offset);
+  }
+}
+
+/** Bytes a string takes on the wire: length word plus padded UTF-8. */
+export function xdrStringBytes(text: string): number {
+  return 4 + ((Buffer.byteLength(text, 'utf8') + 3) & ~3);
+}

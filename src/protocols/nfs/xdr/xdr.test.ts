@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { frameRecord, RecordDecoder, RecordError } from '../rpc/record-marking.js';
+import { XdrError, XdrReader } from './xdr-reader.js';
+import { XdrWriter } from './xdr-writer.js';
+
+describe('XDR codec', () => {
+  it('round-trips integers, booleans, opaque data, strings, arrays and optionals with padding', () => {
+    const writer = new XdrWriter()
+      .uint32(0xffff_ffff)
+      .int32(-2)
+      .uint64(2n ** 63n + 5n)
+      .bool(true)
+      .opaque(Uint8Array.of(1, 2, 3))
+      .string('héllo')
+      .optional(7, (inner, value) => inner.uint32(value))
+      .optional<number>(undefined, (inner, value) => inner.uint32(value));
+    writer.uint32(2).uint32(10).uint32(20);
+    const bytes = writer.bytes();
+    assert.equal(bytes.byteLength % 4, 0);
+    const reader = new XdrReader(bytes);
+    assert.equal(reader.uint32(), 0xffff_ffff);
+    assert.equal(reader.int32(), -2);
+    assert.equal(reader.uint64(), 2n ** 63n + 5n);
+    assert.equal(reader.bool(), true);
+    assert.deepEqual([...reader.opaque(16)], [1, 2, 3]);
+    assert.equal(reader.string(16), 'héllo');
+    assert.equal(reader.optional((inner) => inner.uint32()), 7);
+    assert.equal(reader.optional((inner) => inner.uint32()), undefined);
+    assert.deepEqual(reader.array(4, (inner) => inner.uint32()), [10, 20]);
+    reader.end();
+  });
+
+  it('refuses a length beyond the maximum before reading anything', () => {
+    const bytes = new XdrWriter().opaque(new Uint8Array(20)).bytes();
+    assert.throws(() => new XdrReader(bytes).opaque(16), XdrError);
+  });
+
+  it('refuses a length beyond the remaining bytes (truncated input)', () => {
+    const bytes = new XdrWriter().uint32(1_000_000).bytes();
+    assert.throws(() => new XdrReader(bytes).opaque(2_000_000), /truncated/);
+    assert.throws(() => new XdrReader(Uint8Array.of(0, 0)).uint32(), XdrError);
+  });
+
+  it('refuses huge array counts without allocating, bad booleans, invalid UTF-8, NUL and trailing bytes', () => {
+    assert.throws(() => new XdrReader(new XdrWriter().uint32(0xffff_ffff).bytes()).array(16, (inner) => inner.uint32()), /exceed/);
+    assert.throws(() => new XdrReader(new XdrWriter().uint32(10).bytes()).array(16, (inner) => inner.uint32()), /truncated/);
+    assert.throws(() => new XdrReader(new XdrWriter().uint32(2).bytes()).bool(), /boolean/);
+    assert.throws(() => new XdrReader(new XdrWriter().opaque(Uint8Array.of(0xff, 0xfe)).bytes()).string(16), /UTF-8/);
+    assert.throws(() => new XdrReader(new XdrWriter().string('a\0b').bytes()).string(16), /NUL/);
+    const reader = new XdrReader(new XdrWriter().uint32(1).uint32(2).bytes());
+    reader.uint32();
+    assert.throws(() => reader.end(), /trailing/);
+  });
+});
+
+describe('RPC record marking', () => {
+  const limits = { recordBytesMax: 1024, fragmentsMax: 4 };
+
+  it('reassembles a record split into fragments and across socket chunks', () => {
+    const decoder = new RecordDecoder(limits);
+    const first = Buffer.alloc(4 + 3);
+    first.writeUInt32BE(3, 0);
+    first.set([1, 2, 3], 4);
+    const last = frameRecord(Uint8Array.of(4, 5));
+    const stream = Buffer.concat([first, last, frameRecord(Uint8Array.of(9))]);
+    const records: Buffer[] = [];
+    for (let offset = 0; offset < stream.byteLength; offset += 1) records.push(...decoder.push(stream.subarray(offset, offset + 1)));
+    assert.deepEqual(records.map((record) => [...record]), [[1, 2, 3, 4, 5], [9]]);
+    assert.equal(decoder.bufferedBytes, 0);
+  });
+
+  it('refuses an oversized record as soon as its mark arrives', () => {
+    const decoder = new RecordDecoder(limits);
+    const mark = Buffer.alloc(4);
+    mark.writeUInt32BE((0x8000_0000 | 2048) >>> 0, 0);
+    assert.throws(() => decoder.push(mark), RecordError);
+  });
+
+  it('refuses a record of too many fragments (endless empty fragments)', () => {
+    const decoder = new RecordDecoder(limits);
+    assert.throws(() => decoder.push(Buffer.alloc(4 * 10)), /fragments/);
+  });
+});

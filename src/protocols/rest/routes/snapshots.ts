@@ -1,0 +1,178 @@
+import Type from 'typebox';
+import type { Logger } from 'pino';
+import { systemContext } from '../../../core/context.js';
+import type { CoreFileSystem } from '../../../core/core-file-system.js';
+import { FsError } from '../../../core/errors.js';
+import type { SnapshotInfo } from '../../../core/snapshot/snapshots.js';
+import type { LockChallenges } from '../../../snapshots/lock-challenges.js';
+import type { SecurityKeyStore } from '../../../snapshots/security-keys.js';
+import { ApiError } from '../errors.js';
+import type { ApiRoute } from '../route.js';
+
+export interface SnapshotRouteDependencies {
+  readonly fs: CoreFileSystem;
+  readonly keys: SecurityKeyStore;
+  readonly challenges: LockChallenges;
+  readonly logger: Logger;
+}
+
+const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9]{1,15}$' }) }, { additionalProperties: false });
+const DiffParams = Type.Object({ newer: Type.String({ pattern: '^([0-9]{1,15}|live)$' }), older: Type.String({ pattern: '^[0-9]{1,15}$' }) }, { additionalProperties: false });
+const DiffQuery = Type.Object({ after: Type.Optional(Type.String({ maxLength: 4096 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false });
+const Expiration = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+const CreateBody = Type.Object(
+  {
+    source_path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    source_file_id: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
+    name_suffix: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[^/\\u0000]+$' })),
+    expiration: Type.Optional(Expiration),
+    lock_key_ref: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+const PatchBody = Type.Object({ expiration: Expiration }, { additionalProperties: false });
+const LockBody = Type.Object({ lock_key_ref: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+const UnlockBody = Type.Object({ signature: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false });
+const SnapshotAnswer = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  name_suffix: Type.String(),
+  timestamp: Type.String(),
+  expiration: Type.Union([Type.String(), Type.Null()]),
+  source_file_id: Type.String(),
+  locked: Type.Boolean(),
+  lock_key_id: Type.Union([Type.String(), Type.Null()]),
+  created_by: Type.String(),
+});
+
+function isoOfNs(ns: bigint): string {
+  const ms = Number(ns / 1_000_000n);
+  return new Date(ms).toISOString();
+}
+
+function nsOfIso(text: string): bigint {
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) throw new ApiError(400, 'http_bad_request_error', 'expiration is not a date');
+  return BigInt(ms) * 1_000_000n;
+}
+
+export function presentSnapshot(info: SnapshotInfo): Record<string, unknown> {
+  return {
+    id: info.id,
+    name: info.directoryName,
+    name_suffix: info.name,
+    timestamp: isoOfNs(info.createdAtNs),
+    expiration: info.expirationNs === undefined ? null : isoOfNs(info.expirationNs),
+    source_file_id: String(info.rootId),
+    locked: info.lockKeyId !== undefined,
+    lock_key_id: info.lockKeyId ?? null,
+    created_by: info.source ?? 'user',
+  };
+}
+
+/**
+ * Snapshots over REST (CONTRACT.md): on demand with an expiration, list, get, change the
+ * expiration, delete; lock with a registered ECDSA key and unlock by signing a single-use
+ * challenge; changes between two snapshots or a snapshot and the live tree. The lock rules are
+ * enforced by core itself, so no path around this API can delete a locked snapshot either.
+ */
+export function snapshotRoutes(deps: SnapshotRouteDependencies): ApiRoute[] {
+  const { fs, keys, challenges } = deps;
+  const system = () => systemContext(deps.logger, 'snapshots-api');
+  const byId = async (id: string): Promise<SnapshotInfo> => fs.getSnapshot(system(), Number(id));
+  return [
+    {
+      method: 'GET', url: '/v1/snapshots', privilege: 'SNAPSHOT_READ', summary: 'Every snapshot, oldest first.',
+      handler: async () => ({ entries: fs.listSnapshots().map(presentSnapshot) }),
+    },
+    {
+      method: 'POST', url: '/v1/snapshots', privilege: 'SNAPSHOT_WRITE', summary: 'Take a snapshot of a directory now (O(1), no space until data changes).',
+      schema: { body: CreateBody, response: { 201: SnapshotAnswer } },
+      handler: async (request, reply) => {
+        const body = request.body as { source_path?: string; source_file_id?: string; name_suffix?: string; expiration?: string | null; lock_key_ref?: string };
+        if ((body.source_path === undefined) === (body.source_file_id === undefined)) throw new ApiError(400, 'http_bad_request_error', 'give exactly one of source_path and source_file_id');
+        const ctx = system();
+        const dir = body.source_path !== undefined ? (await fs.resolvePath(ctx, body.source_path)).handle : await fs.handleOf(ctx, Number(body.source_file_id));
+        const lockKeyId = body.lock_key_ref === undefined ? undefined : (await keys.resolveForLocking(body.lock_key_ref)).id;
+        const info = await fs.createSnapshot(ctx, dir, {
+          name: body.name_suffix ?? 'on_demand',
+          ...(body.expiration === undefined || body.expiration === null ? {} : { expirationNs: nsOfIso(body.expiration) }),
+          ...(lockKeyId === undefined ? {} : { lockKeyId }),
+        });
+        return reply.code(201).send(presentSnapshot(info));
+      },
+    },
+    {
+      method: 'GET', url: '/v1/snapshots/:id', privilege: 'SNAPSHOT_READ', summary: 'One snapshot.', schema: { params: IdParams, response: { 200: SnapshotAnswer } },
+      handler: async (request) => presentSnapshot(await byId((request.params as { id: string }).id)),
+    },
+    {
+      method: 'PATCH', url: '/v1/snapshots/:id', privilege: 'SNAPSHOT_WRITE', summary: 'Change the expiration (a locked snapshot\'s may only move later).',
+      schema: { params: IdParams, body: PatchBody, response: { 200: SnapshotAnswer } },
+      handler: async (request) => {
+        const { expiration } = request.body as { expiration: string | null };
+        return presentSnapshot(await fs.setSnapshotExpiration(system(), Number((request.params as { id: string }).id), expiration === null ? null : nsOfIso(expiration)));
+      },
+    },
+    {
+      method: 'DELETE', url: '/v1/snapshots/:id', privilege: 'SNAPSHOT_WRITE', summary: 'Delete a snapshot (not a locked one); its space is reclaimed in the background.',
+      schema: { params: IdParams },
+      handler: async (request, reply) => {
+        const id = Number((request.params as { id: string }).id);
+        await fs.deleteSnapshot(system(), id);
+        challenges.forget(String(id));
+        return reply.code(204).send();
+      },
+    },
+    {
+      method: 'POST', url: '/v1/snapshots/:id/lock', privilege: 'SNAPSHOT_WRITE', summary: 'Lock a snapshot with a registered ECDSA key.',
+      schema: { params: IdParams, body: LockBody, response: { 200: SnapshotAnswer } },
+      handler: async (request) => {
+        const key = await keys.resolveForLocking((request.body as { lock_key_ref: string }).lock_key_ref);
+        const info = await byId((request.params as { id: string }).id);
+        if (info.lockKeyId !== undefined) throw new ApiError(409, 'snapshot_already_locked_error', 'the snapshot is already locked');
+        return presentSnapshot(await fs.setSnapshotLock(system(), info.id, key.id));
+      },
+    },
+    {
+      method: 'GET', url: '/v1/snapshots/:id/unlock-challenge', privilege: 'SNAPSHOT_WRITE', summary: 'A single-use challenge to sign with the lock key\'s private key.',
+      schema: { params: IdParams },
+      handler: async (request) => {
+        const info = await byId((request.params as { id: string }).id);
+        if (info.lockKeyId === undefined) throw new ApiError(409, 'snapshot_not_locked_error', 'the snapshot is not locked');
+        return { challenge: await challenges.issueChallenge({ id: String(info.id), expirationNs: info.expirationNs ?? null, lockKeyId: info.lockKeyId }) };
+      },
+    },
+    {
+      method: 'POST', url: '/v1/snapshots/:id/unlock', privilege: 'SNAPSHOT_WRITE', summary: 'Unlock with a signature (base64 DER ECDSA-SHA256) over the challenge.',
+      schema: { params: IdParams, body: UnlockBody, response: { 200: SnapshotAnswer } },
+      handler: async (request) => {
+        const info = await byId((request.params as { id: string }).id);
+        if (info.lockKeyId === undefined) throw new ApiError(409, 'snapshot_not_locked_error', 'the snapshot is not locked');
+        await challenges.verifyUnlock({ id: String(info.id), expirationNs: info.expirationNs ?? null, lockKeyId: info.lockKeyId }, (request.body as { signature: string }).signature);
+        // The challenge was bound to this expiration and key; refuse if either moved meanwhile.
+        const current = await byId(String(info.id));
+        if (current.lockKeyId !== info.lockKeyId || current.expirationNs !== info.expirationNs) throw new FsError('Conflict', 'the snapshot changed while it was being unlocked; ask for a new challenge');
+        challenges.forget(String(info.id));
+        return presentSnapshot(await fs.setSnapshotLock(system(), info.id, null));
+      },
+    },
+    {
+      method: 'GET', url: '/v1/snapshots/:newer/changes-since/:older', privilege: 'SNAPSHOT_READ',
+      summary: 'CREATE / MODIFY / DELETE by path between two snapshots of one directory ({newer} may be "live"); cost grows with the changes, not the tree.',
+      schema: { params: DiffParams, querystring: DiffQuery },
+      handler: async (request) => {
+        const params = request.params as { newer: string; older: string };
+        const query = request.query as { after?: string; limit?: number };
+        const page = await fs.changesSince(system(), {
+          newer: params.newer === 'live' ? 'live' : Number(params.newer),
+          older: Number(params.older),
+          limit: query.limit ?? 1000,
+          ...(query.after === undefined ? {} : { cursor: query.after }),
+        });
+        const next = page.cursor === undefined ? undefined : `/v1/snapshots/${params.newer}/changes-since/${params.older}?after=${encodeURIComponent(page.cursor)}&limit=${query.limit ?? 1000}`;
+        return { entries: page.entries, paging: next === undefined ? {} : { next } };
+      },
+    },
+  ];
+}

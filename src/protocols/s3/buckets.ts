@@ -1,0 +1,114 @@
+import type { OpContext } from '../../core/context.js';
+import { FsError } from '../../core/errors.js';
+import type { FileSystem, NodeHandle } from '../../core/file-system.js';
+import { Keyspace } from '../../storage/metadata/keyspaces.js';
+import type { MetadataStore } from '../../storage/metadata/metadata-store.js';
+import { key, prefixEnd } from '../../storage/metadata/tuple.js';
+import { S3Error } from './errors.js';
+
+/**
+ * Buckets: a name bound to a directory. The record keeps the directory's node id and generation
+ * (the truth: a bucket follows its directory through renames) and the path it had when bound (for
+ * display). Deleting a bucket record never deletes files: DeleteBucket over S3 removes the
+ * directory only when it is empty, the management API only detaches.
+ *
+ * Records under Keyspace.settings sub-tag 0x40 (S3 owns 0x40-0x4f): [0x30, 0x40, name] -> JSON.
+ */
+const BUCKET = 0x40;
+export const BUCKETS_MAX = 10_000;
+
+export interface Bucket {
+  readonly name: string;
+  readonly path: string;
+  readonly rootId: number;
+  readonly rootGeneration: number;
+  readonly createdAtMs: number;
+  /** The uid of the user who created it (ListBuckets' Owner). */
+  readonly ownerUid?: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const bucketKey = (name: string) => key().byte(Keyspace.settings).byte(BUCKET).string(name).build();
+const bucketsPrefix = () => key().byte(Keyspace.settings).byte(BUCKET).build();
+
+/** S3 bucket naming rules (general purpose buckets): 3-63 of [a-z0-9.-], alphanumeric ends, no `..`, not an IP address. */
+export function isValidBucketName(name: string): boolean {
+  return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) && !name.includes('..') && !/^\d+\.\d+\.\d+\.\d+$/.test(name) && !name.startsWith('xn--') && !name.endsWith('-s3alias');
+}
+
+export class BucketStore {
+  constructor(private readonly options: { metadata: MetadataStore }) {}
+
+  async get(name: string): Promise<Bucket | undefined> {
+    if (!isValidBucketName(name)) return undefined;
+    const value = await this.options.metadata.read((tx) => tx.get(bucketKey(name)));
+    return value === undefined ? undefined : (JSON.parse(decoder.decode(value)) as Bucket);
+  }
+
+  /** Buckets in name order. */
+  async list(): Promise<Bucket[]> {
+    const entries = await this.options.metadata.read((tx) => tx.scan({ start: bucketsPrefix(), end: prefixEnd(bucketsPrefix()), limit: BUCKETS_MAX }));
+    return entries.map((entry) => JSON.parse(decoder.decode(entry.value)) as Bucket);
+  }
+
+  /** Exists when the name is taken. */
+  async add(bucket: Bucket): Promise<void> {
+    if (!isValidBucketName(bucket.name)) throw new FsError('InvalidArgument', `invalid bucket name ${bucket.name}: 3-63 lower-case letters, digits, dots and hyphens`);
+    await this.options.metadata.write(async (tx) => {
+      if ((await tx.get(bucketKey(bucket.name))) !== undefined) throw new FsError('Exists', `the bucket ${bucket.name} exists`);
+      const count = await tx.scan({ start: bucketsPrefix(), end: prefixEnd(bucketsPrefix()), limit: BUCKETS_MAX });
+      if (count.length >= BUCKETS_MAX) throw new FsError('NoSpace', `at most ${BUCKETS_MAX} buckets`);
+      tx.put(bucketKey(bucket.name), encoder.encode(JSON.stringify(bucket)));
+    });
+  }
+
+  async remove(name: string): Promise<void> {
+    await this.options.metadata.write(async (tx) => {
+      if ((await tx.get(bucketKey(name))) === undefined) throw new FsError('NotFound', `no bucket ${name}`);
+      tx.delete(bucketKey(name));
+    });
+  }
+}
+
+/** The live root directory of a bucket, or NotFound when it was deleted (or its id reused). */
+export async function bucketRoot(fs: FileSystem, ctx: OpContext, bucket: Bucket): Promise<NodeHandle> {
+  const gone = () => new S3Error('NoSuchBucket', `The directory of bucket ${bucket.name} is gone`, { BucketName: bucket.name });
+  let handle: NodeHandle;
+  try {
+    handle = await fs.handleOf(ctx, bucket.rootId);
+  } catch (error) {
+    if (error instanceof FsError && (error.code === 'NotFound' || error.code === 'Stale')) throw gone();
+    throw error;
+  }
+  if (handle.generation !== bucket.rootGeneration) throw gone();
+  return handle;
+}
+
+/**
+ * Makes `path` (absolute) a directory, creating the missing components as `ctx`; answers it and
+ * whether the last component was created.
+ */
+export async function ensureDirectory(fs: FileSystem, ctx: OpContext, path: string, options: { uid?: number; gid?: number; mustCreate: boolean }): Promise<{ handle: NodeHandle; created: boolean }> {
+  let current = await fs.root(ctx);
+  const names = path.split('/').filter((name) => name !== '');
+  if (names.length === 0) {
+    if (options.mustCreate) throw new FsError('Exists', 'the root directory exists');
+    return { handle: current, created: false };
+  }
+  for (const [index, name] of names.entries()) {
+    const last = index === names.length - 1;
+    try {
+      const made = await fs.mkdir(ctx, current, name, { mode: 0o755, ...(last && options.uid !== undefined ? { uid: options.uid } : {}), ...(last && options.gid !== undefined ? { gid: options.gid } : {}) });
+      current = made.handle;
+      if (last) return { handle: current, created: true };
+    } catch (error) {
+      if (!(error instanceof FsError) || error.code !== 'Exists') throw error;
+      if (last && options.mustCreate) throw error;
+      const found = await fs.lookup(ctx, current, name);
+      if (found.attributes.type !== 'directory') throw new FsError('NotADirectory', `${names.slice(0, index + 1).join('/')} is not a directory`);
+      current = found.handle;
+    }
+  }
+  return { handle: current, created: false };
+}

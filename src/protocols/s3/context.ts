@@ -1,0 +1,35 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { OpContext } from '../../core/context.js';
+import type { FileSystem } from '../../core/file-system.js';
+import type { Bucket, BucketStore } from './buckets.js';
+import type { ObjectMetadataStore } from './object-metadata.js';
+import type { VerifiedSignature, ParsedAuthorization } from './sigv4.js';
+
+/** What one S3 operation gets: the decoded request, the caller's core context, the stores. */
+export interface S3Request {
+  readonly request: IncomingMessage;
+  readonly response: ServerResponse;
+  readonly ctx: OpContext;
+  readonly method: string;
+  readonly bucketName?: string;
+  readonly key?: string;
+  readonly query: ReadonlyMap<string, string>;
+  readonly auth: ParsedAuthorization;
+  readonly verified: VerifiedSignature;
+  readonly ownerId: string;
+  readonly ownerName: string;
+}
+
+export interface S3Services {
+  readonly fs: FileSystem;
+  readonly buckets: BucketStore;
+  readonly objects: ObjectMetadataStore;
+  /** Where CreateBucket makes bucket directories (s3 settings base_path). */
+  readonly basePath: () => Promise<string>;
+  readonly objectBytesMax: number;
+  readonly nowMs: () => number;
+}
+
+export interface BucketRequest extends S3Request {
+  readonly bucket: Bucket;
+}

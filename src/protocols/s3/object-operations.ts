@@ -1,0 +1,330 @@
+import { randomBytes } from 'node:crypto';
+import type { OpContext } from '../../core/context.js';
+import { FsError } from '../../core/errors.js';
+import type { Attributes, FileSystem, NodeHandle } from '../../core/file-system.js';
+import { bucketRoot } from './buckets.js';
+import type { BucketRequest, S3Services } from './context.js';
+import { S3Error } from './errors.js';
+import { parseObjectKey, RESERVED_PREFIX, type ObjectKey } from './object-keys.js';
+import { USER_METADATA_BYTES_MAX, type ObjectMetadata } from './object-metadata.js';
+import { readBody } from './payload.js';
+import { httpDate, isoTime, sendEmpty, sendXml } from './respond.js';
+import { bodyOptions } from './small-body.js';
+import { element } from './xml.js';
+
+/** Data goes to core in pieces of this size (core takes up to 16 MiB per write). */
+export const WRITE_PIECE_BYTES = 4 * 1024 * 1024;
+const READ_PIECE_BYTES = 1024 * 1024;
+
+const notFound = (s3: BucketRequest) => new S3Error('NoSuchKey', undefined, { Key: s3.key ?? '' });
+
+/** The parent directory of a key, creating missing directories as the caller when asked. */
+async function parentOf(fs: FileSystem, ctx: OpContext, root: NodeHandle, key: ObjectKey, create: boolean): Promise<NodeHandle> {
+  let current = root;
+  for (const name of key.segments.slice(0, -1)) {
+    try {
+      const found = await fs.lookup(ctx, current, name);
+      if (found.attributes.type !== 'directory') throw new S3Error('ObjectConflict', `The key's prefix ${name} is an object, not a folder`);
+      current = found.handle;
+    } catch (error) {
+      if (!(error instanceof FsError) || error.code !== 'NotFound' || !create) throw error;
+      try {
+        current = (await fs.mkdir(ctx, current, name)).handle;
+      } catch (raced) {
+        if (!(raced instanceof FsError) || raced.code !== 'Exists') throw raced;
+        current = (await fs.lookup(ctx, current, name)).handle;
+      }
+    }
+  }
+  return current;
+}
+
+async function findObject(services: S3Services, s3: BucketRequest): Promise<{ key: ObjectKey; parent: NodeHandle; handle: NodeHandle; attributes: Attributes }> {
+  const key = parseObjectKey(s3.key ?? '');
+  const root = await bucketRoot(services.fs, s3.ctx, s3.bucket);
+  try {
+    const parent = await parentOf(services.fs, s3.ctx, root, key, false);
+    const found = await services.fs.lookup(s3.ctx, parent, key.segments.at(-1) as string);
+    const isFile = found.attributes.type === 'file';
+    if (key.folder ? found.attributes.type !== 'directory' : !isFile) throw notFound(s3);
+    return { key, parent, handle: found.handle, attributes: found.attributes };
+  } catch (error) {
+    if (error instanceof FsError && (error.code === 'NotFound' || error.code === 'NotADirectory')) throw notFound(s3);
+    if (error instanceof S3Error && error.code === 'ObjectConflict') throw notFound(s3);
+    throw error;
+  }
+}
+
+function metadataFromHeaders(s3: BucketRequest): Omit<ObjectMetadata, 'etag'> {
+  const headers = s3.request.headers;
+  const userMetadata: Record<string, string> = {};
+  let bytes = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
+    const text = Array.isArray(value) ? value.join(',') : value;
+    userMetadata[name.slice('x-amz-meta-'.length)] = text;
+    bytes += name.length - 'x-amz-meta-'.length + Buffer.byteLength(text);
+  }
+  if (bytes > USER_METADATA_BYTES_MAX) throw new S3Error('InvalidArgument', `Your metadata headers exceed the maximum allowed metadata size (${USER_METADATA_BYTES_MAX} bytes)`);
+  const pick = (name: string): Record<string, string> => {
+    const value = headers[name];
+    return typeof value === 'string' ? { [camel(name)]: value } : {};
+  };
+  return { ...pick('content-type'), ...pick('content-encoding'), ...pick('content-disposition'), ...pick('content-language'), ...pick('cache-control'), ...pick('expires'), userMetadata };
+}
+
+const camel = (header: string): string => header.replace(/-([a-z])/g, (_m, letter: string) => letter.toUpperCase());
+
+/**
+ * Writes `source` into a hidden staging file beside the target and renames it into place only once
+ * the whole body was read and verified, so a failed or forged upload never replaces stored data.
+ */
+async function stageAndPublish(services: S3Services, s3: BucketRequest, key: ObjectKey, write: (stage: NodeHandle) => Promise<string>, metadata: Omit<ObjectMetadata, 'etag'>, options: { noReplace: boolean }): Promise<{ etag: string; attributes: Attributes }> {
+  const { fs, objects } = services;
+  const root = await bucketRoot(fs, s3.ctx, s3.bucket);
+  const parent = await parentOf(fs, s3.ctx, root, key, true);
+  const name = key.segments.at(-1) as string;
+  const stagingName = `${RESERVED_PREFIX}upload-${randomBytes(12).toString('hex')}`;
+  const stage = await fs.create(s3.ctx, parent, stagingName, { exclusive: true });
+  let published = false;
+  try {
+    const etag = await write(stage.handle);
+    const previous = await fs.lookup(s3.ctx, parent, name).catch((error: unknown) => {
+      if (error instanceof FsError && error.code === 'NotFound') return undefined;
+      throw error;
+    });
+    if (previous !== undefined && options.noReplace) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+    if (previous?.attributes.type === 'directory') throw new S3Error('ObjectConflict', `${key.key} is a folder holding other objects`);
+    await fs.rename(s3.ctx, { sourceDir: parent, sourceName: stagingName, targetDir: parent, targetName: name, noReplace: options.noReplace });
+    published = true;
+    if (previous !== undefined) await objects.delete(previous.attributes.id);
+    const attributes = await fs.getattr(s3.ctx, stage.handle);
+    await objects.put(attributes, { ...metadata, etag });
+    return { etag, attributes };
+  } finally {
+    if (!published) {
+      await fs.remove(s3.ctx, parent, stagingName).catch((error: unknown) => s3.ctx.logger.warn({ err: error }, 'cannot remove an S3 staging file'));
+    }
+  }
+}
+
+/** PutObject, or a folder marker (`key/`, empty body) as a directory. */
+export async function putObject(services: S3Services, s3: BucketRequest): Promise<void> {
+  const key = parseObjectKey(s3.key ?? '');
+  const body = readBody(s3.request, bodyOptions(s3, services.objectBytesMax), WRITE_PIECE_BYTES);
+  if (key.folder) {
+    for await (const piece of body.pieces) if (piece.length > 0) throw new S3Error('InvalidArgument', 'A key ending in "/" is a folder and cannot hold data');
+    const root = await bucketRoot(services.fs, s3.ctx, s3.bucket);
+    const parent = await parentOf(services.fs, s3.ctx, root, key, true);
+    await services.fs.mkdir(s3.ctx, parent, key.segments.at(-1) as string).catch((error: unknown) => {
+      if (!(error instanceof FsError && error.code === 'Exists')) throw error;
+    });
+    sendEmpty(s3.response, 200, { etag: '"d41d8cd98f00b204e9800998ecf8427e"' });
+    return;
+  }
+  const ifNoneMatch = s3.request.headers['if-none-match'];
+  if (ifNoneMatch !== undefined && ifNoneMatch !== '*') throw new S3Error('NotImplemented', 'PutObject supports If-None-Match: * only');
+  const result = await stageAndPublish(
+    services,
+    s3,
+    key,
+    async (stage) => {
+      let offset = 0;
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      const flush = async (): Promise<void> => {
+        if (pendingBytes === 0) return;
+        const data = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
+        await services.fs.write(s3.ctx, stage, { offset, data });
+        offset += data.length;
+        pending = [];
+        pendingBytes = 0;
+      };
+      for await (const piece of body.pieces) {
+        pending.push(piece);
+        pendingBytes += piece.length;
+        if (pendingBytes >= WRITE_PIECE_BYTES) await flush();
+      }
+      await flush();
+      return body.finish().md5Hex;
+    },
+    metadataFromHeaders(s3),
+    { noReplace: ifNoneMatch === '*' },
+  );
+  sendEmpty(s3.response, 200, { etag: `"${result.etag}"` });
+}
+
+function objectHeaders(attributes: Attributes, metadata: ObjectMetadata): Record<string, string | number> {
+  const headers: Record<string, string | number> = {
+    etag: `"${metadata.etag}"`,
+    'last-modified': httpDate(attributes.mtimeNs),
+    'accept-ranges': 'bytes',
+    'content-type': metadata.contentType ?? 'binary/octet-stream',
+  };
+  if (metadata.contentEncoding !== undefined) headers['content-encoding'] = metadata.contentEncoding;
+  if (metadata.contentDisposition !== undefined) headers['content-disposition'] = metadata.contentDisposition;
+  if (metadata.contentLanguage !== undefined) headers['content-language'] = metadata.contentLanguage;
+  if (metadata.cacheControl !== undefined) headers['cache-control'] = metadata.cacheControl;
+  if (metadata.expires !== undefined) headers.expires = metadata.expires;
+  for (const [name, value] of Object.entries(metadata.userMetadata)) headers[`x-amz-meta-${name}`] = value;
+  return headers;
+}
+
+/** RFC 9110 §13.2.2 order, as S3 applies it: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since. */
+function checkConditions(s3: BucketRequest, attributes: Attributes, etag: string, headers: Record<string, string | number>): void {
+  const request = s3.request.headers;
+  const modifiedMs = Math.floor(Number(attributes.mtimeNs / 1_000_000n) / 1000) * 1000;
+  const matches = (list: string) => list.split(',').map((tag) => tag.trim().replace(/^W\//, '')).some((tag) => tag === '*' || tag === `"${etag}"` || tag === etag);
+  const date = (text: string | undefined) => (text === undefined ? undefined : Date.parse(text));
+  const ifMatch = request['if-match'];
+  const ifUnmodified = date(request['if-unmodified-since']);
+  if (ifMatch !== undefined) {
+    if (!matches(ifMatch)) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+  } else if (ifUnmodified !== undefined && !Number.isNaN(ifUnmodified) && modifiedMs > ifUnmodified) {
+    throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Unmodified-Since' });
+  }
+  const ifNoneMatch = request['if-none-match'];
+  const ifModified = date(request['if-modified-since']);
+  const notModified = ifNoneMatch !== undefined ? matches(ifNoneMatch) : ifModified !== undefined && !Number.isNaN(ifModified) && modifiedMs <= ifModified;
+  if (notModified) throw new S3Error('NotModified', undefined, {}, { etag: headers.etag as string, 'last-modified': headers['last-modified'] as string });
+}
+
+/** A single `bytes=` range (S3 ignores multi-range requests and serves the whole object). */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
+  if (header === undefined) return undefined;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (match === null || (match[1] === '' && match[2] === '')) return undefined;
+  let start: number;
+  let end: number;
+  if (match[1] === '') {
+    const suffix = Number(match[2]);
+    if (suffix === 0) throw new S3Error('InvalidRange', undefined, { RangeRequested: header, ActualObjectSize: String(size) }, { 'content-range': `bytes */${size}` });
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(match[1]);
+    end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
+    if (match[2] !== '' && Number(match[2]) < start) return undefined;
+  }
+  if (start >= size) throw new S3Error('InvalidRange', undefined, { RangeRequested: header, ActualObjectSize: String(size) }, { 'content-range': `bytes */${size}` });
+  return { start, end };
+}
+
+export async function getObject(services: S3Services, s3: BucketRequest, head: boolean): Promise<void> {
+  const found = await findObject(services, s3);
+  const metadata = found.attributes.type === 'file' ? await services.objects.get(found.attributes) : { etag: 'd41d8cd98f00b204e9800998ecf8427e', userMetadata: {} };
+  const size = found.attributes.type === 'file' ? found.attributes.size : 0;
+  const headers = objectHeaders(found.attributes, metadata);
+  checkConditions(s3, found.attributes, metadata.etag, headers);
+  const range = found.attributes.type === 'file' ? parseRange(s3.request.headers.range, size) : undefined;
+  const start = range?.start ?? 0;
+  const end = range?.end ?? size - 1;
+  headers['content-length'] = Math.max(0, end - start + 1);
+  if (range !== undefined) headers['content-range'] = `bytes ${start}-${end}/${size}`;
+  // The first read happens before the status is sent, so a denied read is an AccessDenied answer
+  // (HEAD too: it reads one byte to ask core whether the caller may read the data).
+  const first = size === 0 ? undefined : await services.fs.read(s3.ctx, found.handle, { offset: start, length: head ? 1 : Math.min(READ_PIECE_BYTES, end - start + 1) });
+  s3.response.writeHead(range === undefined ? 200 : 206, headers);
+  if (head || first === undefined) {
+    s3.response.end();
+    return;
+  }
+  // Headers are sent: a failure from here on can only cut the connection (the client sees a short body).
+  let offset = start;
+  let pending: typeof first | undefined = first;
+  while (offset <= end) {
+    const result = pending ?? (await services.fs.read(s3.ctx, found.handle, { offset, length: Math.min(READ_PIECE_BYTES, end - offset + 1) }));
+    pending = undefined;
+    if (result.data.length === 0) break;
+    offset += result.data.length;
+    if (!s3.response.write(result.data)) {
+      await new Promise<void>((resolve, reject) => {
+        s3.response.once('drain', resolve);
+        s3.response.once('close', () => reject(new FsError('Cancelled', 'the client went away')));
+      });
+    }
+  }
+  s3.response.end();
+}
+
+/** DeleteObject: 204 whether or not the key existed (S3 semantics); empty parent folders go too. */
+export async function deleteObject(services: S3Services, s3: BucketRequest): Promise<void> {
+  await deleteKey(services, s3, s3.key ?? '');
+  sendEmpty(s3.response, 204);
+}
+
+export async function deleteKey(services: S3Services, s3: BucketRequest, rawKey: string): Promise<void> {
+  const key = parseObjectKey(rawKey);
+  let found;
+  try {
+    found = await findObject(services, { ...s3, key: rawKey });
+  } catch (error) {
+    if (error instanceof S3Error && error.code === 'NoSuchKey') return;
+    throw error;
+  }
+  const name = key.segments.at(-1) as string;
+  if (key.folder) await services.fs.rmdir(s3.ctx, found.parent, name).catch((error: unknown) => {
+    if (!(error instanceof FsError && error.code === 'NotEmpty')) throw error;
+  });
+  else {
+    await services.fs.remove(s3.ctx, found.parent, name);
+    await services.objects.delete(found.attributes.id);
+  }
+  await removeEmptyParents(services, s3, key);
+}
+
+/**
+ * After a delete, folders left empty disappear, as prefixes do in S3 once their last object is
+ * gone. Best effort: stops at the first folder that is not empty or may not be removed.
+ */
+async function removeEmptyParents(services: S3Services, s3: BucketRequest, key: ObjectKey): Promise<void> {
+  const root = await bucketRoot(services.fs, s3.ctx, s3.bucket);
+  for (let depth = key.segments.length - 1; depth > 0; depth--) {
+    try {
+      const parent = await parentOf(services.fs, s3.ctx, root, { ...key, segments: key.segments.slice(0, depth) }, false);
+      await services.fs.rmdir(s3.ctx, parent, key.segments[depth - 1] as string);
+    } catch {
+      return;
+    }
+  }
+}
+
+/** CopyObject: read and rewrite through core for now (issue 5 wants shared chunks). */
+export async function copyObject(services: S3Services, s3: BucketRequest, resolveSource: (bucket: string, key: string) => Promise<BucketRequest>): Promise<void> {
+  const header = String(s3.request.headers['x-amz-copy-source']);
+  const decoded = decodeURIComponent(header.split('?')[0] as string).replace(/^\//, '');
+  const slash = decoded.indexOf('/');
+  if (slash <= 0) throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', { ArgumentName: 'x-amz-copy-source' });
+  const sourceRequest = await resolveSource(decoded.slice(0, slash), decoded.slice(slash + 1));
+  const source = await findObject(services, sourceRequest);
+  if (source.attributes.type !== 'file') throw new S3Error('NoSuchKey');
+  const sourceMetadata = await services.objects.get(source.attributes);
+  const key = parseObjectKey(s3.key ?? '');
+  const directive = String(s3.request.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase();
+  if (directive !== 'COPY' && directive !== 'REPLACE') throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { ArgumentName: 'x-amz-metadata-directive' });
+  if (directive === 'COPY' && sourceRequest.bucket.name === s3.bucket.name && sourceRequest.key === s3.key) {
+    throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.');
+  }
+  const { etag: _etag, ...kept } = sourceMetadata;
+  const metadata = directive === 'COPY' ? kept : metadataFromHeaders(s3);
+  const result = await stageAndPublish(
+    services,
+    s3,
+    key,
+    async (stage) => {
+      const { createHash } = await import('node:crypto');
+      const md5 = createHash('md5');
+      for (let offset = 0; offset < source.attributes.size; ) {
+        const piece = await services.fs.read(sourceRequest.ctx, source.handle, { offset, length: Math.min(WRITE_PIECE_BYTES, source.attributes.size - offset) });
+        if (piece.data.length === 0) break;
+        await services.fs.write(s3.ctx, stage, { offset, data: piece.data });
+        md5.update(piece.data);
+        offset += piece.data.length;
+      }
+      return md5.digest('hex');
+    },
+    metadata,
+    { noReplace: false },
+  );
+  sendXml(s3.response, 200, 'CopyObjectResult', element('LastModified', isoTime(result.attributes.mtimeNs)) + element('ETag', `"${result.etag}"`));
+}

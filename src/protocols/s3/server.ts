@@ -1,0 +1,270 @@
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { OpContext, Principal } from '../../core/context.js';
+import { FsError } from '../../core/errors.js';
+import type { FileSystem } from '../../core/file-system.js';
+import type { ProtocolServer } from '../protocol-server.js';
+import { guardConnections, type NetworkAccess } from '../rest/network-access.js';
+import { httpsOptions, type TlsIdentity } from '../rest/tls.js';
+import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, headBucket, listBuckets } from './bucket-operations.js';
+import type { BucketStore } from './buckets.js';
+import type { BucketRequest, S3Request, S3Services } from './context.js';
+import { deleteObjects } from './delete-objects.js';
+import { errorXml, FS_ERROR_S3, S3_ERRORS, S3Error } from './errors.js';
+import { listObjects } from './list-objects.js';
+import { copyObject, deleteObject, getObject, putObject } from './object-operations.js';
+import type { ObjectMetadataStore } from './object-metadata.js';
+import { parseAuthorization, parseQuery, percentDecode, SigningKeyCache, splitTarget, verifySignature } from './sigv4.js';
+
+export interface S3User {
+  readonly id: string;
+  readonly name: string;
+  readonly uid: number;
+  readonly primaryGid: number;
+  readonly sid: string;
+}
+
+export interface S3ServerLimits {
+  /** Request line and headers (S3 itself allows 8 KiB of headers on PUT). */
+  readonly headerBytesMax: number;
+  /** Headers must arrive within this time (slowloris). */
+  readonly headersTimeoutMs: number;
+  /** A connection idle this long (no bytes either way) is cut, mid-body included. */
+  readonly idleTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  /** Largest single PutObject (S3: 5 GiB). */
+  readonly objectBytesMax: number;
+  /** Bounded shutdown: connections still open after this are destroyed. */
+  readonly closeTimeoutMs: number;
+}
+
+export const DEFAULT_S3_LIMITS: S3ServerLimits = {
+  headerBytesMax: 16 * 1024,
+  headersTimeoutMs: 20_000,
+  idleTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 5_000,
+  objectBytesMax: 5 * 1024 ** 3,
+  closeTimeoutMs: 10_000,
+};
+
+export interface S3ServerDeps {
+  readonly fs: FileSystem;
+  readonly buckets: BucketStore;
+  readonly objects: ObjectMetadataStore;
+  readonly accessKeys: { secretOf(id: string): Promise<{ accessKey: { userId: string }; secret: string } | undefined> };
+  readonly findUser: (id: string) => Promise<S3User | undefined>;
+  readonly groupsOf: (userId: string) => Promise<number[]>;
+  readonly tls: TlsIdentity;
+  /** s3 settings, read at each listen: `secure` false also accepts plain HTTP on the same port. */
+  readonly settings: () => Promise<{ secure: boolean; base_path: string }>;
+  readonly networkAccess: Pick<NetworkAccess, 'isAllowed'>;
+  readonly logger: Logger;
+  readonly nowMs: () => number;
+  /** Virtual-hosted-style addressing: `<bucket>.<domain>` for each domain here. */
+  readonly virtualHostDomains?: readonly string[];
+  readonly limits?: Partial<S3ServerLimits>;
+}
+
+const TLS_HANDSHAKE = 0x16;
+
+/**
+ * The S3 listener. One port; HTTPS with the instance certificate, and plain HTTP too only when the
+ * settings say `secure: false` (the first byte of a connection tells a TLS handshake apart). The
+ * network access rules apply when a connection is accepted, before any TLS work.
+ */
+export class S3Server implements ProtocolServer {
+  private listener: NetServer | undefined;
+  private readonly limits: S3ServerLimits;
+  private readonly keys = new SigningKeyCache();
+  private readonly services: S3Services;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly deps: S3ServerDeps) {
+    this.limits = { ...DEFAULT_S3_LIMITS, ...deps.limits };
+    this.services = {
+      fs: deps.fs,
+      buckets: deps.buckets,
+      objects: deps.objects,
+      basePath: async () => (await deps.settings()).base_path,
+      objectBytesMax: this.limits.objectBytesMax,
+      nowMs: deps.nowMs,
+    };
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    if (this.listener !== undefined) throw new Error('assertion failed: the S3 server is already listening');
+    const { secure } = await this.deps.settings();
+    const handler = (request: IncomingMessage, response: ServerResponse) => void this.handle(request, response);
+    const serverOptions = { maxHeaderSize: this.limits.headerBytesMax, requestTimeout: 0, headersTimeout: this.limits.headersTimeoutMs, keepAliveTimeout: this.limits.keepAliveTimeoutMs };
+    const https = createHttpsServer({ ...httpsOptions(this.deps.tls), ...serverOptions }, handler);
+    const http: HttpServer | undefined = secure ? undefined : createHttpServer(serverOptions, handler);
+    for (const server of [https, http]) server?.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => this.clientError(error, socket));
+    const listener = createNetServer({ pauseOnConnect: true }, (socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+      socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy());
+      socket.once('readable', () => {
+        const first = socket.read(1) as Buffer | null;
+        if (first === null) return void socket.destroy();
+        socket.unshift(first);
+        if (first[0] === TLS_HANDSHAKE) https.emit('connection', socket);
+        else if (http !== undefined) http.emit('connection', socket);
+        else socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+        socket.resume();
+      });
+    });
+    guardConnections(listener, 's3', this.deps.networkAccess, this.deps.logger);
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(port, host, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    this.listener = listener;
+    const address = listener.address();
+    return typeof address === 'object' && address !== null ? address.port : port;
+  }
+
+  async close(): Promise<void> {
+    const listener = this.listener;
+    if (listener === undefined) return;
+    this.listener = undefined;
+    const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+    for (const socket of this.sockets) socket.end();
+    const timer = setTimeout(() => {
+      for (const socket of this.sockets) socket.destroy();
+    }, this.limits.closeTimeoutMs);
+    await closed;
+    clearTimeout(timer);
+  }
+
+  private clientError(error: NodeJS.ErrnoException, socket: Socket): void {
+    if (!socket.writable) return void socket.destroy();
+    const code = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.end(`HTTP/1.1 ${code} ${code === 431 ? 'Request Header Fields Too Large' : code === 408 ? 'Request Timeout' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    const hostId = randomBytes(24).toString('base64');
+    response.setHeader('x-amz-request-id', requestId);
+    response.setHeader('x-amz-id-2', hostId);
+    response.setHeader('server', 'Enclave');
+    const logger = this.deps.logger.child({ requestId, protocol: 's3' });
+    const abort = new AbortController();
+    response.once('close', () => abort.abort());
+    let resource = request.url ?? '/';
+    try {
+      const { bucketName, key, query } = this.address(request);
+      resource = `/${bucketName ?? ''}${key === undefined ? '' : `/${key}`}`;
+      const auth = parseAuthorization({ method: request.method ?? 'GET', url: request.url ?? '/', rawHeaders: request.rawHeaders });
+      if (auth === undefined) throw new S3Error('AccessDenied', 'Anonymous access is not allowed (bucket policies are not supported yet)');
+      const found = await this.deps.accessKeys.secretOf(auth.accessKeyId);
+      if (found === undefined) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: auth.accessKeyId });
+      const verified = verifySignature({ request: { method: request.method ?? 'GET', url: request.url ?? '/', rawHeaders: request.rawHeaders }, auth, secret: found.secret, nowMs: this.deps.nowMs(), keys: this.keys });
+      const user = await this.deps.findUser(found.accessKey.userId);
+      if (user === undefined) throw new S3Error('InvalidAccessKeyId', 'The user of this access key no longer exists');
+      const principal: Principal = { uid: user.uid, gids: [user.primaryGid, ...(await this.deps.groupsOf(user.id)).filter((gid) => gid !== user.primaryGid)], sid: user.sid, name: user.name };
+      const ctx: OpContext = { principal, clientAddress: request.socket.remoteAddress ?? 'unknown', protocol: 's3', requestId, logger, signal: abort.signal };
+      const s3: S3Request = { request, response, ctx, method: request.method ?? 'GET', ...(bucketName === undefined ? {} : { bucketName }), ...(key === undefined ? {} : { key }), query, auth, verified, ownerId: user.sid, ownerName: user.name };
+      await this.dispatch(s3);
+    } catch (error) {
+      this.sendError(error, request, response, { requestId, hostId, resource, logger });
+    }
+  }
+
+  /** Path style `/<bucket>/<key>`, or virtual-hosted style `<bucket>.<domain>/<key>`. */
+  private address(request: IncomingMessage): { bucketName?: string; key?: string; query: Map<string, string> } {
+    const { path, query } = splitTarget(request.url ?? '/');
+    const parameters = new Map(parseQuery(query));
+    const host = (request.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+    const domain = this.deps.virtualHostDomains?.find((candidate) => host.endsWith(`.${candidate.toLowerCase()}`));
+    const decodedPath = percentDecode(path);
+    if (domain !== undefined) {
+      const bucketName = host.slice(0, host.length - domain.length - 1);
+      const key = decodedPath.replace(/^\//, '');
+      return { bucketName, ...(key === '' ? {} : { key }), query: parameters };
+    }
+    const trimmed = decodedPath.replace(/^\//, '');
+    if (trimmed === '') return { query: parameters };
+    const slash = trimmed.indexOf('/');
+    if (slash === -1) return { bucketName: trimmed, query: parameters };
+    const key = trimmed.slice(slash + 1);
+    return { bucketName: trimmed.slice(0, slash), ...(key === '' ? {} : { key }), query: parameters };
+  }
+
+  private async bucketRequest(s3: S3Request, name: string): Promise<BucketRequest> {
+    const bucket = await this.services.buckets.get(name);
+    if (bucket === undefined) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
+    return { ...s3, bucketName: name, bucket };
+  }
+
+  private async dispatch(s3: S3Request): Promise<void> {
+    const { method, query } = s3;
+    const services = this.services;
+    const unsupported = ['uploads', 'uploadId', 'partNumber', 'tagging', 'acl', 'policy', 'cors', 'lifecycle', 'versions', 'website', 'encryption', 'object-lock', 'retention', 'legal-hold', 'replication', 'notification', 'logging', 'requestPayment', 'accelerate', 'ownershipControls', 'publicAccessBlock', 'analytics', 'metrics', 'inventory', 'intelligent-tiering', 'torrent', 'restore', 'select', 'attributes'];
+    const subresource = unsupported.find((name) => query.has(name));
+    if (s3.bucketName === undefined) {
+      if (method === 'GET') return listBuckets(services, s3);
+      throw new S3Error('MethodNotAllowed');
+    }
+    if (s3.key === undefined) {
+      if (method === 'PUT' && subresource === undefined && !query.has('versioning')) return createBucket(services, s3, s3.bucketName);
+      const bucket = await this.bucketRequest(s3, s3.bucketName);
+      if (subresource !== undefined) throw new S3Error('NotImplemented', `The ${subresource} subresource is not implemented yet`);
+      if (method === 'GET' && query.has('location')) return getBucketLocation(services, bucket);
+      if (method === 'GET' && query.has('versioning')) return getBucketVersioning(services, bucket);
+      if (method === 'PUT' && query.has('versioning')) throw new S3Error('NotImplemented', 'Versioning is not implemented yet');
+      if (method === 'GET') return listObjects(services, bucket, query.get('list-type') === '2' ? 2 : 1);
+      if (method === 'HEAD') return headBucket(services, bucket);
+      if (method === 'DELETE') return deleteBucket(services, bucket);
+      if (method === 'POST' && query.has('delete')) return deleteObjects(services, bucket);
+      throw new S3Error('MethodNotAllowed');
+    }
+    const bucket = await this.bucketRequest(s3, s3.bucketName);
+    if (subresource !== undefined) throw new S3Error('NotImplemented', `The ${subresource} subresource is not implemented yet`);
+    const versionId = query.get('versionId');
+    if (versionId !== undefined && versionId !== 'null') throw new S3Error('NoSuchKey', 'The specified version does not exist.', { Key: s3.key });
+    if (method === 'PUT' && s3.request.headers['x-amz-copy-source'] !== undefined) {
+      return copyObject(services, bucket, async (name, key) => ({ ...(await this.bucketRequest(s3, name)), key }));
+    }
+    if (method === 'PUT') return putObject(services, bucket);
+    if (method === 'GET' || method === 'HEAD') return getObject(services, bucket, method === 'HEAD');
+    if (method === 'DELETE') return deleteObject(services, bucket);
+    throw new S3Error('MethodNotAllowed');
+  }
+
+  private sendError(error: unknown, request: IncomingMessage, response: ServerResponse, where: { requestId: string; hostId: string; resource: string; logger: Logger }): void {
+    let s3Error: S3Error;
+    if (error instanceof S3Error) s3Error = error;
+    else if (error instanceof FsError) {
+      s3Error = new S3Error(FS_ERROR_S3[error.code], error.code === 'Internal' ? undefined : error.message);
+      if (error.code === 'Internal') where.logger.error({ err: error }, 'file-system error');
+    } else {
+      where.logger.error({ err: error }, 'unexpected error in an S3 request');
+      s3Error = new S3Error('InternalError', `${S3_ERRORS.InternalError.message} The server log has details under request id ${where.requestId}.`);
+    }
+    if (response.headersSent) {
+      // The status is gone already: all that is left is to cut the body short.
+      response.destroy();
+      return;
+    }
+    // A body not read to its end cannot be skipped safely on a kept-alive connection.
+    const bodyPending = !request.readableEnded;
+    const headers: Record<string, string | number> = { ...s3Error.headers };
+    if (bodyPending) headers.connection = 'close';
+    if (s3Error.status === 304 || request.method === 'HEAD') {
+      response.writeHead(s3Error.status, { ...headers, 'content-length': 0 });
+      response.end();
+    } else {
+      const body = errorXml({ code: s3Error.code, message: s3Error.message, details: { Resource: where.resource, ...s3Error.details } }, where.requestId, where.hostId);
+      response.writeHead(s3Error.status, { ...headers, 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+      response.end(body);
+    }
+    if (bodyPending) request.socket.once('finish', () => request.socket.destroy());
+  }
+}
