@@ -1,6 +1,7 @@
 import type { Acl } from './acl/acl.js';
 import type { OpContext } from './context.js';
 import { readFile, writeFile } from './data/file-io.js';
+import { copyRange, type CopyRangeRequest } from './data/copy-range.js';
 import { translateError, type Engine } from './engine.js';
 import type {
   Aggregates,
@@ -129,6 +130,10 @@ export class CoreFileSystem implements FileSystem {
 
   write(ctx: OpContext, node: NodeHandle, request: { offset: number; data: Uint8Array }): Promise<WriteResult> {
     return this.run(ctx, 'write', () => writeFile(this.engine, ctx, node, request));
+  }
+
+  copyRange(ctx: OpContext, request: CopyRangeRequest): Promise<WriteResult> {
+    return this.run(ctx, 'copyRange', () => copyRange(this.engine, ctx, request));
   }
 
   readdir(ctx: OpContext, dir: NodeHandle, options: ReaddirOptions): Promise<ReaddirPage> {

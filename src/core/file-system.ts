@@ -167,6 +167,11 @@ export interface FileSystem {
   read(ctx: OpContext, node: NodeHandle, request: { offset: number; length: number }): Promise<ReadResult>;
   /** Durable when it resolves. */
   write(ctx: OpContext, node: NodeHandle, request: { offset: number; data: Uint8Array }): Promise<WriteResult>;
+  /**
+   * Copies a byte range between files by sharing chunks (no data is read or written); the source
+   * may be in a snapshot (restore). At most 1 GiB per call.
+   */
+  copyRange(ctx: OpContext, request: { source: NodeHandle; sourceOffset: number; target: NodeHandle; targetOffset: number; length: number }): Promise<WriteResult>;
   readdir(ctx: OpContext, dir: NodeHandle, options: ReaddirOptions): Promise<ReaddirPage>;
   rename(ctx: OpContext, request: RenameRequest): Promise<void>;
   /** Removes a non-directory entry. */

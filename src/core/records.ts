@@ -179,6 +179,8 @@ export interface Slice {
   chunkOffset: number;
   /** The chunk's bytes are stored in the metadata store (inlineDataKey), not the chunk store. */
   inline?: true;
+  /** Zeros (a copied hole): shadows older slices, references no chunk (chunkId is ''). */
+  zero?: true;
 }
 
 export interface SegmentRecord {

@@ -198,6 +198,7 @@ export class WriteScope extends ReadScope implements VersionWriter {
 
   referenceSlices(slices: readonly Slice[], sign: 1 | -1): void {
     for (const slice of slices) {
+      if (slice.zero === true) continue;
       this.refDeltas.set(slice.chunkId, (this.refDeltas.get(slice.chunkId) ?? 0) + sign);
     }
   }

@@ -163,7 +163,7 @@ async function checkChunks(
   for await (const entry of records(metadata, RecordType.segment)) {
     const record = decodeJson<SegmentRecord>(entry.value);
     const { id } = decodeSegmentKey(entry.key);
-    for (const slice of record.slices) counted.set(slice.chunkId, (counted.get(slice.chunkId) ?? 0) + 1);
+    for (const slice of record.slices) if (slice.zero !== true) counted.set(slice.chunkId, (counted.get(slice.chunkId) ?? 0) + 1);
     if (record.diedEpoch !== undefined) continue;
     if (!nodes.has(id) && !orphans.has(id)) problem(`segment of node ${id} belongs to no node and no orphan`);
     covered.set(id, (covered.get(id) ?? 0) + record.coveredBytes);

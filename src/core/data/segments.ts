@@ -52,7 +52,9 @@ export function resolveSlices(slices: readonly Slice[], from: number, to: number
         remaining.push(interval);
         continue;
       }
-      pieces.push({
+      if (slice.zero === true) {
+        pieces.push({ offset: start, length: end - start, chunkOffset: 0 });
+      } else pieces.push({
         offset: start,
         length: end - start,
         chunkId: slice.chunkId,

@@ -199,3 +199,44 @@ describe('snapshot differences and reclaim', () => {
 async function allChunks(fx: CoreFixture): Promise<string[]> {
   return fx.chunks.list({ limit: 10_000 });
 }
+
+describe('copying ranges by sharing chunks', () => {
+  it('copies without new chunks, keeps holes as zeros, restores from a snapshot, and stays consistent', async () => {
+    const fx = await openCoreFixture();
+    try {
+      const root = await fx.fs.root(fx.root);
+      const source = (await fx.fs.create(fx.root, root, 'source')).handle;
+      const data = new Uint8Array(3 * 1024 * 1024 + 777).map((_, index) => (index * 7) % 256);
+      await fx.fs.write(fx.root, source, { offset: 0, data });
+      await fx.fs.write(fx.root, source, { offset: 5_000_000, data: bytes('tail after a hole') });
+      const target = (await fx.fs.create(fx.root, root, 'target')).handle;
+      await fx.fs.write(fx.root, target, { offset: 0, data: new Uint8Array(6_000_000).fill(9) });
+      const chunksBefore = (await allChunks(fx)).length;
+      const copied = await fx.fs.copyRange(fx.root, { source, sourceOffset: 1000, target, targetOffset: 12_345, length: 5_000_017 });
+      assert.equal(copied.bytesWritten, 5_000_017 - 1000);
+      assert.equal((await allChunks(fx)).length, chunksBefore, 'no chunk was written');
+      const back = await fx.fs.read(fx.root, target, { offset: 12_345, length: 4_999_017 });
+      const expected = new Uint8Array(4_999_017);
+      expected.set(data.subarray(1000));
+      expected.set(bytes('tail after a hole'), 5_000_000 - 1000);
+      assert.ok(Buffer.from(back.data).equals(Buffer.from(expected)), 'copied bytes, and zeros where the source had a hole');
+      assert.deepEqual((await fx.fs.read(fx.root, target, { offset: 12_340, length: 5 })).data, new Uint8Array(5).fill(9));
+      // Restore: copy a file's old content back from a snapshot.
+      const snapshot = await fx.fs.createSnapshot(fx.root, root, { name: 'before-overwrite' });
+      await fx.fs.write(fx.root, source, { offset: 0, data: new Uint8Array(1000).fill(1) });
+      const old = await fx.fs.lookup(fx.root, await fx.fs.snapshotRoot(fx.root, snapshot.id), 'source');
+      await fx.fs.copyRange(fx.root, { source: old.handle, sourceOffset: 0, target: source, targetOffset: 0, length: 1000 });
+      assert.deepEqual((await fx.fs.read(fx.root, source, { offset: 0, length: 1000 })).data, data.subarray(0, 1000));
+      await rejectsWith(fx.fs.copyRange(fx.root, { source, sourceOffset: 0, target: old.handle, targetOffset: 0, length: 10 }), 'ReadOnly');
+      await fx.fs.remove(fx.root, root, 'source');
+      await fx.fs.deleteSnapshot(fx.root, snapshot.id);
+      await fx.fs.maintenance.collectGarbage();
+      assert.ok(Buffer.from((await fx.fs.read(fx.root, target, { offset: 12_345, length: 4_999_017 })).data).equals(Buffer.from(expected)), 'the copy outlives its source');
+      const report = await checkConsistency(fx.metadata, fx.chunks);
+      assert.deepEqual(report.problems, []);
+      assert.equal(report.unreferencedChunks, 0);
+    } finally {
+      await fx.close();
+    }
+  });
+});
