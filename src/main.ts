@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/config-schema.js';
 import { ConfigError } from './config/load-config.js';
 import { createSystemClock, type Clock } from './core/clock.js';
+import { systemContext } from './core/context.js';
 import { openFileSystem } from './core/open-file-system.js';
 import { ADMIN_USER_NAME, LocalUsers } from './identity/local-users.js';
 import { LocalGroups } from './identity/local-groups.js';
@@ -137,7 +138,13 @@ export async function openInstance(config: Config, logger: Logger, options: Open
     if (!initialised) {
       await ensureAdminUser({ users, layout, environment: options.environment, stdout: options.stdout, logger });
       const admin = await users.findByName(ADMIN_USER_NAME);
-      if (admin !== undefined) await roles.addMember('Administrators', { kind: 'user', id: admin.id });
+      if (admin !== undefined) {
+        await roles.addMember('Administrators', { kind: 'user', id: admin.id });
+        // The namespace root belongs to the administrator (mode 0755): they can build the tree
+        // through the API and grant others access; nobody else can write at the top by default.
+        const ctx = systemContext(logger, 'init');
+        await fileSystem.setattr(ctx, await fileSystem.root(ctx), { uid: admin.uid, gid: admin.primaryGid });
+      }
       await completeInstance(layout, identity);
       logger.info({ instanceId: identity.instanceId, dataDir: layout.root }, 'instance initialised');
     }

@@ -182,8 +182,15 @@ describe('management API end to end', () => {
   });
 
   it('files over REST obey the ACLs of the caller, and a quota on / shows in the posture', async () => {
+    // The administrator owns the root of a fresh instance; a user without rights on it may not write there.
     const created = await api('POST', `/v1/files/${encodeURIComponent('/')}/entries`, { token: adminToken, body: { name: 'admin-notes', action: 'CREATE_DIRECTORY' } });
-    assert.ok(created.status === 201 || created.status === 403, created.body.toString());
+    assert.equal(created.status, 201, created.body.toString());
+    await api('POST', '/v1/auth/roles', { token: adminToken, body: { name: 'FileWriters', privileges: ['FILE_READ', 'FILE_WRITE'] } });
+    await api('POST', '/v1/auth/roles/FileWriters/members', { token: adminToken, body: { member: 'bob' } });
+    const bob = (await api('POST', '/v1/session/login', { body: { username: 'bob', password: BOB_PASSWORD } })).json().bearer_token as string;
+    const refused = await api('POST', `/v1/files/${encodeURIComponent('/admin-notes')}/entries`, { token: bob, body: { name: 'intrusion', action: 'CREATE_FILE' } });
+    assert.equal(refused.status, 403, 'FILE_WRITE does not override the ACL');
+    assert.equal(refused.json().error_class, 'fs_access_denied_error');
     const quota = await api('POST', '/v1/files/quotas', { token: adminToken, body: { path: '/', limit: '1000000000' } });
     assert.equal(quota.status, 201, quota.body.toString());
     const posture = (await api('GET', '/v1/security/posture', { token: adminToken })).json() as { checks: Array<{ id: string; status: string }> };
