@@ -10,6 +10,7 @@ import { CheckpointKey } from './audit/checkpoint-key.js';
 import { LocalAuditLog } from './audit/local-log.js';
 import { SyslogSettings } from './audit/syslog/syslog-config.js';
 import { SyslogSinks } from './audit/syslog/syslog-sinks.js';
+import { SinkCursors } from './audit/syslog/sink-cursors.js'; // audit: per-sink replay cursors (issue 7 item 5)
 import { S3AccessKeys } from './identity/s3-access-keys.js';
 import { createEnclaveMetrics, type EnclaveMetrics } from './ops/metrics.js';
 import { BucketStore } from './protocols/s3/buckets.js';
@@ -95,7 +96,7 @@ export async function openManagement(instance: Instance, _config: Config, logger
   const auditLog = await LocalAuditLog.open({ metadata, clock, key: CheckpointKey.fromSeed(instance.deriveKey('audit-checkpoints/v1')) });
   const auditor = new Auditor({ log: auditLog, clock, logger });
   const syslog = new SyslogSettings(settings);
-  const syslogSinks = new SyslogSinks({ auditor, settings: syslog, dataDir: instance.layout.root, hostname: hostname(), logger });
+  const syslogSinks = new SyslogSinks({ auditor, settings: syslog, dataDir: instance.layout.root, hostname: hostname(), logger, replay: { source: auditLog, cursors: new SinkCursors(metadata) } }); // audit: replay from the local log
   await syslogSinks.start();
   const auditTimer = setInterval(() => {
     auditLog
@@ -105,6 +106,7 @@ export async function openManagement(instance: Instance, _config: Config, logger
   }, 60_000);
   auditTimer.unref();
   const metrics = createEnclaveMetrics();
+  metrics.observeAudit(auditor); // audit: backlog in the metrics (issue 7 item 5)
   const s3AccessKeys = new S3AccessKeys({ metadata, clock, key: instance.deriveKey('s3-secrets/v1') });
   const buckets = new BucketStore({ metadata });
 
@@ -210,6 +212,16 @@ export async function openManagement(instance: Instance, _config: Config, logger
         },
         ecdsaKeys: async () => (await keys.list()).length,
         enabledAuditSinks: async () => (await syslog.get()).value.sinks.filter((sink) => sink.enabled).length,
+        // audit: delivery backlog in the posture check (issue 7 item 5)
+        auditDelivery: async () => ({
+          droppedEvents: auditor.backlog().droppedEvents,
+          sinks: Object.entries(auditor.sinkBacklogs()).map(([id, sink]) => ({
+            id,
+            connected: sink.connected,
+            backlogMessages: sink.queuedMessages + sink.spooledMessages + (sink.replayRecords ?? 0),
+            ...(sink.disconnectedSinceMs === undefined ? {} : { disconnectedForMs: Date.now() - sink.disconnectedSinceMs }),
+          })),
+        }),
         snapshotPolicies: async () =>
           (await policies.list()).map((policy) => ({
             sourcePath: policy.source_path ?? `id:${policy.source_file_id ?? ''}`,

@@ -11,6 +11,7 @@ import type { Management } from './management.js';
 import { ProtocolSwitch } from './protocol-switch.js';
 import { createNfsServer } from './protocols/nfs/nfs-server.js';
 import { BucketStore } from './protocols/s3/buckets.js';
+import { MultipartStore } from './protocols/s3/multipart.js'; // S3 multipart (issue 5)
 import { ObjectMetadataStore } from './protocols/s3/object-metadata.js';
 import { S3Server } from './protocols/s3/server.js';
 import { nfsExports } from './settings/nfs-exports.js';
@@ -35,6 +36,7 @@ export async function openProtocolServers(input: {
     fs: instance.fileSystem,
     buckets: new BucketStore({ metadata: instance.metadata }),
     objects: new ObjectMetadataStore({ metadata: instance.metadata }),
+    uploads: new MultipartStore({ metadata: instance.metadata }), // S3 multipart upload records (issue 5)
     accessKeys: management.s3AccessKeys,
     findUser: (id) => instance.users.get(id),
     groupsOf: (id) => instance.groups.groupsOf(id),
@@ -55,6 +57,7 @@ export async function openProtocolServers(input: {
     handleKey: instance.deriveKey('nfs-handles/v1'),
     logger: logger.child({ component: 'nfs' }),
     networkAccess: management.networkAccess,
+    auditor: management.auditor,
   });
   switches.push(await ProtocolSwitch.open({ service: 'nfs', settings, definition: nfsSettings, server: nfs, host: config.host, port: config.nfsPort, portSetting: 'nfs_port', logger, stdout }));
 

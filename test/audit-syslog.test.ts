@@ -6,8 +6,12 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openTestAudit } from '../src/audit/audit.test-support.js';
-import type { AuditSink } from '../src/audit/auditor.js';
+import { FakeClock, openTestAudit, TEST_SEED } from '../src/audit/audit.test-support.js';
+import { Auditor, type AuditSink } from '../src/audit/auditor.js';
+import { CheckpointKey } from '../src/audit/checkpoint-key.js';
+import { LocalAuditLog } from '../src/audit/local-log.js';
+import { SinkCursors } from '../src/audit/syslog/sink-cursors.js';
+import { MemoryMetadataStore } from '../src/storage/metadata/memory/memory-metadata-store.js';
 import type { AuditRecordEvent } from '../src/audit/events.js';
 import { SyslogSink, type SyslogTarget } from '../src/audit/syslog/syslog-sink.js';
 import { createLogger } from '../src/ops/logger.js';
@@ -188,6 +192,77 @@ describe('audit to syslog, received by rsyslog', { skip }, () => {
       t_log(`fault test: ${received.length} messages received for ${total} events (${received.length - unique.size} duplicates resent after the reconnect); ${spooledDuringOutage} spooled during the outage`);
     } finally {
       await auditor.close();
+      await receiver.stop();
+    }
+  });
+});
+
+describe('audit to syslog across a crash, received by rsyslog', { skip }, () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'enclave-audit-crash-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  it('a crash with events in the memory queue and the spool loses nothing: the restarted sink replays the local log after its cursor', async () => {
+    const receiver = await rsyslog(dir);
+    const metadata = new MemoryMetadataStore();
+    const clock = new FakeClock();
+    const cursors = new SinkCursors(metadata);
+    const target: SyslogTarget = { serverAddress: '127.0.0.1', serverPort: receiver.port, transport: 'tcp', format: 'csv' };
+    // One "process": a local log, an auditor and a sink with replay, over the same metadata store.
+    const boot = async () => {
+      const log = await LocalAuditLog.open({ metadata, clock, key: CheckpointKey.fromSeed(TEST_SEED), checkpointEveryRecords: 500 });
+      const auditor = new Auditor({ log, clock, logger });
+      const sink = await SyslogSink.open({ id: 'crash', target, hostname: 'enclave-test', spoolDirectory: join(dir, 'spool'), logger, queueMessagesMax: 10_000, resendWindowBytes: 32 * 1024, reconnectDelayMinMs: 20, reconnectDelayMaxMs: 100, replay: { source: log, cursors, persistIntervalMs: 50 } });
+      auditor.addSink(sink);
+      return { log, auditor, sink };
+    };
+    let seqs = 0;
+    const emit = (auditor: Auditor, count: number) => {
+      for (let index = 0; index < count; index++) {
+        seqs++;
+        auditor.emit({ time: Date.UTC(2025, 0, 2) + seqs, user: { name: 'dave', uid: 1004 }, clientAddress: '192.0.2.10', protocol: 'api', operation: 'fs_write_data', status: 'ok', fileId: String(seqs), path: `/crash/${seqs}`, details: { offset: 0, size: 4096 } });
+      }
+    };
+    const first = await boot();
+    let second: Awaited<ReturnType<typeof boot>> | undefined;
+    try {
+      await receiver.start();
+      emit(first.auditor, 2_000);
+      await first.auditor.flush();
+      await waitFor(async () => new Set((await receiver.lines()).map(seqOf)).size >= 2_000, 20_000, 'the first 2,000 events');
+      await waitFor(async () => ((await cursors.load('crash')) ?? 0) > 0, 5_000, 'a persisted cursor');
+      await receiver.stop();
+      // 3,000 more while the SIEM is down: they wait in the sink's memory queue.
+      emit(first.auditor, 3_000);
+      await first.auditor.flush();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const before = first.sink.backlog();
+      assert.ok(before.queuedMessages >= 3_000 && before.spooledMessages === 0, 'events wait in the memory queue when the process dies');
+      await first.sink.kill();
+      const cursorAtCrash = (await cursors.load('crash')) ?? 0;
+      assert.ok(cursorAtCrash > 0 && cursorAtCrash < first.log.lastSeq(), `cursor ${cursorAtCrash} is behind the log's ${first.log.lastSeq()}`);
+
+      await receiver.start();
+      second = await boot();
+      emit(second.auditor, 500);
+      await second.auditor.flush();
+      assert.equal(await second.sink.drained(30_000), true, 'the restarted sink replays and drains');
+      const all = await second.log.query({ limit: 100_000 });
+      const expected = all.events.map((record) => record.seq);
+      assert.equal(expected.length, 5_500);
+      await waitFor(async () => new Set((await receiver.lines()).map(seqOf)).size >= expected.length, 30_000, 'every event at rsyslog');
+      const received = (await receiver.lines()).map(seqOf);
+      const unique: number[] = [];
+      const seen = new Set<number>();
+      for (const seq of received) if (!seen.has(seq)) (seen.add(seq), unique.push(seq));
+      assert.deepEqual([...unique].sort((a, b) => a - b), expected, 'every event exactly once after deduplication by seq');
+      t_log(`crash test: cursor ${cursorAtCrash} at the crash, ${before.queuedMessages} frames in memory were dropped; ${received.length} messages received for ${expected.length} events (${received.length - unique.length} duplicates)`);
+      // First arrivals are in order: the replay came before the events after the restart.
+      assert.deepEqual(unique, [...unique].sort((a, b) => a - b), 'first arrivals are in seq order');
+    } finally {
+      await second?.auditor.close();
       await receiver.stop();
     }
   });

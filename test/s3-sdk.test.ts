@@ -18,6 +18,7 @@ import { systemContext } from '../src/core/context.js';
 import { S3AccessKeys } from '../src/identity/s3-access-keys.js';
 import { createLogger } from '../src/ops/logger.js';
 import { BucketStore, ensureDirectory } from '../src/protocols/s3/buckets.js';
+import { MultipartStore } from '../src/protocols/s3/multipart.js';
 import { ObjectMetadataStore } from '../src/protocols/s3/object-metadata.js';
 import { S3Server } from '../src/protocols/s3/server.js';
 import { serve, type Server } from '../src/serve.js';
@@ -53,6 +54,7 @@ describe('S3 API with the AWS SDK v3 and the aws CLI', () => {
       fs: instance.fileSystem,
       buckets,
       objects: new ObjectMetadataStore({ metadata: instance.metadata }),
+      uploads: new MultipartStore({ metadata: instance.metadata }),
       accessKeys,
       findUser: async (id) => instance.users.get(id),
       groupsOf: (id) => instance.groups.groupsOf(id),

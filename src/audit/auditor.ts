@@ -10,6 +10,11 @@ import { assertOperationName, COALESCED_OPERATIONS, eventFromContext, userLabel,
 export interface AuditSink {
   readonly id: string;
   deliver(record: AuditRecordEvent): void;
+  /**
+   * Called synchronously when the auditor starts delivering to the sink: records numbered up to
+   * now will not be delivered to it, later ones will (a replaying sink takes its boundary here).
+   */
+  attached?(): void;
   backlog(): SinkBacklog;
   /** Stops reconnecting; what is still queued stays in the spool for the next start. */
   close(): Promise<void>;
@@ -20,6 +25,10 @@ export interface SinkBacklog {
   readonly spooledMessages: number;
   readonly connected: boolean;
   readonly deliveredMessages: number;
+  /** Since when (ms since the epoch) the sink has had no connection; absent while connected. */
+  readonly disconnectedSinceMs?: number;
+  /** Records still to be replayed from the local log (after a restart). */
+  readonly replayRecords?: number;
 }
 
 /** The local log as the auditor sees it: numbers and persists a batch, in order. */
@@ -103,6 +112,7 @@ export class Auditor {
 
   addSink(sink: AuditSink): void {
     this.sinks.set(sink.id, sink);
+    sink.attached?.();
   }
 
   async removeSink(id: string): Promise<void> {

@@ -1,7 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { readVersion } from '../version.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from './cli-io.js';
+import { registerAuditCommands } from './commands/audit.js';
 import { registerFileCommands } from './commands/files.js';
+import { registerFsckCommand } from './commands/fsck.js';
+import { registerSnapshotCommands } from './commands/snapshots.js';
 import { registerMfaCommands } from './commands/mfa.js';
 import { registerQuotaCommands } from './commands/quotas.js';
 import { registerRoleCommands } from './commands/roles.js';
@@ -35,6 +38,9 @@ export function buildProgram(io: CliIo): Command {
   registerFileCommands(program, io);
   registerQuotaCommands(program, io);
   registerSecurityCommands(program, io);
+  registerAuditCommands(program, io);
+  registerSnapshotCommands(program, io);
+  registerFsckCommand(program, io);
   return program;
 }
 

@@ -30,6 +30,10 @@ import { renameEntry } from './namespace/rename.js';
 import { ROOT_ID } from './records.js';
 import { FsError } from './errors.js';
 import { changesSince, type ChangesPage } from './snapshot/diff.js';
+import { fileChangesSince, type FileRegionsPage } from './snapshot/file-diff.js';
+import { snapshotSpace, snapshotsTotalBytes, type SnapshotSpace } from './snapshot/space.js';
+import { checkConsistency, type ConsistencyOptions, type ConsistencyReport } from './check/consistency-check.js';
+import { isSuperuser } from './permissions.js';
 import { createSnapshot, deleteSnapshot, getSnapshot, listSnapshots, setSnapshotExpiration, setSnapshotLock, snapshotRoot, type SnapshotInfo } from './snapshot/snapshots.js';
 import type { CollectStats } from './data/garbage-collector.js';
 
@@ -214,6 +218,32 @@ export class CoreFileSystem implements FileSystem {
   /** CREATE / MODIFY / DELETE by path between two snapshots of a directory, or one and the live tree. */
   changesSince(ctx: OpContext, request: { newer: number | 'live'; older: number; cursor?: string; limit: number }): Promise<ChangesPage> {
     return this.run(ctx, 'changesSince', () => changesSince(this.engine, ctx, request));
+  }
+
+  /** The changed byte regions of one file between two snapshots, or one and the live tree. */
+  fileChangesSince(ctx: OpContext, request: { file: NodeHandle; older: number; newer: number | 'live'; cursor?: string; limit?: number }): Promise<FileRegionsPage> {
+    return this.run(ctx, 'fileChangesSince', () => fileChangesSince(this.engine, ctx, request));
+  }
+
+  /** Data bytes only snapshot `id` holds: what deleting it frees (cost: changes since it). */
+  snapshotSpace(ctx: OpContext, id: number): Promise<SnapshotSpace> {
+    return this.run(ctx, 'snapshotSpace', () => snapshotSpace(this.engine, ctx, id));
+  }
+
+  /** Data bytes all snapshots together hold (cost: changes since the oldest). */
+  snapshotsTotalBytes(ctx: OpContext): Promise<number> {
+    return this.run(ctx, 'snapshotsTotalBytes', () => snapshotsTotalBytes(this.engine, ctx));
+  }
+
+  /**
+   * Online, read-only fsck: checks every reference of the live stores in one consistent read,
+   * changing nothing (check/consistency-check.ts). Administrators only.
+   */
+  checkConsistency(ctx: OpContext, options: Omit<ConsistencyOptions, 'online'> = {}): Promise<ConsistencyReport> {
+    return this.run(ctx, 'checkConsistency', async () => {
+      if (!isSuperuser(ctx)) throw new FsError('PermissionDenied', 'only an administrator may check the stores');
+      return checkConsistency(this.engine.metadata, this.engine.chunks, { ...options, online: true });
+    });
   }
 
   close(): Promise<void> {

@@ -49,6 +49,9 @@ export class Engine {
   data!: FileData;
   private readonly cache = new EngineInodeCache();
   snapshots = new SnapshotRegistry();
+  /** The last computed total of the bytes held by snapshots (snapshot/space.ts), for statfs. */
+  snapshotBytes: { bytes: number; atMs: number } | undefined;
+  snapshotBytesRefresh: Promise<unknown> | undefined;
   private generationPool: Buffer = Buffer.alloc(0);
   private generationOffset = 0;
 

@@ -125,6 +125,11 @@ export interface FsStats {
   readonly freeBytes: number;
   readonly availableBytes: number;
   readonly usedBytes: number;
+  /**
+   * Data bytes held only by snapshots (what deleting every snapshot would free), reported apart
+   * from usedBytes (live data). May lag by up to a minute (snapshot/space.ts).
+   */
+  readonly snapshotBytes: number;
   readonly totalFiles: number;
   readonly freeFiles: number;
 }

@@ -63,3 +63,21 @@ describe('MetricsRegistry', () => {
     }
   });
 });
+
+describe('audit backlog metrics', () => {
+  it('publishes queued and dropped events and, per sink, queued and spooled messages; a removed sink reads 0', async () => {
+    const { createEnclaveMetrics } = await import('./metrics.js');
+    const metrics = createEnclaveMetrics();
+    let sinks: Record<string, { queuedMessages: number; spooledMessages: number; connected: boolean }> = { 'tcp-siem-514': { queuedMessages: 4, spooledMessages: 1200, connected: false } };
+    metrics.observeAudit({ backlog: () => ({ queuedEvents: 10, coalescingEvents: 2, droppedEvents: 3 }), sinkBacklogs: () => sinks });
+    const text = metrics.registry.render();
+    assert.match(text, /^enclave_audit_queued_events 12$/m);
+    assert.match(text, /^enclave_audit_dropped_events_total 3$/m);
+    assert.match(text, /^enclave_audit_spooled_messages\{sink="tcp-siem-514"\} 1200$/m);
+    assert.match(text, /^enclave_audit_queued_messages\{sink="tcp-siem-514"\} 4$/m);
+    assert.match(text, /^enclave_audit_sink_connected\{sink="tcp-siem-514"\} 0$/m);
+    sinks = {};
+    assert.match(metrics.registry.render(), /^enclave_audit_spooled_messages\{sink="tcp-siem-514"\} 0$/m);
+    metrics.close();
+  });
+});

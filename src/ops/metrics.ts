@@ -240,11 +240,22 @@ export class MetricsRegistry {
   }
 }
 
+/** What the audit trail reports about its delivery (Auditor.backlog and sinkBacklogs). */
+export interface AuditBacklogSource {
+  backlog(): { readonly queuedEvents: number; readonly coalescingEvents: number; readonly droppedEvents: number };
+  sinkBacklogs(): Readonly<Record<string, { readonly queuedMessages: number; readonly spooledMessages: number; readonly connected: boolean }>>;
+}
+
 /** The metrics the management API and the process report. */
 export interface EnclaveMetrics {
   readonly registry: MetricsRegistry;
   readonly apiRequests: Counter;
   readonly apiRequestDuration: Histogram;
+  /**
+   * Publishes the audit backlog at every scrape: events waiting for the local log, events dropped,
+   * and per syslog sink the frames in memory and in the disk spool, and whether it is connected.
+   */
+  observeAudit(source: AuditBacklogSource): void;
   /** Stops the event-loop delay sampler. */
   close(): void;
 }
@@ -271,6 +282,12 @@ export function createEnclaveMetrics(options: { seriesMax?: number; eventLoopRes
   const eventLoopDelay = registry.gauge({ name: 'enclave_event_loop_delay_seconds', help: 'Event-loop delay since the previous scrape: mean, p99 and max.', unit: 'seconds', labelNames: ['stat'] });
   const uptime = registry.gauge({ name: 'enclave_process_uptime_seconds', help: 'Seconds since the process started.', unit: 'seconds' });
 
+  const auditQueued = registry.gauge({ name: 'enclave_audit_queued_events', help: 'Audit events accepted and not yet in the local log (including reads being coalesced).' });
+  const auditDropped = registry.counter({ name: 'enclave_audit_dropped_events', help: 'Audit events dropped because the queue was full or the auditor closed; anything above 0 is a gap in the trail.' });
+  const auditSinkQueued = registry.gauge({ name: 'enclave_audit_queued_messages', help: 'Syslog messages waiting in a sink\'s memory queue (and resend window), by sink.', labelNames: ['sink'] });
+  const auditSinkSpooled = registry.gauge({ name: 'enclave_audit_spooled_messages', help: 'Syslog messages in a sink\'s disk spool, by sink.', labelNames: ['sink'] });
+  const auditSinkConnected = registry.gauge({ name: 'enclave_audit_sink_connected', help: '1 when the sink has a connection to its SIEM, else 0.', labelNames: ['sink'] });
+
   const delay: IntervalHistogram = monitorEventLoopDelay({ resolution: options.eventLoopResolutionMs ?? 20 });
   delay.enable();
   registry.addCollector(() => {
@@ -289,5 +306,22 @@ export function createEnclaveMetrics(options: { seriesMax?: number; eventLoopRes
     eventLoopDelay.set({ stat: 'max' }, delay.count > 0 ? nanosecondsToSeconds(delay.max) : 0);
     delay.reset();
   });
-  return { registry, apiRequests, apiRequestDuration, close: () => delay.disable() };
+  const observeAudit = (source: AuditBacklogSource): void => {
+    const seenSinks = new Set<string>();
+    registry.addCollector(() => {
+      const backlog = source.backlog();
+      auditQueued.set({}, backlog.queuedEvents + backlog.coalescingEvents);
+      auditDropped.setTotal({}, backlog.droppedEvents);
+      const sinks = source.sinkBacklogs();
+      // A sink removed from the configuration reads 0 rather than its last value.
+      for (const id of seenSinks) if (!(id in sinks)) for (const gauge of [auditSinkQueued, auditSinkSpooled, auditSinkConnected]) gauge.set({ sink: id }, 0);
+      for (const [id, sink] of Object.entries(sinks)) {
+        seenSinks.add(id);
+        auditSinkQueued.set({ sink: id }, sink.queuedMessages);
+        auditSinkSpooled.set({ sink: id }, sink.spooledMessages);
+        auditSinkConnected.set({ sink: id }, sink.connected ? 1 : 0);
+      }
+    });
+  };
+  return { registry, apiRequests, apiRequestDuration, observeAudit, close: () => delay.disable() };
 }

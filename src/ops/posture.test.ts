@@ -23,6 +23,7 @@ function configuredFeatures(): Omit<PostureInputs, keyof ReturnType<typeof setti
     mfaRequired: async () => true,
     rootQuotaBytes: async () => 10 ** 12,
     enabledAuditSinks: async () => 1,
+    auditDelivery: async () => ({ droppedEvents: 0, sinks: [{ id: 'tls-siem.example.com-6514', connected: true, backlogMessages: 3 }] }),
     ecdsaKeys: async () => 1,
     snapshotPolicies: async () => [{ sourcePath: '/', intervalSeconds: 86_400, retentionSeconds: 30 * 86_400, locked: true, enabled: true }],
     replicas: async () => 1,
@@ -52,6 +53,7 @@ describe('security posture', () => {
       'directory-service': 'not_available',
       'default-shares-exports-removed': 'pass',
       'audit-to-siem': 'not_available',
+      'audit-delivery': 'not_available',
       'root-quota': 'not_available',
       'rbac-beyond-admin': 'not_available',
       'mfa-required': 'not_available',
@@ -132,5 +134,21 @@ describe('security posture', () => {
     assert.equal(mfa?.status, 'fail');
     assert.match(mfa?.detail ?? '', /session store unavailable/);
     assert.equal(report.checks.length, POSTURE_CHECK_IDS.length);
+  });
+
+  it('audit-delivery fails on dropped events and on a sink disconnected with a backlog for more than 15 minutes', async () => {
+    const base = settingsPostureInputs(new SettingsStore({ metadata: new MemoryMetadataStore() }));
+    const check = async (facts: Awaited<ReturnType<NonNullable<PostureInputs['auditDelivery']>>>) =>
+      (await evaluatePosture({ ...base, auditDelivery: async () => facts })).checks.find((item) => item.id === 'audit-delivery');
+    assert.equal((await check({ droppedEvents: 0, sinks: [] }))?.status, 'pass');
+    const dropped = await check({ droppedEvents: 7, sinks: [] });
+    assert.equal(dropped?.status, 'fail');
+    assert.match(dropped?.detail ?? '', /7 audit event\(s\) were dropped/);
+    // Disconnected briefly, or long but with nothing waiting: fine.
+    assert.equal((await check({ droppedEvents: 0, sinks: [{ id: 's', connected: false, backlogMessages: 500, disconnectedForMs: 60_000 }] }))?.status, 'pass');
+    assert.equal((await check({ droppedEvents: 0, sinks: [{ id: 's', connected: false, backlogMessages: 0, disconnectedForMs: 3_600_000 }] }))?.status, 'pass');
+    const stuck = await check({ droppedEvents: 0, sinks: [{ id: 'tcp-siem-514', connected: false, backlogMessages: 500, disconnectedForMs: 16 * 60_000 }] });
+    assert.equal(stuck?.status, 'fail');
+    assert.match(stuck?.detail ?? '', /sink tcp-siem-514 has been disconnected for 16 minutes with 500 message\(s\) waiting/);
   });
 });

@@ -47,6 +47,13 @@ export interface TlsCertificateFacts {
   readonly notAfter: Date;
 }
 
+/** How the audit trail is reaching the SIEM (Auditor.backlog and sinkBacklogs). */
+export interface AuditDeliveryFacts {
+  /** Events dropped since start (the queue was full): a gap in the trail. */
+  readonly droppedEvents: number;
+  readonly sinks: ReadonlyArray<{ readonly id: string; readonly connected: boolean; readonly backlogMessages: number; readonly disconnectedForMs?: number }>;
+}
+
 /** Everything the checks read. Required getters exist today; optional ones arrive with features. */
 export interface PostureInputs {
   readonly s3Settings: () => Promise<S3Settings>;
@@ -64,6 +71,8 @@ export interface PostureInputs {
   readonly rootQuotaBytes?: () => Promise<number | undefined>;
   /** Audit sinks that are enabled (syslog to a SIEM). */
   readonly enabledAuditSinks?: () => Promise<number>;
+  /** Drops and per-sink backlogs of the audit trail. */
+  readonly auditDelivery?: () => Promise<AuditDeliveryFacts>;
   /** ECDSA P-256 public keys registered for snapshot locking. */
   readonly ecdsaKeys?: () => Promise<number>;
   readonly snapshotPolicies?: () => Promise<readonly SnapshotPolicyFacts[]>;
@@ -79,6 +88,8 @@ export interface PostureInputs {
 export const NFSV3_RULE_SIZE_BITS_MAX = 8;
 export const SNAPSHOT_RETENTION_SECONDS_MIN = 30 * 86_400;
 export const CERTIFICATE_VALIDITY_DAYS_MIN = 30;
+/** A sink disconnected this long with messages waiting fails the audit-delivery check. */
+export const AUDIT_DISCONNECTED_MINUTES_MAX = 15;
 const DAY_SECONDS = 86_400;
 
 type Outcome = Omit<PostureCheck, 'id' | 'title'>;
@@ -134,6 +145,20 @@ const CHECKS: readonly CheckDefinition[] = [
     title: 'Ship the audit log to a SIEM',
     evaluate: (inputs) => whenAvailable(inputs.enabledAuditSinks, 'Audit log shipping', 'Once audit shipping exists, configure a syslog sink (PUT /v1/audit/syslog/config) to your SIEM.', (sinks) =>
       sinks > 0 ? pass(`${sinks} audit sink(s) enabled.`) : fail('No audit sink is enabled.', 'PUT /v1/audit/syslog/config with a sink to your SIEM, over TLS.')),
+  },
+  {
+    id: 'audit-delivery',
+    title: 'Audit events reach the SIEM: none dropped, no sink stuck with a backlog',
+    evaluate: (inputs) => whenAvailable(inputs.auditDelivery, 'Audit delivery reporting', 'Once audit shipping exists, watch its backlog.', (facts) => {
+      const stuck = facts.sinks.filter((sink) => !sink.connected && sink.backlogMessages > 0 && (sink.disconnectedForMs ?? 0) > AUDIT_DISCONNECTED_MINUTES_MAX * 60_000);
+      const problems = [
+        ...(facts.droppedEvents > 0 ? [`${facts.droppedEvents} audit event(s) were dropped because the audit queue was full`] : []),
+        ...stuck.map((sink) => `sink ${sink.id} has been disconnected for ${Math.floor((sink.disconnectedForMs ?? 0) / 60_000)} minutes with ${sink.backlogMessages} message(s) waiting`),
+      ];
+      if (problems.length > 0) return fail(`${problems.join('; ')}.`, 'Check that the SIEM is up and reachable (enclave_audit_sink_connected, enclave_audit_spooled_messages); dropped events are still missing from the local log, so find the cause (storage too slow or full) in the server log.');
+      const waiting = facts.sinks.reduce((sum, sink) => sum + sink.backlogMessages, 0);
+      return pass(`No audit event dropped; ${facts.sinks.length} sink(s), ${waiting} message(s) waiting.`, 'Keep the SIEM reachable; watch enclave_audit_spooled_messages.');
+    }),
   },
   {
     id: 'root-quota',

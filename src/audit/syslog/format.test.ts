@@ -24,3 +24,12 @@ describe('syslog format', () => {
     assert.equal(datagram('x'.repeat(70_000)).length, 65_507);
   });
 });
+
+describe('frameSeq', () => {
+  it('reads the sequence number back from a framed message, and nothing from a foreign one', async () => {
+    const { frameSeq } = await import('./format.js');
+    const record = { ...sampleEvent(), seq: 123_456 };
+    assert.equal(frameSeq(octetCounted(syslogMessage(record, { hostname: 'h'.repeat(300), format: 'json' }))), 123_456);
+    assert.equal(frameSeq(Buffer.from('<134>1 - - - - - - hello')), undefined);
+  });
+});

@@ -76,3 +76,21 @@ export function datagram(message: string, bytesMax = UDP_PAYLOAD_BYTES_MAX): Buf
   while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
   return bytes.subarray(0, end);
 }
+
+const SEQ_MARKER = Buffer.from(`[${SD_ID} seq="`, 'latin1');
+
+/** The sequence number in a framed or unframed message this module made (undefined if none). */
+export function frameSeq(frame: Buffer): number | undefined {
+  // The header before STRUCTURED-DATA is at most ~330 bytes (HOSTNAME 255, MSGID 32, timestamp).
+  const head = frame.subarray(0, 512);
+  const at = head.indexOf(SEQ_MARKER);
+  if (at < 0) return undefined;
+  let seq = 0;
+  for (let index = at + SEQ_MARKER.length; index < head.length; index++) {
+    const byte = head[index] as number;
+    if (byte === 0x22) return seq;
+    if (byte < 0x30 || byte > 0x39) return undefined;
+    seq = seq * 10 + (byte - 0x30);
+  }
+  return undefined;
+}

@@ -79,6 +79,16 @@ export class Spool {
     this.count -= frames;
   }
 
+  /** Deletes every segment (a replaying sink drops what the local log will send again). */
+  async clear(): Promise<void> {
+    await this.writes;
+    for (const segment of this.segments) await unlink(this.path(segment)).catch(() => undefined);
+    this.segments = [];
+    this.writeSegment = undefined;
+    this.writeSegmentBytes = 0;
+    this.count = 0;
+  }
+
   private roll(): void {
     const next = (this.segments.at(-1) ?? 0) + 1;
     this.segments.push(next);

@@ -4,7 +4,8 @@ import { connect as connectTls } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuditSink, SinkBacklog } from '../auditor.js';
 import type { AuditRecordEvent } from '../events.js';
-import { datagram, octetCounted, syslogMessage, type SyslogFormat } from './format.js';
+import { datagram, frameSeq, octetCounted, syslogMessage, type SyslogFormat } from './format.js';
+import type { CursorStore, ReplaySource } from './sink-cursors.js';
 import { Spool } from './spool.js';
 
 export type SyslogTransport = 'udp' | 'tcp' | 'tls';
@@ -33,7 +34,14 @@ export interface SyslogSinkOptions {
   readonly reconnectDelayMinMs?: number;
   readonly reconnectDelayMaxMs?: number;
   readonly connectTimeoutMs?: number;
+  /**
+   * Replay from the local log (tcp and tls): the sink persists a cursor and, on start, sends every
+   * record after it before new ones. Without it, a crash loses what was in the memory queue.
+   */
+  readonly replay?: { readonly source: ReplaySource; readonly cursors: CursorStore; readonly persistIntervalMs?: number };
 }
+
+const REPLAY_PAGE_RECORDS = 1_000;
 
 /**
  * One syslog destination. UDP (RFC 5426): one message per datagram, cut to 64 KiB at a character
@@ -68,6 +76,16 @@ export class SyslogSink implements AuditSink {
   private closed = false;
   private wake: (() => void) | undefined;
   private running: Promise<void> | undefined;
+  /** Replay state: records in (afterSeq, throughSeq] come from the local log, later ones from deliver. */
+  private replayAfterSeq: number | undefined;
+  private replayThroughSeq: number | undefined;
+  /** The highest sequence number written to a socket. */
+  private handedSeq = 0;
+  private savedCursor: number | undefined;
+  private persistTimer: NodeJS.Timeout | undefined;
+  private persisting: Promise<void> = Promise.resolve();
+  private spills: Promise<void> = Promise.resolve();
+  private disconnectedSinceMs: number | undefined = Date.now();
 
   private constructor(options: SyslogSinkOptions) {
     this.id = options.id;
@@ -84,13 +102,40 @@ export class SyslogSink implements AuditSink {
       return sink;
     }
     sink.spool = await Spool.open(options.spoolDirectory);
+    if (options.replay !== undefined) {
+      const cursor = await options.replay.cursors.load(options.id);
+      if (cursor !== undefined) {
+        // Every frame still in the spool is after the cursor, so the replay sends it again from
+        // the local log (the record of truth); the spool of the previous run is dropped.
+        sink.replayAfterSeq = cursor;
+        sink.handedSeq = cursor;
+        sink.savedCursor = cursor;
+        await sink.spool.clear();
+      }
+    }
     sink.spilling = !sink.spool.isEmpty();
     sink.running = sink.run();
     return sink;
   }
 
+  /**
+   * With replay: everything numbered so far comes from the local log (after the stored cursor;
+   * a sink without a cursor starts at the present), everything later through `deliver`.
+   */
+  attached(): void {
+    if (this.options.replay === undefined || this.udp !== undefined || this.replayThroughSeq !== undefined) return;
+    const replay = this.options.replay;
+    this.replayThroughSeq = replay.source.lastSeq();
+    this.replayAfterSeq ??= this.replayThroughSeq;
+    this.handedSeq = Math.max(this.handedSeq, this.replayAfterSeq);
+    this.persistTimer = setInterval(() => void this.persistCursor(), replay.persistIntervalMs ?? 1_000);
+    this.persistTimer.unref();
+    this.wake?.();
+  }
+
   deliver(record: AuditRecordEvent): void {
     if (this.closed) return;
+    if (this.replayThroughSeq !== undefined && record.seq <= this.replayThroughSeq) return;
     const message = syslogMessage(record, { hostname: this.options.hostname, format: this.options.target.format });
     if (this.udp !== undefined) {
       this.udp.send(datagram(message), this.options.target.serverPort, this.options.target.serverAddress, (error) => {
@@ -116,17 +161,86 @@ export class SyslogSink implements AuditSink {
   }
 
   backlog(): SinkBacklog & { failedDatagrams: number } {
-    return { queuedMessages: this.memory.length + this.resend.length, spooledMessages: this.spool?.size() ?? 0, connected: this.udp !== undefined || this.socket !== undefined, deliveredMessages: this.delivered, failedDatagrams: this.failedDatagrams };
+    const connected = this.udp !== undefined || this.socket !== undefined;
+    return {
+      queuedMessages: this.memory.length + this.resend.length,
+      spooledMessages: this.spool?.size() ?? 0,
+      connected,
+      deliveredMessages: this.delivered,
+      failedDatagrams: this.failedDatagrams,
+      ...(connected || this.disconnectedSinceMs === undefined ? {} : { disconnectedSinceMs: this.disconnectedSinceMs }),
+      ...(this.replayPending() ? { replayRecords: (this.replayThroughSeq as number) - (this.replayAfterSeq as number) } : {}),
+    };
+  }
+
+  /**
+   * The cursor a restart may resume from: everything up to it was written to a socket and has
+   * left the resend window (frames still in the window might have died in kernel buffers).
+   */
+  cursor(): number {
+    let oldest: number | undefined;
+    for (const frame of [this.resend[0], this.window[0]]) {
+      const seq = frame === undefined ? undefined : frameSeq(frame);
+      if (seq !== undefined && (oldest === undefined || seq < oldest)) oldest = seq;
+    }
+    return oldest === undefined ? this.handedSeq : Math.min(this.handedSeq, oldest - 1);
+  }
+
+  /** Stores the cursor if it moved (on a timer, at most once per interval, and at close). */
+  persistCursor(): Promise<void> {
+    const replay = this.options.replay;
+    if (replay === undefined || this.replayThroughSeq === undefined) return Promise.resolve();
+    const run = this.persisting.then(async () => {
+      const cursor = this.cursor();
+      if (cursor === this.savedCursor) return;
+      try {
+        await replay.cursors.save(this.id, cursor);
+        this.savedCursor = cursor;
+      } catch (error) {
+        this.options.logger.warn({ err: error, sink: this.id }, 'saving the audit sink cursor failed');
+      }
+    });
+    this.persisting = run;
+    return run;
+  }
+
+  /**
+   * Simulates a crash (tests): stops at once, persisting nothing more and spooling nothing; what
+   * was in memory is gone, as it would be when the process dies.
+   */
+  async kill(): Promise<void> {
+    this.closed = true;
+    if (this.persistTimer !== undefined) clearInterval(this.persistTimer);
+    this.udp?.close();
+    this.socket?.destroy();
+    this.wake?.();
+    await this.running;
+    await this.persisting;
+    // A dead process writes nothing more; here, pending spool appends finish before the "restart".
+    await this.spills;
+    this.memory = [];
+    this.resend = [];
+    this.window = [];
+  }
+
+  private replayPending(): boolean {
+    return this.replayThroughSeq !== undefined && this.replayAfterSeq !== undefined && this.replayAfterSeq < this.replayThroughSeq;
   }
 
   /** Stops sending; frames still in memory are spooled so the next start sends them. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.persistTimer !== undefined) clearInterval(this.persistTimer);
     this.udp?.close();
     this.socket?.destroy();
     this.wake?.();
     await this.running;
+    if (this.options.replay !== undefined && this.replayThroughSeq !== undefined) {
+      // The next start replays from the cursor: memory need not be spooled.
+      await this.persistCursor();
+      return;
+    }
     const left = [...this.resend, ...this.memory];
     this.resend = [];
     this.memory = [];
@@ -137,13 +251,20 @@ export class SyslogSink implements AuditSink {
   async drained(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.memory.length === 0 && this.resend.length === 0 && (this.spool?.isEmpty() ?? true) && this.socket !== undefined && this.socket.writableLength === 0) return true;
+      if (!this.replayPending() && this.memory.length === 0 && this.resend.length === 0 && (this.spool?.isEmpty() ?? true) && this.socket !== undefined && this.socket.writableLength === 0) return true;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     return false;
   }
 
-  private async spill(frames: Buffer[]): Promise<void> {
+  private spill(frames: Buffer[]): Promise<void> {
+    // spool.append counts the frames at once (so isEmpty is right before they reach the disk).
+    const run = this.spillNow(frames);
+    this.spills = Promise.all([this.spills, run]).then(() => undefined);
+    return run;
+  }
+
+  private async spillNow(frames: Buffer[]): Promise<void> {
     try {
       await this.spool?.append(frames);
     } catch (error) {
@@ -158,6 +279,7 @@ export class SyslogSink implements AuditSink {
     while (!this.closed) {
       try {
         this.socket = await this.connect();
+        this.disconnectedSinceMs = undefined;
         delayMs = this.options.reconnectDelayMinMs ?? 100;
         await this.sendWhileConnected(this.socket);
       } catch (error) {
@@ -165,6 +287,7 @@ export class SyslogSink implements AuditSink {
       }
       this.socket?.destroy();
       this.socket = undefined;
+      this.disconnectedSinceMs ??= Date.now();
       // Frames in the window may not have reached the SIEM: send them again first.
       this.resend = [...this.window, ...this.resend];
       this.window = [];
@@ -200,7 +323,10 @@ export class SyslogSink implements AuditSink {
     });
   }
 
-  /** Sends resend, then spool segments, then memory, until the socket breaks or the sink closes. */
+  /**
+   * Sends resend, then the replay from the local log, then spool segments, then memory, until the
+   * socket breaks or the sink closes. A replaying sink waits for `attached` before sending.
+   */
   private async sendWhileConnected(socket: Socket): Promise<void> {
     let broken: Error | undefined;
     const onBroken = (error?: Error): void => {
@@ -212,10 +338,20 @@ export class SyslogSink implements AuditSink {
     // The receiver never sends anything; reading keeps 'close' and 'error' timely.
     socket.resume();
     while (!this.closed && broken === undefined) {
+      // A destroyed socket may not have said so yet ('close' is emitted later): stop here rather
+      // than spin between resend and write without ever yielding to the event loop.
+      if (socket.destroyed) {
+        broken = new Error('connection destroyed');
+        break;
+      }
       if (this.resend.length > 0) {
         const frames = this.resend;
         this.resend = [];
         await this.write(socket, frames);
+      } else if (this.options.replay !== undefined && this.replayThroughSeq === undefined) {
+        await this.sleep(1_000);
+      } else if (this.replayPending()) {
+        await this.replayPage(socket);
       } else if (this.spool !== undefined && !this.spool.isEmpty()) {
         const oldest = await this.spool.oldest();
         if (oldest === undefined) continue;
@@ -235,6 +371,19 @@ export class SyslogSink implements AuditSink {
     if (broken !== undefined && !this.closed) throw broken;
   }
 
+  /** Sends the next page of records after the replay cursor, up to the boundary taken at `attached`. */
+  private async replayPage(socket: Socket): Promise<void> {
+    const source = (this.options.replay as { source: ReplaySource }).source;
+    const through = this.replayThroughSeq as number;
+    const page = await source.query({ afterSeq: this.replayAfterSeq as number, limit: REPLAY_PAGE_RECORDS });
+    const records = page.events.filter((record) => record.seq <= through);
+    const frames = records.map((record) => octetCounted(syslogMessage(record, { hostname: this.options.hostname, format: this.options.target.format })));
+    const last = records[records.length - 1]?.seq;
+    // Records trimmed by retention, or checkpoints, leave gaps: the scan position moves past them.
+    this.replayAfterSeq = records.length < page.events.length || page.next === undefined ? through : Math.min(Math.max(page.next, last ?? 0), through);
+    await this.write(socket, frames);
+  }
+
   /** Writes frames, waiting for 'drain' when the socket buffers fill; remembers them for resend. */
   private async write(socket: Socket, frames: readonly Buffer[]): Promise<void> {
     for (const frame of frames) {
@@ -245,6 +394,8 @@ export class SyslogSink implements AuditSink {
       const flushed = socket.write(frame);
       this.remember(frame);
       this.delivered++;
+      const seq = frameSeq(frame);
+      if (seq !== undefined && seq > this.handedSeq) this.handedSeq = seq;
       if (!flushed) await new Promise<void>((resolve) => {
         const done = (): void => {
           socket.off('drain', done);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { chunkRefKey, encodeJson, inodeKey, ROOT_ID, type InodeRecord } from '../records.js';
+import { changeByRecordKey, chunkRefKey, encodeJson, inodeKey, ROOT_ID, segmentPrefix, snapshotKey, type InodeRecord } from '../records.js';
 import { allChunkIds, openCoreFixture } from '../testing/core-fixture.test-support.js';
 import { checkConsistency } from './consistency-check.js';
 
@@ -39,6 +39,30 @@ describe('consistency check', () => {
     assert.ok(report.problems.some((text) => text.startsWith('directory 1 aggregate')), report.problems.join('\n'));
     assert.ok(report.problems.some((text) => text.includes('has reference count 5')), report.problems.join('\n'));
     assert.ok(report.problems.some((text) => text.includes('missing from the chunk store')), report.problems.join('\n'));
+    await fx.close();
+  });
+
+  it('checks the snapshot side: kept versions need a snapshot and a logged death; stops at a deadline', async () => {
+    const fx = await populated();
+    const root = await fx.fs.root(fx.root);
+    const dir = await fx.fs.lookup(fx.root, root, 'd');
+    const file = await fx.fs.lookup(fx.root, dir.handle, 'f');
+    const snapshot = await fx.fs.createSnapshot(fx.root, dir.handle, { name: 's' });
+    await fx.fs.write(fx.root, file.handle, { offset: 0, data: new Uint8Array(300_000).fill(3) });
+    const healthy = await checkConsistency(fx.metadata, fx.chunks);
+    assert.deepEqual(healthy.problems, []);
+    assert.equal(healthy.snapshots, 1);
+    assert.ok(healthy.keptVersions >= 2, 'the old inode and segment versions are kept');
+    assert.equal((await checkConsistency(fx.metadata, fx.chunks, { deadlineMs: 0, now: () => 1 })).complete, false);
+
+    // Drop the change-log entry of the segment's death: reclaim could never find the version.
+    await fx.metadata.write(async (tx) => tx.delete(changeByRecordKey(segmentPrefix(file.handle.id, 0), snapshot.id + 1)));
+    const unlogged = await checkConsistency(fx.metadata, fx.chunks);
+    assert.ok(unlogged.problems.some((text) => text.includes('no change-log entry')), unlogged.problems.join('\n'));
+    // Remove the snapshot record behind core's back (no reclaim queued): its versions are orphans.
+    await fx.metadata.write(async (tx) => tx.delete(snapshotKey(snapshot.id)));
+    const orphaned = await checkConsistency(fx.metadata, fx.chunks);
+    assert.ok(orphaned.problems.some((text) => text.includes('that no snapshot sees')), orphaned.problems.join('\n'));
     await fx.close();
   });
 });

@@ -7,6 +7,7 @@ import type { FsStats, NodeHandle, QuotaStatus } from '../file-system.js';
 import { isSuperuser, requireAccess } from '../permissions.js';
 import { decodeQuotaKey, encodeJson, prefixEnd, quotaKey, RecordType, ROOT_ID, typePrefix, type InodeRecord } from '../records.js';
 import type { ReadScope } from '../scope.js';
+import { cachedSnapshotsTotalBytes } from '../snapshot/space.js';
 
 const QUOTA_BYTES_MAX = Number.MAX_SAFE_INTEGER;
 const QUOTA_PAGE_MAX = 1_000;
@@ -93,6 +94,7 @@ async function nearestQuota(scope: ReadScope, id: number): Promise<QuotaStatus |
  */
 export async function statfs(engine: Engine, ctx: OpContext, handle?: NodeHandle): Promise<FsStats> {
   const capacity = await engine.chunks.capacity();
+  const snapshotBytes = cachedSnapshotsTotalBytes(engine);
   return engine.inspect(ctx, handle, async (scope) => {
     const root = await scope.inode(ROOT_ID);
     const rootAggregate = root?.aggregate ?? EMPTY_AGGREGATE;
@@ -104,11 +106,12 @@ export async function statfs(engine: Engine, ctx: OpContext, handle?: NodeHandle
         freeBytes: capacity.freeBytes,
         availableBytes: capacity.freeBytes,
         usedBytes: rootAggregate.bytes,
+        snapshotBytes,
         totalFiles: FILES_MAX,
         freeFiles: FILES_MAX - files,
       };
     }
     const free = Math.max(0, Math.min(quota.limitBytes - quota.usedBytes, capacity.freeBytes));
-    return { totalBytes: quota.limitBytes, freeBytes: free, availableBytes: free, usedBytes: quota.usedBytes, totalFiles: FILES_MAX, freeFiles: FILES_MAX - files };
+    return { totalBytes: quota.limitBytes, freeBytes: free, availableBytes: free, usedBytes: quota.usedBytes, snapshotBytes, totalFiles: FILES_MAX, freeFiles: FILES_MAX - files };
   });
 }

@@ -9,6 +9,7 @@ import { FileHandleCodec } from './handles/file-handle.js';
 import { MOUNT_PROGRAM, MOUNT_V3, MountService } from './mount/mount-program.js';
 import { PORTMAP_PROGRAM, PORTMAP_V2, portmapProgram } from './portmap/portmap-program.js';
 import { DEFAULT_RPC_LIMITS, RpcServer, type RpcLimits } from './rpc/rpc-server.js';
+import { NfsPathMemory, type NfsAuditSink } from './v3/nfs3-audit.js';
 import { nfs3Program } from './v3/nfs3-program.js';
 import { NFS_PROGRAM, NFS_V3 } from './v3/nfs3-types.js';
 import { ReaddirCookies } from './v3/readdir-cookies.js';
@@ -28,6 +29,8 @@ export interface NfsServerOptions {
   /** Bounded table of READDIR pages (cookie -> core cursor). */
   readonly readdirPagesMax?: number;
   readonly randomBytes?: (count: number) => Uint8Array;
+  /** The audit trail (`management.auditor`): nfs_mount and fs_* events per procedure. */
+  readonly auditor?: NfsAuditSink;
 }
 
 export interface NfsServer extends ProtocolServer {
@@ -53,14 +56,16 @@ export function createNfsServer(options: NfsServerOptions): NfsServer {
   const exports = new ExportTable(options.exports, options.fileSystem, logger);
   const cookies = new ReaddirCookies(options.readdirPagesMax ?? READDIR_PAGES_MAX, random);
   const writeVerifier = random(8);
-  const mount = new MountService({ fileSystem: options.fileSystem, exports, handles, logger });
+  const paths = new NfsPathMemory();
+  const auditor = options.auditor;
+  const mount = new MountService({ fileSystem: options.fileSystem, exports, handles, logger, paths, ...(auditor === undefined ? {} : { auditor }) });
   const ports: { nfs?: number; portmap?: number } = {};
   const servedPrograms = [
     { program: NFS_PROGRAM, version: NFS_V3 },
     { program: MOUNT_PROGRAM, version: MOUNT_V3 },
     { program: PORTMAP_PROGRAM, version: PORTMAP_V2 },
   ];
-  const programs = [nfs3Program({ fileSystem: options.fileSystem, handles, exports, cookies, writeVerifier, logger }), mount.program(), portmapProgram(servedPrograms, () => ports.nfs ?? 0)];
+  const programs = [nfs3Program({ fileSystem: options.fileSystem, handles, exports, cookies, writeVerifier, logger, paths, ...(auditor === undefined ? {} : { auditor }) }), mount.program(), portmapProgram(servedPrograms, () => ports.nfs ?? 0)];
   let running: { rpc: RpcServer; servers: Server[] } | undefined;
 
   const bind = async (rpc: RpcServer, host: string, port: number): Promise<{ server: Server; port: number }> => {

@@ -44,7 +44,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiApp
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     bodyLimit: options.bodyBytesMax,
     return503OnClosing: true,
-    maxParamLength: FILE_REF_PARAM_CHARACTERS_MAX,
+    routerOptions: { maxParamLength: FILE_REF_PARAM_CHARACTERS_MAX },
     forceCloseConnections: 'idle',
   });
   app.addHook('onSend', async (request: FastifyRequest, reply, payload) => {

@@ -1,4 +1,7 @@
+import { systemContext } from '../../core/context.js';
 import { FsError } from '../../core/errors.js';
+import { STAGING_DIR } from './multipart.js';
+import { POLICY_BYTES_MAX, compilePolicy } from './policy.js';
 import { bucketRoot, ensureDirectory, isValidBucketName } from './buckets.js';
 import type { BucketRequest, S3Request, S3Services } from './context.js';
 import { S3Error } from './errors.js';
@@ -60,8 +63,15 @@ export async function createBucket(services: S3Services, s3: S3Request, name: st
 export async function deleteBucket(services: S3Services, s3: BucketRequest): Promise<void> {
   const root = await bucketRoot(services.fs, s3.ctx, s3.bucket);
   const attributes = await services.fs.getattr(s3.ctx, root);
-  const page = await services.fs.readdir(s3.ctx, root, { limit: 1 });
-  if (page.entries.length > 0) throw new S3Error('BucketNotEmpty', undefined, { BucketName: s3.bucket.name });
+  const page = await services.fs.readdir(s3.ctx, root, { limit: 2 });
+  if (page.entries.some((entry) => entry.name !== STAGING_DIR)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: s3.bucket.name });
+  if (page.entries.length > 0) {
+    // Only the multipart staging directory is left: it goes if no upload is in progress.
+    await services.fs.rmdir(systemContext(s3.ctx.logger, s3.ctx.requestId), root, STAGING_DIR).catch((error: unknown) => {
+      if (error instanceof FsError && error.code === 'NotEmpty') throw new S3Error('BucketNotEmpty', 'The bucket has multipart uploads in progress; abort them first (ListMultipartUploads, AbortMultipartUpload)', { BucketName: s3.bucket.name });
+      throw error;
+    });
+  }
   const parent = await services.fs.handleOf(s3.ctx, attributes.parentId);
   const name = s3.bucket.path.split('/').filter((part) => part !== '').at(-1);
   if (name !== undefined && attributes.id !== parent.id) {
@@ -87,4 +97,36 @@ export async function getBucketLocation(services: S3Services, s3: BucketRequest)
 export async function getBucketVersioning(services: S3Services, s3: BucketRequest): Promise<void> {
   await services.fs.getattr(s3.ctx, await bucketRoot(services.fs, s3.ctx, s3.bucket));
   sendXml(s3.response, 200, 'VersioningConfiguration', '');
+}
+
+/**
+ * Bucket policies are managed by the owner of the bucket's directory (as only the owner may
+ * change a directory's permissions in core), or by the system.
+ */
+async function requireRootOwner(services: S3Services, s3: BucketRequest): Promise<void> {
+  const attributes = await services.fs.getattr(s3.ctx, await bucketRoot(services.fs, s3.ctx, s3.bucket));
+  if (s3.anonymous || (s3.ctx.principal.superuser !== true && attributes.uid !== s3.ctx.principal.uid)) {
+    throw new S3Error('AccessDenied', 'Only the owner of the bucket\'s directory may read or change its policy');
+  }
+}
+
+export async function getBucketPolicy(services: S3Services, s3: BucketRequest): Promise<void> {
+  await requireRootOwner(services, s3);
+  if (s3.bucket.policy === undefined) throw new S3Error('NoSuchBucketPolicy', undefined, { BucketName: s3.bucket.name });
+  s3.response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s3.bucket.policy) });
+  s3.response.end(s3.bucket.policy);
+}
+
+export async function putBucketPolicy(services: S3Services, s3: BucketRequest): Promise<void> {
+  await requireRootOwner(services, s3);
+  const text = (await readSmallBody(s3, POLICY_BYTES_MAX)).toString('utf8');
+  compilePolicy(text, s3.bucket.name);
+  await services.buckets.setPolicy(s3.bucket.name, text);
+  sendEmpty(s3.response, 204);
+}
+
+export async function deleteBucketPolicy(services: S3Services, s3: BucketRequest): Promise<void> {
+  await requireRootOwner(services, s3);
+  await services.buckets.setPolicy(s3.bucket.name, undefined);
+  sendEmpty(s3.response, 204);
 }

@@ -25,6 +25,8 @@ export interface Bucket {
   readonly createdAtMs: number;
   /** The uid of the user who created it (ListBuckets' Owner). */
   readonly ownerUid?: number;
+  /** The bucket policy as the owner sent it (JSON text), validated on PutBucketPolicy. */
+  readonly policy?: string;
 }
 
 const encoder = new TextEncoder();
@@ -60,6 +62,16 @@ export class BucketStore {
       const count = await tx.scan({ start: bucketsPrefix(), end: prefixEnd(bucketsPrefix()), limit: BUCKETS_MAX });
       if (count.length >= BUCKETS_MAX) throw new FsError('NoSpace', `at most ${BUCKETS_MAX} buckets`);
       tx.put(bucketKey(bucket.name), encoder.encode(JSON.stringify(bucket)));
+    });
+  }
+
+  /** Sets (or with undefined removes) the bucket policy; NotFound when the bucket is gone. */
+  async setPolicy(name: string, policy: string | undefined): Promise<void> {
+    await this.options.metadata.write(async (tx) => {
+      const value = await tx.get(bucketKey(name));
+      if (value === undefined) throw new FsError('NotFound', `no bucket ${name}`);
+      const { policy: _old, ...bucket } = JSON.parse(decoder.decode(value)) as Bucket;
+      tx.put(bucketKey(name), encoder.encode(JSON.stringify(policy === undefined ? bucket : { ...bucket, policy })));
     });
   }
 

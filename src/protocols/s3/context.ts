@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OpContext } from '../../core/context.js';
 import type { FileSystem } from '../../core/file-system.js';
 import type { Bucket, BucketStore } from './buckets.js';
+import type { MultipartStore } from './multipart.js';
 import type { ObjectMetadataStore } from './object-metadata.js';
 import type { VerifiedSignature, ParsedAuthorization } from './sigv4.js';
 
@@ -18,6 +19,10 @@ export interface S3Request {
   readonly verified: VerifiedSignature;
   readonly ownerId: string;
   readonly ownerName: string;
+  /** No signature: admitted by a bucket policy for "*", running as nobody through core. */
+  readonly anonymous: boolean;
+  /** Checks the bucket policy for one more action on a key (DeleteObjects, copy sources). */
+  readonly authorize?: (action: string, key: string | undefined) => void;
 }
 
 export interface S3Services {
@@ -28,6 +33,7 @@ export interface S3Services {
   readonly basePath: () => Promise<string>;
   readonly objectBytesMax: number;
   readonly nowMs: () => number;
+  readonly uploads: MultipartStore;
 }
 
 export interface BucketRequest extends S3Request {

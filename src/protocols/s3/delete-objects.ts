@@ -26,6 +26,7 @@ export async function deleteObjects(services: S3Services, s3: BucketRequest): Pr
     if (key === undefined) throw new S3Error('MalformedXML', 'every Object needs a Key');
     try {
       if (versionId !== undefined && versionId !== 'null') throw new S3Error('NoSuchKey', 'The specified version does not exist.');
+      s3.authorize?.('s3:DeleteObject', key);
       await deleteKey(services, s3, key);
       if (!quiet) answers.push(element('Deleted', [element('Key', key), ...(versionId === undefined ? [] : [element('VersionId', versionId)])]));
     } catch (error) {

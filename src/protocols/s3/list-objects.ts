@@ -71,7 +71,7 @@ interface ListInput {
   readonly maxKeys: number;
 }
 
-async function listKeys(services: S3Services, s3: BucketRequest, input: ListInput): Promise<{ objects: Array<{ key: string; attributes: Attributes }>; prefixes: string[]; truncated: boolean; last?: string }> {
+export async function listKeys(services: S3Services, s3: BucketRequest, input: ListInput): Promise<{ objects: Array<{ key: string; attributes: Attributes }>; prefixes: string[]; truncated: boolean; last?: string }> {
   const root = await bucketRoot(services.fs, s3.ctx, s3.bucket);
   // Start at the deepest folder the prefix names completely.
   let start = root;
@@ -108,7 +108,7 @@ async function listKeys(services: S3Services, s3: BucketRequest, input: ListInpu
   return { objects, prefixes, truncated: false, ...(last === undefined ? {} : { last }) };
 }
 
-function maxKeysOf(s3: BucketRequest): number {
+export function maxKeysOf(s3: BucketRequest): number {
   const text = s3.query.get('max-keys');
   if (text === undefined) return MAX_KEYS_MAX;
   if (!/^\d{1,9}$/.test(text)) throw new S3Error('InvalidArgument', 'Provided max-keys not an integer or within integer range', { ArgumentName: 'max-keys', ArgumentValue: text });

@@ -28,6 +28,10 @@ export interface ObjectMetadata {
   readonly expires?: string;
   /** x-amz-meta-* without the prefix, names lower-case. */
   readonly userMetadata: Readonly<Record<string, string>>;
+  /** Object tags, in the order given (at most 10). */
+  readonly tags?: ReadonlyArray<{ readonly key: string; readonly value: string }>;
+  /** Parts of a multipart object (x-amz-mp-parts-count). */
+  readonly partsCount?: number;
 }
 
 interface StoredObjectMetadata extends ObjectMetadata {
@@ -55,6 +59,11 @@ export class ObjectMetadataStore {
 
   /** The stored metadata if it still describes the file's content; else a derived ETag only. */
   async get(attributes: Attributes): Promise<ObjectMetadata> {
+    return (await this.stored(attributes)) ?? { etag: derivedEtag(attributes), userMetadata: {} };
+  }
+
+  /** The stored metadata if it still describes the file's content (S3 wrote it). */
+  async stored(attributes: Attributes): Promise<ObjectMetadata | undefined> {
     const value = await this.options.metadata.read((tx) => tx.get(recordKey(attributes.id)));
     if (value !== undefined) {
       const stored = JSON.parse(decoder.decode(value)) as StoredObjectMetadata;
@@ -63,7 +72,7 @@ export class ObjectMetadataStore {
         return metadata;
       }
     }
-    return { etag: derivedEtag(attributes), userMetadata: {} };
+    return undefined;
   }
 
   async delete(id: number): Promise<void> {

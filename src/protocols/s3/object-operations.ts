@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { OpContext } from '../../core/context.js';
 import { FsError } from '../../core/errors.js';
 import type { Attributes, FileSystem, NodeHandle } from '../../core/file-system.js';
@@ -11,6 +11,8 @@ import { readBody } from './payload.js';
 import { httpDate, isoTime, sendEmpty, sendXml } from './respond.js';
 import { bodyOptions } from './small-body.js';
 import { element } from './xml.js';
+import { COPY_BYTES_MAX } from '../../core/data/copy-range.js';
+import { parseTaggingHeader } from './tagging.js';
 
 /** Data goes to core in pieces of this size (core takes up to 16 MiB per write). */
 export const WRITE_PIECE_BYTES = 4 * 1024 * 1024;
@@ -19,7 +21,7 @@ const READ_PIECE_BYTES = 1024 * 1024;
 const notFound = (s3: BucketRequest) => new S3Error('NoSuchKey', undefined, { Key: s3.key ?? '' });
 
 /** The parent directory of a key, creating missing directories as the caller when asked. */
-async function parentOf(fs: FileSystem, ctx: OpContext, root: NodeHandle, key: ObjectKey, create: boolean): Promise<NodeHandle> {
+export async function parentOf(fs: FileSystem, ctx: OpContext, root: NodeHandle, key: ObjectKey, create: boolean): Promise<NodeHandle> {
   let current = root;
   for (const name of key.segments.slice(0, -1)) {
     try {
@@ -39,7 +41,7 @@ async function parentOf(fs: FileSystem, ctx: OpContext, root: NodeHandle, key: O
   return current;
 }
 
-async function findObject(services: S3Services, s3: BucketRequest): Promise<{ key: ObjectKey; parent: NodeHandle; handle: NodeHandle; attributes: Attributes }> {
+export async function findObject(services: S3Services, s3: BucketRequest): Promise<{ key: ObjectKey; parent: NodeHandle; handle: NodeHandle; attributes: Attributes }> {
   const key = parseObjectKey(s3.key ?? '');
   const root = await bucketRoot(services.fs, s3.ctx, s3.bucket);
   try {
@@ -55,7 +57,7 @@ async function findObject(services: S3Services, s3: BucketRequest): Promise<{ ke
   }
 }
 
-function metadataFromHeaders(s3: BucketRequest): Omit<ObjectMetadata, 'etag'> {
+export function metadataFromHeaders(s3: BucketRequest): Omit<ObjectMetadata, 'etag'> {
   const headers = s3.request.headers;
   const userMetadata: Record<string, string> = {};
   let bytes = 0;
@@ -70,7 +72,9 @@ function metadataFromHeaders(s3: BucketRequest): Omit<ObjectMetadata, 'etag'> {
     const value = headers[name];
     return typeof value === 'string' ? { [camel(name)]: value } : {};
   };
-  return { ...pick('content-type'), ...pick('content-encoding'), ...pick('content-disposition'), ...pick('content-language'), ...pick('cache-control'), ...pick('expires'), userMetadata };
+  const tagging = headers['x-amz-tagging'];
+  const tags = typeof tagging === 'string' ? parseTaggingHeader(tagging) : undefined;
+  return { ...pick('content-type'), ...pick('content-encoding'), ...pick('content-disposition'), ...pick('content-language'), ...pick('cache-control'), ...pick('expires'), userMetadata, ...(tags === undefined || tags.length === 0 ? {} : { tags }) };
 }
 
 const camel = (header: string): string => header.replace(/-([a-z])/g, (_m, letter: string) => letter.toUpperCase());
@@ -79,7 +83,7 @@ const camel = (header: string): string => header.replace(/-([a-z])/g, (_m, lette
  * Writes `source` into a hidden staging file beside the target and renames it into place only once
  * the whole body was read and verified, so a failed or forged upload never replaces stored data.
  */
-async function stageAndPublish(services: S3Services, s3: BucketRequest, key: ObjectKey, write: (stage: NodeHandle) => Promise<string>, metadata: Omit<ObjectMetadata, 'etag'>, options: { noReplace: boolean }): Promise<{ etag: string; attributes: Attributes }> {
+export async function stageAndPublish(services: S3Services, s3: BucketRequest, key: ObjectKey, write: (stage: NodeHandle) => Promise<string>, metadata: Omit<ObjectMetadata, 'etag'>, options: { noReplace: boolean }): Promise<{ etag: string; attributes: Attributes }> {
   const { fs, objects } = services;
   const root = await bucketRoot(fs, s3.ctx, s3.bucket);
   const parent = await parentOf(fs, s3.ctx, root, key, true);
@@ -108,6 +112,28 @@ async function stageAndPublish(services: S3Services, s3: BucketRequest, key: Obj
   }
 }
 
+/** Writes a verified request body into a staging file in 4 MiB pieces; answers its MD5 (hex). */
+export async function writeBody(services: S3Services, s3: BucketRequest, stage: NodeHandle, body: ReturnType<typeof readBody>): Promise<string> {
+  let offset = 0;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (pendingBytes === 0) return;
+    const data = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
+    await services.fs.write(s3.ctx, stage, { offset, data });
+    offset += data.length;
+    pending = [];
+    pendingBytes = 0;
+  };
+  for await (const piece of body.pieces) {
+    pending.push(piece);
+    pendingBytes += piece.length;
+    if (pendingBytes >= WRITE_PIECE_BYTES) await flush();
+  }
+  await flush();
+  return body.finish().md5Hex;
+}
+
 /** PutObject, or a folder marker (`key/`, empty body) as a directory. */
 export async function putObject(services: S3Services, s3: BucketRequest): Promise<void> {
   const key = parseObjectKey(s3.key ?? '');
@@ -128,26 +154,7 @@ export async function putObject(services: S3Services, s3: BucketRequest): Promis
     services,
     s3,
     key,
-    async (stage) => {
-      let offset = 0;
-      let pending: Buffer[] = [];
-      let pendingBytes = 0;
-      const flush = async (): Promise<void> => {
-        if (pendingBytes === 0) return;
-        const data = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
-        await services.fs.write(s3.ctx, stage, { offset, data });
-        offset += data.length;
-        pending = [];
-        pendingBytes = 0;
-      };
-      for await (const piece of body.pieces) {
-        pending.push(piece);
-        pendingBytes += piece.length;
-        if (pendingBytes >= WRITE_PIECE_BYTES) await flush();
-      }
-      await flush();
-      return body.finish().md5Hex;
-    },
+    (stage) => writeBody(services, s3, stage, body),
     metadataFromHeaders(s3),
     { noReplace: ifNoneMatch === '*' },
   );
@@ -167,6 +174,8 @@ function objectHeaders(attributes: Attributes, metadata: ObjectMetadata): Record
   if (metadata.cacheControl !== undefined) headers['cache-control'] = metadata.cacheControl;
   if (metadata.expires !== undefined) headers.expires = metadata.expires;
   for (const [name, value] of Object.entries(metadata.userMetadata)) headers[`x-amz-meta-${name}`] = value;
+  if (metadata.tags !== undefined && metadata.tags.length > 0) headers['x-amz-tagging-count'] = metadata.tags.length;
+  if (metadata.partsCount !== undefined) headers['x-amz-mp-parts-count'] = metadata.partsCount;
   return headers;
 }
 
@@ -289,39 +298,113 @@ async function removeEmptyParents(services: S3Services, s3: BucketRequest, key: 
   }
 }
 
-/** CopyObject: read and rewrite through core for now (issue 5 wants shared chunks). */
-export async function copyObject(services: S3Services, s3: BucketRequest, resolveSource: (bucket: string, key: string) => Promise<BucketRequest>): Promise<void> {
+/** Copies `length` bytes by sharing chunks, one core call per GiB at most. */
+export async function copyBytes(fs: FileSystem, ctx: OpContext, request: { source: NodeHandle; sourceOffset: number; target: NodeHandle; targetOffset: number; length: number }): Promise<void> {
+  for (let done = 0; done < request.length; ) {
+    const length = Math.min(COPY_BYTES_MAX, request.length - done);
+    const result = await fs.copyRange(ctx, { source: request.source, sourceOffset: request.sourceOffset + done, target: request.target, targetOffset: request.targetOffset + done, length });
+    if (result.bytesWritten === 0) break;
+    done += result.bytesWritten;
+  }
+}
+
+/** MD5 of a byte range, read through core (used only where no stored MD5 describes the bytes). */
+export async function md5Of(fs: FileSystem, ctx: OpContext, node: NodeHandle, start: number, length: number): Promise<string> {
+  const md5 = createHash('md5');
+  for (let offset = start; offset < start + length; ) {
+    const piece = await fs.read(ctx, node, { offset, length: Math.min(WRITE_PIECE_BYTES, start + length - offset) });
+    if (piece.data.length === 0) break;
+    md5.update(piece.data);
+    offset += piece.data.length;
+  }
+  return md5.digest('hex');
+}
+
+/** `x-amz-copy-source`: `[/]bucket/key[?versionId=null]`, URL-encoded. */
+export function parseCopySource(s3: BucketRequest): { bucket: string; key: string } {
   const header = String(s3.request.headers['x-amz-copy-source']);
-  const decoded = decodeURIComponent(header.split('?')[0] as string).replace(/^\//, '');
+  const [path, query] = header.split('?') as [string, string | undefined];
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path).replace(/^\//, '');
+  } catch {
+    throw new S3Error('InvalidArgument', 'Copy Source is not properly URL-encoded', { ArgumentName: 'x-amz-copy-source' });
+  }
   const slash = decoded.indexOf('/');
-  if (slash <= 0) throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', { ArgumentName: 'x-amz-copy-source' });
-  const sourceRequest = await resolveSource(decoded.slice(0, slash), decoded.slice(slash + 1));
-  const source = await findObject(services, sourceRequest);
-  if (source.attributes.type !== 'file') throw new S3Error('NoSuchKey');
-  const sourceMetadata = await services.objects.get(source.attributes);
+  if (slash <= 0 || slash === decoded.length - 1) throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', { ArgumentName: 'x-amz-copy-source' });
+  const versionId = query === undefined ? undefined : new URLSearchParams(query).get('versionId');
+  if (versionId !== undefined && versionId !== null && versionId !== 'null') throw new S3Error('NoSuchKey', 'The specified version of the copy source does not exist.');
+  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
+}
+
+/**
+ * x-amz-copy-source-if-*: If-Match true with If-Unmodified-Since false copies; If-None-Match false
+ * with If-Modified-Since true fails (S3 API reference, CopyObject). Every failure is 412.
+ */
+export function checkCopySourceConditions(s3: BucketRequest, attributes: Attributes, etag: string): void {
+  const header = (name: string) => {
+    const value = s3.request.headers[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const modifiedMs = Math.floor(Number(attributes.mtimeNs / 1_000_000n) / 1000) * 1000;
+  const matches = (list: string) => list.split(',').map((tag) => tag.trim().replace(/^W\//, '')).some((tag) => tag === '*' || tag === `"${etag}"` || tag === etag);
+  const date = (text: string | undefined) => {
+    const value = text === undefined ? Number.NaN : Date.parse(text);
+    return Number.isNaN(value) ? undefined : value;
+  };
+  const fail = (condition: string) => new S3Error('PreconditionFailed', undefined, { Condition: condition });
+  const ifMatch = header('x-amz-copy-source-if-match');
+  const ifUnmodified = date(header('x-amz-copy-source-if-unmodified-since'));
+  const ifNoneMatch = header('x-amz-copy-source-if-none-match');
+  const ifModified = date(header('x-amz-copy-source-if-modified-since'));
+  if (ifMatch !== undefined) {
+    if (!matches(ifMatch)) throw fail('x-amz-copy-source-If-Match');
+  } else if (ifUnmodified !== undefined && modifiedMs > ifUnmodified) throw fail('x-amz-copy-source-If-Unmodified-Since');
+  if (ifNoneMatch !== undefined) {
+    if (matches(ifNoneMatch)) throw fail('x-amz-copy-source-If-None-Match');
+  } else if (ifModified !== undefined && modifiedMs <= ifModified) throw fail('x-amz-copy-source-If-Modified-Since');
+}
+
+/** The source object of a copy, with its metadata and an MD5 that describes its bytes. */
+export async function copySource(services: S3Services, s3: BucketRequest, resolveSource: (bucket: string, key: string) => Promise<BucketRequest>): Promise<{ request: BucketRequest; handle: NodeHandle; attributes: Attributes; metadata: ObjectMetadata; stored: boolean }> {
+  const { bucket, key } = parseCopySource(s3);
+  const request = await resolveSource(bucket, key);
+  const source = await findObject(services, request);
+  if (source.attributes.type !== 'file') throw new S3Error('NoSuchKey', undefined, { Key: key });
+  const stored = await services.objects.stored(source.attributes);
+  return { request, handle: source.handle, attributes: source.attributes, metadata: stored ?? (await services.objects.get(source.attributes)), stored: stored !== undefined };
+}
+
+/**
+ * CopyObject, server-side by sharing chunks (core copyRange, per GiB): no byte is read or written
+ * unless the source has no stored MD5 (a file written by another protocol), which is then read
+ * once to compute one. Metadata directive COPY (default) or REPLACE; tagging directive likewise.
+ */
+export async function copyObject(services: S3Services, s3: BucketRequest, resolveSource: (bucket: string, key: string) => Promise<BucketRequest>): Promise<void> {
+  const source = await copySource(services, s3, resolveSource);
+  checkCopySourceConditions(s3, source.attributes, source.metadata.etag);
   const key = parseObjectKey(s3.key ?? '');
+  if (key.folder) throw new S3Error('InvalidArgument', 'A key ending in "/" is a folder and cannot hold data');
   const directive = String(s3.request.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { ArgumentName: 'x-amz-metadata-directive' });
-  if (directive === 'COPY' && sourceRequest.bucket.name === s3.bucket.name && sourceRequest.key === s3.key) {
+  const taggingDirective = String(s3.request.headers['x-amz-tagging-directive'] ?? 'COPY').toUpperCase();
+  if (taggingDirective !== 'COPY' && taggingDirective !== 'REPLACE') throw new S3Error('InvalidArgument', 'Unknown tagging directive.', { ArgumentName: 'x-amz-tagging-directive' });
+  if (directive === 'COPY' && taggingDirective === 'COPY' && source.request.bucket.name === s3.bucket.name && source.request.key === s3.key) {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.');
   }
-  const { etag: _etag, ...kept } = sourceMetadata;
-  const metadata = directive === 'COPY' ? kept : metadataFromHeaders(s3);
+  const { etag: _etag, tags: sourceTags, ...kept } = source.metadata;
+  const replaced = metadataFromHeaders(s3);
+  const { tags: _replacedTags, ...replacedRest } = replaced;
+  const tags = taggingDirective === 'COPY' ? sourceTags : replaced.tags;
+  const metadata = { ...(directive === 'COPY' ? kept : replacedRest), ...(tags === undefined ? {} : { tags }) };
+  const size = source.attributes.size;
   const result = await stageAndPublish(
     services,
     s3,
     key,
     async (stage) => {
-      const { createHash } = await import('node:crypto');
-      const md5 = createHash('md5');
-      for (let offset = 0; offset < source.attributes.size; ) {
-        const piece = await services.fs.read(sourceRequest.ctx, source.handle, { offset, length: Math.min(WRITE_PIECE_BYTES, source.attributes.size - offset) });
-        if (piece.data.length === 0) break;
-        await services.fs.write(s3.ctx, stage, { offset, data: piece.data });
-        md5.update(piece.data);
-        offset += piece.data.length;
-      }
-      return md5.digest('hex');
+      await copyBytes(services.fs, s3.ctx, { source: source.handle, sourceOffset: 0, target: stage, targetOffset: 0, length: size });
+      return source.stored ? source.metadata.etag : md5Of(services.fs, s3.ctx, source.handle, 0, size);
     },
     metadata,
     { noReplace: false },

@@ -9,15 +9,19 @@ import type { FileSystem } from '../../core/file-system.js';
 import type { ProtocolServer } from '../protocol-server.js';
 import { guardConnections, type NetworkAccess } from '../rest/network-access.js';
 import { httpsOptions, type TlsIdentity } from '../rest/tls.js';
-import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, headBucket, listBuckets } from './bucket-operations.js';
+import { createBucket, deleteBucket, deleteBucketPolicy, getBucketLocation, getBucketPolicy, getBucketVersioning, headBucket, listBuckets, putBucketPolicy } from './bucket-operations.js';
 import type { BucketStore } from './buckets.js';
 import type { BucketRequest, S3Request, S3Services } from './context.js';
 import { deleteObjects } from './delete-objects.js';
 import { errorXml, FS_ERROR_S3, S3_ERRORS, S3Error } from './errors.js';
 import { listObjects } from './list-objects.js';
+import { listObjectVersions } from './list-versions.js';
+import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, listMultipartUploads, listParts, MultipartStore, PART_BYTES_MIN, sweepExpiredUploads, uploadPart, uploadPartCopy } from './multipart.js';
 import { copyObject, deleteObject, getObject, putObject } from './object-operations.js';
+import { evaluatePolicy, PolicyCache } from './policy.js';
+import { deleteObjectTagging, getObjectTagging, putObjectTagging } from './tagging.js';
 import type { ObjectMetadataStore } from './object-metadata.js';
-import { parseAuthorization, parseQuery, percentDecode, SigningKeyCache, splitTarget, verifySignature } from './sigv4.js';
+import { parseAuthorization, parsePayloadMode, parseQuery, percentDecode, SigningKeyCache, splitTarget, UNSIGNED_PAYLOAD, verifySignature, type ParsedAuthorization } from './sigv4.js';
 
 export interface S3User {
   readonly id: string;
@@ -39,6 +43,13 @@ export interface S3ServerLimits {
   readonly objectBytesMax: number;
   /** Bounded shutdown: connections still open after this are destroyed. */
   readonly closeTimeoutMs: number;
+  /** Multipart uploads initiated longer ago than this are removed by the sweep (7 days). */
+  readonly multipartExpiryMs: number;
+  /** How often the sweep runs, and how many uploads one run removes at most. */
+  readonly multipartSweepIntervalMs: number;
+  readonly multipartSweepStep: number;
+  /** Smallest part but the last (S3: 5 MiB). */
+  readonly partBytesMin: number;
 }
 
 export const DEFAULT_S3_LIMITS: S3ServerLimits = {
@@ -48,12 +59,20 @@ export const DEFAULT_S3_LIMITS: S3ServerLimits = {
   keepAliveTimeoutMs: 5_000,
   objectBytesMax: 5 * 1024 ** 3,
   closeTimeoutMs: 10_000,
+  multipartExpiryMs: 7 * 24 * 3600_000,
+  multipartSweepIntervalMs: 3600_000,
+  multipartSweepStep: 100,
+  partBytesMin: PART_BYTES_MIN,
 };
+
+/** Anonymous requests admitted by a bucket policy run through core as nobody. */
+export const ANONYMOUS_PRINCIPAL: Principal = { uid: 65534, gids: [65534], name: 'anonymous' };
 
 export interface S3ServerDeps {
   readonly fs: FileSystem;
   readonly buckets: BucketStore;
   readonly objects: ObjectMetadataStore;
+  readonly uploads: MultipartStore;
   readonly accessKeys: { secretOf(id: string): Promise<{ accessKey: { userId: string }; secret: string } | undefined> };
   readonly findUser: (id: string) => Promise<S3User | undefined>;
   readonly groupsOf: (userId: string) => Promise<number[]>;
@@ -81,6 +100,9 @@ export class S3Server implements ProtocolServer {
   private readonly keys = new SigningKeyCache();
   private readonly services: S3Services;
   private readonly sockets = new Set<Socket>();
+  private readonly policies = new PolicyCache();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<number> | undefined;
 
   constructor(private readonly deps: S3ServerDeps) {
     this.limits = { ...DEFAULT_S3_LIMITS, ...deps.limits };
@@ -91,6 +113,7 @@ export class S3Server implements ProtocolServer {
       basePath: async () => (await deps.settings()).base_path,
       objectBytesMax: this.limits.objectBytesMax,
       nowMs: deps.nowMs,
+      uploads: deps.uploads,
     };
   }
 
@@ -125,6 +148,8 @@ export class S3Server implements ProtocolServer {
       });
     });
     this.listener = listener;
+    this.sweepTimer = setInterval(() => void this.sweepMultipart(), this.limits.multipartSweepIntervalMs);
+    this.sweepTimer.unref();
     const address = listener.address();
     return typeof address === 'object' && address !== null ? address.port : port;
   }
@@ -133,6 +158,9 @@ export class S3Server implements ProtocolServer {
     const listener = this.listener;
     if (listener === undefined) return;
     this.listener = undefined;
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    await this.sweeping;
     const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
     for (const socket of this.sockets) socket.end();
     const timer = setTimeout(() => {
@@ -140,6 +168,20 @@ export class S3Server implements ProtocolServer {
     }, this.limits.closeTimeoutMs);
     await closed;
     clearTimeout(timer);
+  }
+
+  /** One bounded run of the abandoned-upload sweep (also run on a timer while listening). */
+  async sweepMultipart(): Promise<number> {
+    if (this.sweeping !== undefined) return this.sweeping;
+    this.sweeping = sweepExpiredUploads(this.services, this.deps.logger, { maxAgeMs: this.limits.multipartExpiryMs, step: this.limits.multipartSweepStep })
+      .catch((error: unknown) => {
+        this.deps.logger.warn({ err: error }, 'the multipart sweep failed');
+        return 0;
+      })
+      .finally(() => {
+        this.sweeping = undefined;
+      });
+    return this.sweeping;
   }
 
   private clientError(error: NodeJS.ErrnoException, socket: Socket): void {
@@ -161,16 +203,28 @@ export class S3Server implements ProtocolServer {
     try {
       const { bucketName, key, query } = this.address(request);
       resource = `/${bucketName ?? ''}${key === undefined ? '' : `/${key}`}`;
-      const auth = parseAuthorization({ method: request.method ?? 'GET', url: request.url ?? '/', rawHeaders: request.rawHeaders });
-      if (auth === undefined) throw new S3Error('AccessDenied', 'Anonymous access is not allowed (bucket policies are not supported yet)');
-      const found = await this.deps.accessKeys.secretOf(auth.accessKeyId);
-      if (found === undefined) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: auth.accessKeyId });
-      const verified = verifySignature({ request: { method: request.method ?? 'GET', url: request.url ?? '/', rawHeaders: request.rawHeaders }, auth, secret: found.secret, nowMs: this.deps.nowMs(), keys: this.keys });
-      const user = await this.deps.findUser(found.accessKey.userId);
-      if (user === undefined) throw new S3Error('InvalidAccessKeyId', 'The user of this access key no longer exists');
-      const principal: Principal = { uid: user.uid, gids: [user.primaryGid, ...(await this.deps.groupsOf(user.id)).filter((gid) => gid !== user.primaryGid)], sid: user.sid, name: user.name };
-      const ctx: OpContext = { principal, clientAddress: request.socket.remoteAddress ?? 'unknown', protocol: 's3', requestId, logger, signal: abort.signal };
-      const s3: S3Request = { request, response, ctx, method: request.method ?? 'GET', ...(bucketName === undefined ? {} : { bucketName }), ...(key === undefined ? {} : { key }), query, auth, verified, ownerId: user.sid, ownerName: user.name };
+      const signable = { method: request.method ?? 'GET', url: request.url ?? '/', rawHeaders: request.rawHeaders };
+      const auth = parseAuthorization(signable);
+      const clientAddress = request.socket.remoteAddress ?? 'unknown';
+      let s3: S3Request;
+      if (auth === undefined) {
+        // Anonymous: admitted later only where a bucket policy allows "*" (see authorize).
+        const payloadHeader = request.headers['x-amz-content-sha256'];
+        const payload = parsePayloadMode(typeof payloadHeader === 'string' ? payloadHeader : UNSIGNED_PAYLOAD, true);
+        if (payload.kind === 'streaming-signed') throw new S3Error('AccessDenied', 'A signed streaming payload needs a signed request');
+        const anonymousAuth: ParsedAuthorization = { accessKeyId: '', scope: '', date: '', region: '', service: '', amzDate: '', signedHeaders: [], signature: '', presigned: false, payload };
+        const ctx: OpContext = { principal: ANONYMOUS_PRINCIPAL, clientAddress, protocol: 's3', requestId, logger, signal: abort.signal };
+        s3 = { request, response, ctx, method: request.method ?? 'GET', ...(bucketName === undefined ? {} : { bucketName }), ...(key === undefined ? {} : { key }), query, auth: anonymousAuth, verified: { signingKey: Buffer.alloc(0), seedSignature: '', amzDate: '', scope: '' }, ownerId: '', ownerName: 'anonymous', anonymous: true };
+      } else {
+        const found = await this.deps.accessKeys.secretOf(auth.accessKeyId);
+        if (found === undefined) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: auth.accessKeyId });
+        const verified = verifySignature({ request: signable, auth, secret: found.secret, nowMs: this.deps.nowMs(), keys: this.keys });
+        const user = await this.deps.findUser(found.accessKey.userId);
+        if (user === undefined) throw new S3Error('InvalidAccessKeyId', 'The user of this access key no longer exists');
+        const principal: Principal = { uid: user.uid, gids: [user.primaryGid, ...(await this.deps.groupsOf(user.id)).filter((gid) => gid !== user.primaryGid)], sid: user.sid, name: user.name };
+        const ctx: OpContext = { principal, clientAddress, protocol: 's3', requestId, logger, signal: abort.signal };
+        s3 = { request, response, ctx, method: request.method ?? 'GET', ...(bucketName === undefined ? {} : { bucketName }), ...(key === undefined ? {} : { key }), query, auth, verified, ownerId: user.sid, ownerName: user.name, anonymous: false };
+      }
       await this.dispatch(s3);
     } catch (error) {
       this.sendError(error, request, response, { requestId, hostId, resource, logger });
@@ -199,42 +253,129 @@ export class S3Server implements ProtocolServer {
 
   private async bucketRequest(s3: S3Request, name: string): Promise<BucketRequest> {
     const bucket = await this.services.buckets.get(name);
-    if (bucket === undefined) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
-    return { ...s3, bucketName: name, bucket };
+    if (bucket === undefined) {
+      // Anonymous callers learn nothing about which buckets exist.
+      if (s3.anonymous) throw new S3Error('AccessDenied');
+      throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
+    }
+    const request: BucketRequest = { ...s3, bucketName: name, bucket };
+    return { ...request, authorize: (action, key) => this.authorize(request, action, key) };
+  }
+
+  /**
+   * The bucket policy's word on one action: Deny refuses anyone; an anonymous caller needs an
+   * Allow for "*". Anything else goes on to core's ACLs as the caller (or as nobody).
+   */
+  private authorize(s3: BucketRequest, action: string, key: string | undefined): void {
+    const text = s3.bucket.policy;
+    if (text === undefined) {
+      if (s3.anonymous) throw new S3Error('AccessDenied');
+      return;
+    }
+    let decision: 'Allow' | 'Deny' | 'None';
+    try {
+      decision = evaluatePolicy(this.policies.get(text, s3.bucket.name), {
+        user: s3.anonymous ? undefined : s3.ctx.principal.name,
+        action,
+        resource: `arn:aws:s3:::${s3.bucket.name}${key === undefined ? '' : `/${key}`}`,
+        sourceIp: s3.ctx.clientAddress,
+        secureTransport: (s3.request.socket as { encrypted?: boolean }).encrypted === true,
+      });
+    } catch (error) {
+      // A stored policy this server no longer understands admits no one anonymously and denies nothing else.
+      s3.ctx.logger.warn({ err: error, bucket: s3.bucket.name }, 'the bucket policy does not compile');
+      decision = 'None';
+    }
+    if (decision === 'Deny' || (s3.anonymous && decision !== 'Allow')) throw new S3Error('AccessDenied');
   }
 
   private async dispatch(s3: S3Request): Promise<void> {
     const { method, query } = s3;
     const services = this.services;
-    const unsupported = ['uploads', 'uploadId', 'partNumber', 'tagging', 'acl', 'policy', 'cors', 'lifecycle', 'versions', 'website', 'encryption', 'object-lock', 'retention', 'legal-hold', 'replication', 'notification', 'logging', 'requestPayment', 'accelerate', 'ownershipControls', 'publicAccessBlock', 'analytics', 'metrics', 'inventory', 'intelligent-tiering', 'torrent', 'restore', 'select', 'attributes'];
+    const unsupported = ['acl', 'cors', 'lifecycle', 'website', 'encryption', 'object-lock', 'retention', 'legal-hold', 'replication', 'notification', 'logging', 'requestPayment', 'accelerate', 'ownershipControls', 'publicAccessBlock', 'analytics', 'metrics', 'inventory', 'intelligent-tiering', 'torrent', 'restore', 'select', 'attributes'];
     const subresource = unsupported.find((name) => query.has(name));
     if (s3.bucketName === undefined) {
+      if (s3.anonymous) throw new S3Error('AccessDenied', 'Anonymous access is allowed only where a bucket policy allows it');
       if (method === 'GET') return listBuckets(services, s3);
       throw new S3Error('MethodNotAllowed');
     }
     if (s3.key === undefined) {
-      if (method === 'PUT' && subresource === undefined && !query.has('versioning')) return createBucket(services, s3, s3.bucketName);
+      if (method === 'PUT' && subresource === undefined && !['versioning', 'policy', 'tagging'].some((name) => query.has(name))) {
+        if (s3.anonymous) throw new S3Error('AccessDenied', 'Anonymous access is allowed only where a bucket policy allows it');
+        return createBucket(services, s3, s3.bucketName);
+      }
       const bucket = await this.bucketRequest(s3, s3.bucketName);
       if (subresource !== undefined) throw new S3Error('NotImplemented', `The ${subresource} subresource is not implemented yet`);
-      if (method === 'GET' && query.has('location')) return getBucketLocation(services, bucket);
-      if (method === 'GET' && query.has('versioning')) return getBucketVersioning(services, bucket);
-      if (method === 'PUT' && query.has('versioning')) throw new S3Error('NotImplemented', 'Versioning is not implemented yet');
-      if (method === 'GET') return listObjects(services, bucket, query.get('list-type') === '2' ? 2 : 1);
-      if (method === 'HEAD') return headBucket(services, bucket);
-      if (method === 'DELETE') return deleteBucket(services, bucket);
-      if (method === 'POST' && query.has('delete')) return deleteObjects(services, bucket);
-      throw new S3Error('MethodNotAllowed');
+      const route = this.bucketRoute(bucket);
+      if (route.action !== undefined) this.authorize(bucket, route.action, undefined);
+      return route.run();
     }
     const bucket = await this.bucketRequest(s3, s3.bucketName);
     if (subresource !== undefined) throw new S3Error('NotImplemented', `The ${subresource} subresource is not implemented yet`);
     const versionId = query.get('versionId');
     if (versionId !== undefined && versionId !== 'null') throw new S3Error('NoSuchKey', 'The specified version does not exist.', { Key: s3.key });
-    if (method === 'PUT' && s3.request.headers['x-amz-copy-source'] !== undefined) {
-      return copyObject(services, bucket, async (name, key) => ({ ...(await this.bucketRequest(s3, name)), key }));
+    const route = this.objectRoute(bucket);
+    this.authorize(bucket, route.action, s3.key);
+    return route.run();
+  }
+
+  private bucketRoute(bucket: BucketRequest): { action: string | undefined; run: () => Promise<void> } {
+    const { method, query } = bucket;
+    const services = this.services;
+    const route = (action: string | undefined, run: () => Promise<void>) => ({ action, run });
+    if (query.has('tagging')) throw new S3Error('NotImplemented', 'Bucket tagging is not implemented; object tagging is');
+    if (query.has('policy')) {
+      if (method === 'GET') return route('s3:GetBucketPolicy', () => getBucketPolicy(services, bucket));
+      if (method === 'PUT') return route('s3:PutBucketPolicy', () => putBucketPolicy(services, bucket));
+      if (method === 'DELETE') return route('s3:DeleteBucketPolicy', () => deleteBucketPolicy(services, bucket));
+      throw new S3Error('MethodNotAllowed');
     }
-    if (method === 'PUT') return putObject(services, bucket);
-    if (method === 'GET' || method === 'HEAD') return getObject(services, bucket, method === 'HEAD');
-    if (method === 'DELETE') return deleteObject(services, bucket);
+    if (query.has('versioning')) {
+      if (method === 'GET') return route('s3:GetBucketVersioning', () => getBucketVersioning(services, bucket));
+      if (method === 'PUT') throw new S3Error('NotImplemented', 'Versioning cannot be enabled on this server yet: buckets stay unversioned (GetBucketVersioning reports it, ListObjectVersions lists current objects as null versions)');
+      throw new S3Error('MethodNotAllowed');
+    }
+    if (method === 'GET' && query.has('location')) return route('s3:GetBucketLocation', () => getBucketLocation(services, bucket));
+    if (method === 'GET' && query.has('versions')) return route('s3:ListBucketVersions', () => listObjectVersions(services, bucket));
+    if (method === 'GET' && query.has('uploads')) return route('s3:ListBucketMultipartUploads', () => listMultipartUploads(services, bucket));
+    if (method === 'GET') return route('s3:ListBucket', () => listObjects(services, bucket, query.get('list-type') === '2' ? 2 : 1));
+    if (method === 'HEAD') return route('s3:ListBucket', () => headBucket(services, bucket));
+    if (method === 'DELETE') return route('s3:DeleteBucket', () => deleteBucket(services, bucket));
+    // DeleteObjects checks s3:DeleteObject for each key.
+    if (method === 'POST' && query.has('delete')) return route(undefined, () => deleteObjects(services, bucket));
+    throw new S3Error('MethodNotAllowed');
+  }
+
+  private objectRoute(bucket: BucketRequest): { action: string; run: () => Promise<void> } {
+    const { method, query } = bucket;
+    const services = this.services;
+    const route = (action: string, run: () => Promise<void>) => ({ action, run });
+    const copying = bucket.request.headers['x-amz-copy-source'] !== undefined;
+    // A copy source is read as the same caller, and the source bucket's policy must allow s3:GetObject.
+    const resolveSource = async (name: string, key: string): Promise<BucketRequest> => {
+      const source = await this.bucketRequest(bucket, name);
+      this.authorize(source, 's3:GetObject', key);
+      return { ...source, key };
+    };
+    if (query.has('uploadId')) {
+      if (method === 'PUT' && query.has('partNumber')) return route('s3:PutObject', () => (copying ? uploadPartCopy(services, bucket, resolveSource) : uploadPart(services, bucket)));
+      if (method === 'POST') return route('s3:PutObject', () => completeMultipartUpload(services, bucket, { partBytesMin: this.limits.partBytesMin }));
+      if (method === 'DELETE') return route('s3:AbortMultipartUpload', () => abortMultipartUpload(services, bucket));
+      if (method === 'GET') return route('s3:ListMultipartUploadParts', () => listParts(services, bucket));
+      throw new S3Error('MethodNotAllowed');
+    }
+    if (method === 'POST' && query.has('uploads')) return route('s3:PutObject', () => createMultipartUpload(services, bucket));
+    if (query.has('tagging')) {
+      if (method === 'GET') return route('s3:GetObjectTagging', () => getObjectTagging(services, bucket));
+      if (method === 'PUT') return route('s3:PutObjectTagging', () => putObjectTagging(services, bucket));
+      if (method === 'DELETE') return route('s3:DeleteObjectTagging', () => deleteObjectTagging(services, bucket));
+      throw new S3Error('MethodNotAllowed');
+    }
+    if (query.has('partNumber') || query.has('uploads')) throw new S3Error('NotImplemented', 'GetObject by part number is not implemented');
+    if (method === 'PUT' && copying) return route('s3:PutObject', () => copyObject(services, bucket, resolveSource));
+    if (method === 'PUT') return route('s3:PutObject', () => putObject(services, bucket));
+    if (method === 'GET' || method === 'HEAD') return route('s3:GetObject', () => getObject(services, bucket, method === 'HEAD'));
+    if (method === 'DELETE') return route('s3:DeleteObject', () => deleteObject(services, bucket));
     throw new S3Error('MethodNotAllowed');
   }
 

@@ -171,7 +171,7 @@ export function parseAmzDate(text: string): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-function parsePayloadMode(value: string | undefined, presigned: boolean): PayloadMode {
+export function parsePayloadMode(value: string | undefined, presigned: boolean): PayloadMode {
   if (value === undefined) {
     if (presigned) return { kind: 'unsigned' };
     throw new S3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');

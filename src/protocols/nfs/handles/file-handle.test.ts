@@ -13,6 +13,14 @@ describe('NFS file handles', () => {
     assert.deepEqual(codec.decode(codec.encode(1, { id: 5, generation: 1 })), { exportId: 1, node: { id: 5, generation: 1 } });
   });
 
+  it('keep the live tree, a .snapshot directory (snapshot 0) and snapshot ids up to 2^32 apart', () => {
+    for (const snapshot of [undefined, 0, 1, 2 ** 32 - 1, 2 ** 32, 2 ** 40]) {
+      const node = snapshot === undefined ? { id: 9, generation: 2 } : { id: 9, generation: 2, snapshot };
+      assert.deepEqual(codec.decode(codec.encode(3, node)), { exportId: 3, node });
+    }
+    assert.notDeepEqual(codec.encode(3, { id: 9, generation: 2 }), codec.encode(3, { id: 9, generation: 2, snapshot: 0 }));
+  });
+
   it('refuses every single-bit change, other sizes and another instance key', () => {
     const handle = codec.encode(7, { id: 42, generation: 1 });
     for (let bit = 0; bit < FILE_HANDLE_BYTES * 8; bit += 1) {

@@ -5,12 +5,16 @@ import type { NodeHandle } from '../../../core/file-system.js';
  * NFS file handles (RFC 1813 §2.3.3: opaque, at most 64 bytes). Layout, big-endian:
  *
  *   0  version (1)      1  reserved (0)     2  export id (u32)
- *   6  node id (u64)   14  generation (u64) 22  snapshot (u64, 0 = live tree)
+ *   6  node id (u64)   14  generation (u64) 22  view (u64: 0 = live tree, s + 1 = core snapshot s)
  *  30  HMAC-SHA256 over bytes 0..29 under the instance's handle key, first 20 bytes
  *
  * The HMAC makes handles unforgeable: a client cannot guess a node id into a handle, nor move a
  * handle from one export to another by editing the export id. A handle that fails the check is
  * NFS3ERR_BADHANDLE; one whose export is gone or whose node was reused (generation) is STALE.
+ *
+ * The view field is core's `NodeHandle.snapshot` plus one, so that 0 stays the live tree (handles
+ * issued before snapshots existed keep working) while core's snapshot 0 (a `.snapshot` directory)
+ * and every snapshot id up to 2^53 - 2 fit.
  */
 export const FILE_HANDLE_VERSION = 1;
 export const FILE_HANDLE_BYTES = 50;
@@ -35,7 +39,7 @@ export class FileHandleCodec {
     bytes.writeUInt32BE(exportId, 2);
     bytes.writeBigUInt64BE(BigInt(node.id), 6);
     bytes.writeBigUInt64BE(BigInt(node.generation), 14);
-    bytes.writeBigUInt64BE(BigInt(node.snapshot ?? 0), 22);
+    bytes.writeBigUInt64BE(node.snapshot === undefined ? 0n : BigInt(node.snapshot) + 1n, 22);
     this.mac(bytes.subarray(0, BODY_BYTES)).copy(bytes, BODY_BYTES);
     return bytes;
   }
@@ -49,10 +53,10 @@ export class FileHandleCodec {
     if (!timingSafeEqual(expected, bytes.subarray(BODY_BYTES))) return undefined;
     const id = bytes.readBigUInt64BE(6);
     const generation = bytes.readBigUInt64BE(14);
-    const snapshot = bytes.readBigUInt64BE(22);
+    const view = bytes.readBigUInt64BE(22);
     // We only ever sign safe integers; a signed handle holding more is a bug, not client input.
-    if (id > BigInt(Number.MAX_SAFE_INTEGER) || generation > BigInt(Number.MAX_SAFE_INTEGER) || snapshot > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
-    const node: NodeHandle = snapshot === 0n ? { id: Number(id), generation: Number(generation) } : { id: Number(id), generation: Number(generation), snapshot: Number(snapshot) };
+    if (id > BigInt(Number.MAX_SAFE_INTEGER) || generation > BigInt(Number.MAX_SAFE_INTEGER) || view > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+    const node: NodeHandle = view === 0n ? { id: Number(id), generation: Number(generation) } : { id: Number(id), generation: Number(generation), snapshot: Number(view - 1n) };
     return { exportId: bytes.readUInt32BE(2), node };
   }
 

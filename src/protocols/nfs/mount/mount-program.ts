@@ -6,6 +6,7 @@ import { admit, principalFor, type ExportTable } from '../exports/export-table.j
 import type { FileHandleCodec } from '../handles/file-handle.js';
 import { AuthFlavor } from '../rpc/rpc-message.js';
 import type { RpcCall, RpcProcedure, RpcProgram } from '../rpc/rpc-program.js';
+import type { NfsAuditSink, NfsPathMemory } from '../v3/nfs3-audit.js';
 import type { XdrReader } from '../xdr/xdr-reader.js';
 import type { XdrWriter } from '../xdr/xdr-writer.js';
 
@@ -29,6 +30,15 @@ const MOUNT_STATUS_OF: Partial<Record<FsErrorCode, MountStatusCode>> = {
   Stale: MountStatus.NOENT,
 };
 
+interface MountOutcome {
+  readonly status: MountStatusCode;
+  readonly handle?: Uint8Array;
+  /** Set once the export admitted the client (the mapped principal). */
+  readonly ctx?: OpContext;
+  readonly fsPath?: string;
+  readonly node?: NodeHandle;
+}
+
 /** Bounds on what MOUNT remembers and tells (DUMP and EXPORT answers). */
 export const MOUNT_RECORDS_MAX = 4_096;
 const GROUPS_LISTED_MAX = 100;
@@ -38,7 +48,13 @@ export interface MountDependencies {
   readonly exports: ExportTable;
   readonly handles: FileHandleCodec;
   readonly logger: Logger;
+  /** Audits every MNT as `nfs_mount` (ok or the MNT3ERR_ name). */
+  readonly auditor?: NfsAuditSink;
+  /** Learns the names of a mount below an export root, for audit paths. */
+  readonly paths?: NfsPathMemory;
 }
+
+const MOUNT_STATUS_NAMES = new Map<number, string>(Object.entries(MountStatus).map(([name, code]) => [code, name === 'OK' ? 'ok' : `MNT3ERR_${name}`]));
 
 /**
  * MNT checks the export's rules for the client's address and source port, maps the principal as
@@ -73,6 +89,7 @@ export class MountService {
 
   private async mount(call: RpcCall, results: XdrWriter, path: string): Promise<void> {
     const outcome = await this.resolveMount(call, path);
+    this.audit(call, path, outcome);
     results.uint32(outcome.status);
     if (outcome.status !== MountStatus.OK || outcome.handle === undefined) return;
     results.opaque(outcome.handle);
@@ -80,7 +97,21 @@ export class MountService {
     this.remember(call.client.address, path);
   }
 
-  private async resolveMount(call: RpcCall, path: string): Promise<{ status: MountStatusCode; handle?: Uint8Array }> {
+  private audit(call: RpcCall, path: string, outcome: MountOutcome): void {
+    const { auditor, logger } = this.dependencies;
+    if (auditor === undefined) return;
+    const uid = call.credential.flavor === 'sys' ? call.credential.uid : 65534;
+    const ctx: OpContext = outcome.ctx ?? { principal: { uid, gids: [] }, clientAddress: call.client.address, protocol: 'nfsv3', requestId: `mount-${call.xid.toString(16)}`, logger };
+    auditor.emitFor(ctx, {
+      operation: 'nfs_mount',
+      status: MOUNT_STATUS_NAMES.get(outcome.status) ?? `MNT3ERR_${outcome.status}`,
+      path: outcome.fsPath ?? path,
+      ...(outcome.node === undefined ? {} : { fileId: String(outcome.node.id) }),
+      details: { mount_path: path },
+    });
+  }
+
+  private async resolveMount(call: RpcCall, path: string): Promise<MountOutcome> {
     const { exports, fileSystem, handles, logger } = this.dependencies;
     if (!path.startsWith('/') || path.split('/').some((segment) => segment === '.' || segment === '..')) return { status: MountStatus.INVAL };
     const found = await exports.byMountPath(path);
@@ -91,17 +122,22 @@ export class MountService {
       return { status: MountStatus.ACCES };
     }
     const ctx: OpContext = { principal: principalFor(admission.restriction, call.credential), clientAddress: call.client.address, protocol: 'nfsv3', requestId: `mount-${call.xid.toString(16)}`, logger, signal: call.signal };
+    const fsPath = [found.served.fsPath === '/' ? '' : found.served.fsPath, ...found.remainder].join('/') || '/';
     try {
       let node: NodeHandle = await exports.rootOf(found.served);
-      for (const name of found.remainder) node = (await fileSystem.lookup(ctx, node, name)).handle;
+      for (const name of found.remainder) {
+        const child = (await fileSystem.lookup(ctx, node, name)).handle;
+        this.dependencies.paths?.learn(node, name, child);
+        node = child;
+      }
       const attributes = await fileSystem.getattr(ctx, node);
-      if (attributes.type !== 'directory') return { status: MountStatus.NOTDIR };
-      return { status: MountStatus.OK, handle: handles.encode(found.served.id, node) };
+      if (attributes.type !== 'directory') return { status: MountStatus.NOTDIR, ctx, fsPath };
+      return { status: MountStatus.OK, handle: handles.encode(found.served.id, node), ctx, fsPath, node };
     } catch (error) {
       if (!isFsError(error)) throw error;
       const status = MOUNT_STATUS_OF[error.code];
       if (status === undefined) logger.error({ err: error, path }, 'NFS mount failed');
-      return { status: status ?? MountStatus.SERVERFAULT };
+      return { status: status ?? MountStatus.SERVERFAULT, ctx, fsPath };
     }
   }
 

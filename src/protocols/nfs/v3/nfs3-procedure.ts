@@ -7,6 +7,7 @@ import type { XdrReader } from '../xdr/xdr-reader.js';
 import type { XdrWriter } from '../xdr/xdr-writer.js';
 import { Nfs3Failure, statusOf } from './nfs3-errors.js';
 import { Nfs3Status, type Nfs3StatusCode } from './nfs3-types.js';
+import type { NfsAuditSink, NfsPathMemory } from './nfs3-audit.js';
 import type { ReaddirCookies } from './readdir-cookies.js';
 
 /** What every NFSv3 procedure may use; built once per server. */
@@ -18,6 +19,10 @@ export interface Nfs3Services {
   /** RFC 1813 §3.3.7: changes when the server restarts, so clients know to resend uncommitted data. */
   readonly writeVerifier: Uint8Array;
   readonly logger: Logger;
+  /** Where audit events go (absent: not audited). */
+  readonly auditor?: NfsAuditSink;
+  /** Paths for audit events, learned from the names handed out. */
+  readonly paths: NfsPathMemory;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { OpContext } from '../../../core/context.js';
 import type { NodeHandle } from '../../../core/file-system.js';
 import { admit, principalFor, type ServedExport } from '../exports/export-table.js';
 import type { RpcCall, RpcProcedure, RpcProgram } from '../rpc/rpc-program.js';
+import { NFS3_AUDIT_RULES, statusName, type AuditedCall } from './nfs3-audit.js';
 import { Nfs3Failure, statusOf } from './nfs3-errors.js';
 import type { AnyNfs3Procedure, Nfs3Call, Nfs3Services, Outcome } from './nfs3-procedure.js';
 import { NFS_PROGRAM, NFS_V3, Nfs3Status } from './nfs3-types.js';
@@ -80,26 +81,81 @@ function toRpcProcedure(procedure: AnyNfs3Procedure, services: Nfs3Services): Rp
  * Decided once for every procedure, before it runs: the handle is ours and unaltered (else
  * BADHANDLE), its export still exists (else STALE), the export's rules admit this client address
  * and source port now (else ACCES), the principal is mapped by that rule, and a mutating procedure
- * on a read-only export is ROFS.
+ * on a read-only export, or on a handle inside a snapshot (or a `.snapshot` directory), is ROFS.
+ * Afterwards, the call is audited (nfs3-audit.ts) whatever its outcome.
  */
 async function dispatch(procedure: AnyNfs3Procedure, services: Nfs3Services, rpcCall: RpcCall, args: unknown): Promise<{ outcome: Outcome<unknown, unknown>; fsid: number }> {
   const object = procedure.object(args);
   if (object === undefined) return { outcome: await procedure.handle(undefined as never, args), fsid: 0 };
   let fsid = 0;
+  let call: Nfs3Call | undefined;
+  let outcome: Outcome<unknown, unknown>;
   try {
-    const call = await admitCall(services, rpcCall, object);
+    call = await admitCall(services, rpcCall, object);
     fsid = call.fsid;
     if (procedure.mutates && call.readOnly) throw new Nfs3Failure(Nfs3Status.ROFS, 'the export is read-only for this client');
-    return { outcome: await procedure.handle(call, args), fsid };
+    if (procedure.mutates && call.node.snapshot !== undefined) throw new Nfs3Failure(Nfs3Status.ROFS, 'snapshots are read-only');
+    outcome = await procedure.handle(call, args);
   } catch (error) {
     const status = statusOf(error);
     if (status === undefined || status === Nfs3Status.OK) {
       services.logger.error({ err: error, procedure: procedure.name, client: rpcCall.client }, 'NFS procedure failed');
-      return { outcome: { status: Nfs3Status.SERVERFAULT }, fsid };
+      outcome = { status: Nfs3Status.SERVERFAULT };
+    } else outcome = { status };
+  }
+  if (services.auditor !== undefined) audit(procedure, services, rpcCall, call, args, outcome);
+  return { outcome, fsid };
+}
+
+/** Emits the procedure's audit event; a call refused before admission is audited by file id. */
+function audit(procedure: AnyNfs3Procedure, services: Nfs3Services, rpcCall: RpcCall, call: Nfs3Call | undefined, args: unknown, outcome: Outcome<unknown, unknown>): void {
+  const rule = NFS3_AUDIT_RULES.get(procedure.number);
+  if (rule === undefined || services.auditor === undefined) return;
+  try {
+    const status = statusName(outcome.status);
+    if (call === undefined) {
+      const operation = REFUSED_AUDIT_OPERATIONS.get(procedure.number);
+      if (operation === undefined) return;
+      services.auditor.emitFor(unadmittedContext(services, rpcCall), { operation, status });
+      return;
     }
-    return { outcome: { status }, fsid };
+    const audited: AuditedCall = {
+      call,
+      paths: services.paths,
+      status,
+      succeeded: outcome.status === Nfs3Status.OK,
+      nodeOf: (handle) => (handle === undefined ? undefined : services.handles.decode(handle)?.node),
+    };
+    const fields = rule(audited, args as never, outcome);
+    if (fields !== undefined) services.auditor.emitFor(call.ctx, fields);
+  } catch (error) {
+    services.logger.error({ err: error, procedure: procedure.name }, 'NFS audit event failed');
   }
 }
+
+/** Operations audited even when the call is refused before it runs (bad handle, export refuses). */
+const REFUSED_AUDIT_OPERATIONS = new Map<number, string>([
+  [2, 'fs_write_metadata'],
+  [6, 'fs_read_data'],
+  [7, 'fs_write_data'],
+  [8, 'fs_create_file'],
+  [9, 'fs_create_directory'],
+  [10, 'fs_create_symlink'],
+  [11, 'fs_create_file'],
+  [12, 'fs_delete'],
+  [13, 'fs_delete'],
+  [14, 'fs_rename'],
+  [15, 'fs_create_hard_link'],
+  [16, 'fs_list_directory'],
+  [17, 'fs_list_directory'],
+]);
+
+function unadmittedContext(services: Nfs3Services, rpcCall: RpcCall): OpContext {
+  const uid = rpcCall.credential.flavor === 'sys' ? rpcCall.credential.uid : NOBODY_UID;
+  return { principal: { uid, gids: [] }, clientAddress: rpcCall.client.address, protocol: 'nfsv3', requestId: `nfs-${rpcCall.xid.toString(16)}`, logger: services.logger };
+}
+
+const NOBODY_UID = 65534;
 
 async function admitCall(services: Nfs3Services, rpcCall: RpcCall, object: Uint8Array): Promise<Nfs3Call> {
   const decoded = services.handles.decode(object);

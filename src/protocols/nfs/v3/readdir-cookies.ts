@@ -21,6 +21,8 @@ const POSITION_MASK = (1n << COOKIE_POSITION_BITS) - 1n;
 interface Page {
   readonly dirId: number;
   readonly generation: number;
+  /** The view the listing is of: a directory, its `.snapshot` and its snapshot versions share an id. */
+  readonly snapshot: number | undefined;
   readonly startCursor: string | undefined;
   readonly endPosition: number;
   /** Undefined when the page reached the end of the directory. */
@@ -42,14 +44,14 @@ export class ReaddirCookies {
   }
 
   /** Registers a reply's page; returns the cookie of the entry at each 1-based position. */
-  register(dir: NodeHandle, page: Omit<Page, 'dirId' | 'generation'>): (position: number) => bigint {
+  register(dir: NodeHandle, page: Omit<Page, 'dirId' | 'generation' | 'snapshot'>): (position: number) => bigint {
     const pageId = this.nextPageId;
     this.nextPageId += 1n;
     if (this.pages.size >= this.pagesMax) {
       const oldest = this.pages.keys().next();
       if (oldest.done !== true) this.pages.delete(oldest.value);
     }
-    this.pages.set(pageId, { ...page, dirId: dir.id, generation: dir.generation });
+    this.pages.set(pageId, { ...page, dirId: dir.id, generation: dir.generation, snapshot: dir.snapshot });
     return (position) => (pageId << COOKIE_POSITION_BITS) | BigInt(position);
   }
 
@@ -60,7 +62,7 @@ export class ReaddirCookies {
     const pageId = cookie >> COOKIE_POSITION_BITS;
     const position = Number(cookie & POSITION_MASK);
     const page = this.pages.get(pageId);
-    if (page === undefined || page.dirId !== dir.id || page.generation !== dir.generation || position === 0 || position > page.endPosition) return { kind: 'bad' };
+    if (page === undefined || page.dirId !== dir.id || page.generation !== dir.generation || page.snapshot !== dir.snapshot || position === 0 || position > page.endPosition) return { kind: 'bad' };
     // Most recently used last, so eviction takes the oldest listing.
     this.pages.delete(pageId);
     this.pages.set(pageId, page);

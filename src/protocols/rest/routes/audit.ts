@@ -116,6 +116,13 @@ export function auditRoutes(deps: AuditRoutesDeps): ApiRoute[] {
     },
     {
       method: 'GET',
+      url: '/v1/audit/public-key',
+      privilege: 'AUDIT_READ',
+      summary: "The instance's Ed25519 checkpoint public key (PEM), to verify an exported trail elsewhere.",
+      handler: async () => ({ public_key: deps.log.publicKeyPem() }),
+    },
+    {
+      method: 'GET',
       url: '/v1/audit/syslog/config',
       privilege: 'AUDIT_READ',
       summary: 'The syslog sinks (client keys are never returned).',

@@ -8,6 +8,9 @@ import type { LockChallenges } from '../../../snapshots/lock-challenges.js';
 import type { SecurityKeyStore } from '../../../snapshots/security-keys.js';
 import { ApiError } from '../errors.js';
 import type { ApiRoute } from '../route.js';
+import type { ConsistencyReport } from '../../../core/check/consistency-check.js';
+import type { NodeHandle } from '../../../core/file-system.js';
+import { parseRef } from './files-common.js';
 
 export interface SnapshotRouteDependencies {
   readonly fs: CoreFileSystem;
@@ -19,6 +22,12 @@ export interface SnapshotRouteDependencies {
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9]{1,15}$' }) }, { additionalProperties: false });
 const DiffParams = Type.Object({ newer: Type.String({ pattern: '^([0-9]{1,15}|live)$' }), older: Type.String({ pattern: '^[0-9]{1,15}$' }) }, { additionalProperties: false });
 const DiffQuery = Type.Object({ after: Type.Optional(Type.String({ maxLength: 4096 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }, { additionalProperties: false });
+const FileDiffParams = Type.Object(
+  { newer: Type.String({ pattern: '^([0-9]{1,15}|live)$' }), older: Type.String({ pattern: '^[0-9]{1,15}$' }), ref: Type.String({ minLength: 1, maxLength: 4200 }) },
+  { additionalProperties: false },
+);
+const FsckQuery = Type.Object({ time_limit_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600 })) }, { additionalProperties: false });
+const FSCK_TIME_LIMIT_SECONDS = 300;
 const Expiration = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
 const CreateBody = Type.Object(
   {
@@ -80,7 +89,66 @@ export function snapshotRoutes(deps: SnapshotRouteDependencies): ApiRoute[] {
   const { fs, keys, challenges } = deps;
   const system = () => systemContext(deps.logger, 'snapshots-api');
   const byId = async (id: string): Promise<SnapshotInfo> => fs.getSnapshot(system(), Number(id));
+  let fsckRunning: Promise<ConsistencyReport> | undefined;
+  /** A file of the newer state: an id (a live file), or a path relative to the snapshots' directory. */
+  const fileOf = async (ref: string, newer: string, older: number): Promise<NodeHandle> => {
+    const ctx = system();
+    const parsed = parseRef(ref);
+    if (parsed.kind === 'id') return fs.handleOf(ctx, parsed.id);
+    const base = newer === 'live' ? await fs.handleOf(ctx, (await fs.getSnapshot(ctx, older)).rootId) : await fs.snapshotRoot(ctx, Number(newer));
+    const relative = parsed.path.replace(/^\/+/, '');
+    return relative === '' ? base : (await fs.resolvePath(ctx, relative, { from: base, followFinalSymlink: false })).handle;
+  };
   return [
+    {
+      method: 'GET', url: '/v1/snapshots/total-used-capacity', privilege: 'SNAPSHOT_READ',
+      summary: 'Data bytes all snapshots hold together (what deleting every snapshot would free); cost grows with the changes since the oldest snapshot.',
+      handler: async () => ({ bytes: String(await fs.snapshotsTotalBytes(system())) }),
+    },
+    {
+      method: 'GET', url: '/v1/snapshots/capacity-used-per-snapshot', privilege: 'SNAPSHOT_READ',
+      summary: 'For every snapshot, the data bytes only it holds (what deleting it would free).',
+      handler: async () => {
+        const entries = [];
+        for (const info of fs.listSnapshots()) entries.push({ id: info.id, capacity_used_bytes: String((await fs.snapshotSpace(system(), info.id)).exclusiveBytes) });
+        return { entries };
+      },
+    },
+    {
+      method: 'GET', url: '/v1/snapshots/capacity-used-per-snapshot/:id', privilege: 'SNAPSHOT_READ',
+      summary: 'The data bytes only this snapshot holds (what deleting it would free); cost grows with the changes since it.',
+      schema: { params: IdParams },
+      handler: async (request) => {
+        const id = Number((request.params as { id: string }).id);
+        return { id, capacity_used_bytes: String((await fs.snapshotSpace(system(), id)).exclusiveBytes) };
+      },
+    },
+    {
+      method: 'POST', url: '/v1/maintenance/fsck', privilege: 'SECURITY_READ',
+      summary: 'Online, read-only consistency check of every reference (fsck): changes nothing; one at a time; time-limited (?time_limit_seconds=, default 300).',
+      schema: { querystring: FsckQuery },
+      handler: async (request) => {
+        const body = request.query as { time_limit_seconds?: number };
+        const limitMs = (body.time_limit_seconds ?? FSCK_TIME_LIMIT_SECONDS) * 1_000;
+        // One check at a time: a second caller shares the running one's report.
+        fsckRunning ??= fs.checkConsistency(system(), { deadlineMs: Date.now() + limitMs }).finally(() => {
+          fsckRunning = undefined;
+        });
+        const report = await fsckRunning;
+        return {
+          ok: report.ok,
+          complete: report.complete,
+          problems: report.problems,
+          nodes: report.nodes,
+          entries: report.entries,
+          referenced_chunks: report.referencedChunks,
+          unreferenced_chunks: report.unreferencedChunks,
+          snapshots: report.snapshots,
+          kept_versions: report.keptVersions,
+          untrimmed_change_log_entries: report.untrimmedChangeLogEntries,
+        };
+      },
+    },
     {
       method: 'GET', url: '/v1/snapshots', privilege: 'SNAPSHOT_READ', summary: 'Every snapshot, oldest first.',
       handler: async () => ({ entries: fs.listSnapshots().map(presentSnapshot) }),
@@ -172,6 +240,27 @@ export function snapshotRoutes(deps: SnapshotRouteDependencies): ApiRoute[] {
         });
         const next = page.cursor === undefined ? undefined : `/v1/snapshots/${params.newer}/changes-since/${params.older}?after=${encodeURIComponent(page.cursor)}&limit=${query.limit ?? 1000}`;
         return { entries: page.entries, paging: next === undefined ? {} : { next } };
+      },
+    },
+    {
+      method: 'GET', url: '/v1/snapshots/:newer/changes-since/:older/files/:ref', privilege: 'SNAPSHOT_READ',
+      summary: 'The changed byte regions of one file ({ref}: a file id, or a URL-encoded path relative to the snapshots\' directory): entries [{type FILE_REGION_DATA|FILE_REGION_HOLE, offset, size}].',
+      schema: { params: FileDiffParams, querystring: DiffQuery },
+      handler: async (request) => {
+        const params = request.params as { newer: string; older: string; ref: string };
+        const query = request.query as { after?: string; limit?: number };
+        const older = Number(params.older);
+        const file = await fileOf(params.ref, params.newer, older);
+        const page = await fs.fileChangesSince(system(), {
+          file,
+          older,
+          newer: params.newer === 'live' ? 'live' : Number(params.newer),
+          limit: query.limit ?? 1000,
+          ...(query.after === undefined ? {} : { cursor: query.after }),
+        });
+        const entries = page.regions.map((region) => ({ type: region.hole === true ? 'FILE_REGION_HOLE' : 'FILE_REGION_DATA', offset: String(region.offset), size: String(region.length) }));
+        const next = page.cursor === undefined ? undefined : `/v1/snapshots/${params.newer}/changes-since/${params.older}/files/${encodeURIComponent(params.ref)}?after=${encodeURIComponent(page.cursor)}&limit=${query.limit ?? 1000}`;
+        return { entries, paging: next === undefined ? {} : { next } };
       },
     },
   ];

@@ -1,3 +1,4 @@
+import { SNAPSHOT_DIRECTORY } from '../../../../core/engine.js';
 import { READDIR_LIMIT_MAX, type DirectoryEntry } from '../../../../core/file-system.js';
 import { xdrStringBytes } from '../../xdr/xdr-writer.js';
 import { refuse, type Nfs3Call } from '../nfs3-procedure.js';
@@ -34,17 +35,49 @@ export interface Listing {
   readonly eof: boolean;
 }
 
-/** How many leading entries fit the limits. */
-function fitting(entries: readonly DirectoryEntry[], limits: ListingLimits): number {
-  let replyBytes = REPLY_OVERHEAD_BYTES;
-  let directoryBytes = 0;
+interface Used {
+  replyBytes: number;
+  directoryBytes: number;
+}
+
+/** How many leading entries fit the limits, given what is already used (counted into `used`). */
+function fitting(entries: readonly DirectoryEntry[], limits: ListingLimits, used: Used = { replyBytes: REPLY_OVERHEAD_BYTES, directoryBytes: 0 }): number {
+  let { replyBytes, directoryBytes } = used;
   for (const [index, entry] of entries.entries()) {
     const size = limits.sizeOf(entry);
     replyBytes += size.replyBytes;
     directoryBytes += size.directoryBytes;
     if (replyBytes > limits.replyBytesMax || directoryBytes > limits.directoryBytesMax) return index;
+    used.replyBytes = replyBytes;
+    used.directoryBytes = directoryBytes;
   }
   return entries.length;
+}
+
+/** The cookies after `.` and after `..` (page 0, which ReaddirCookies never issues). */
+const DOT_COOKIE = 1n;
+const DOT_DOT_COOKIE = 2n;
+
+/**
+ * `.` and `..` lead every listing (Linux `ls -a` and some tools expect them). `..` carries the
+ * parent's file id only (no handle or attributes: LOOKUP answers it with confinement): the export
+ * root's parent is itself, a `.snapshot` directory's is its live directory, a snapshot view's is
+ * its parent in that snapshot (or itself at the top).
+ */
+async function dotEntries(call: Nfs3Call, cookie: bigint, withAttributes: boolean): Promise<DirectoryEntry[]> {
+  if (cookie > DOT_COOKIE) return [];
+  const dir = await call.fs.getattr(call.ctx, call.node);
+  if (dir.type !== 'directory') refuse(Nfs3Status.NOTDIR, 'not a directory');
+  const atTop = call.node.id === call.exportRoot.id || call.node.snapshot === SNAPSHOT_DIRECTORY;
+  const parentId = atTop ? call.node.id : dir.parentId;
+  const dotDot: DirectoryEntry = { name: '..', handle: { id: parentId, generation: 0 }, type: 'directory' };
+  if (cookie === DOT_COOKIE) return [dotDot];
+  return [{ name: '.', handle: call.node, type: 'directory', ...(withAttributes ? { attributes: dir } : {}) }, dotDot];
+}
+
+/** The handle to answer for a listed entry (none for `..`). */
+export function listedHandle(call: Nfs3Call, entry: DirectoryEntry): Uint8Array | undefined {
+  return entry.name === '..' ? undefined : call.fileHandle(entry.handle);
 }
 
 /**
@@ -55,7 +88,15 @@ function fitting(entries: readonly DirectoryEntry[], limits: ListingLimits): num
  */
 export async function listDirectory(call: Nfs3Call, request: { cookie: bigint; verifier: Uint8Array; withAttributes: boolean }, limits: ListingLimits): Promise<Listing> {
   const { cookies } = call.services;
-  const resume = cookies.resume(call.node, request.cookie, request.verifier);
+  const dots = await dotEntries(call, request.cookie, request.withAttributes);
+  const used: Used = { replyBytes: REPLY_OVERHEAD_BYTES, directoryBytes: 0 };
+  const dotsFitting = fitting(dots, limits, used);
+  const listedDots = dots.slice(0, dotsFitting).map((entry) => ({ entry, cookie: entry.name === '.' ? DOT_COOKIE : DOT_DOT_COOKIE }));
+  if (dotsFitting < dots.length) {
+    if (dotsFitting === 0) refuse(Nfs3Status.TOOSMALL, 'not even one entry fits the reply size');
+    return { entries: listedDots, eof: false };
+  }
+  const resume = request.cookie <= DOT_DOT_COOKIE ? ({ kind: 'from', cursor: undefined, skip: 0 } as const) : cookies.resume(call.node, request.cookie, request.verifier);
   if (resume.kind === 'bad') refuse(Nfs3Status.BAD_COOKIE, 'the cookie is unknown or from before a restart');
   if (resume.kind === 'eof') return { entries: [], eof: true };
   const { cursor, skip } = resume;
@@ -63,11 +104,14 @@ export async function listDirectory(call: Nfs3Call, request: { cookie: bigint; v
   for (;;) {
     const page = await call.fs.readdir(call.ctx, call.node, { cursor, limit: skip + limit, withAttributes: request.withAttributes });
     const entries = page.entries.slice(skip);
-    const count = fitting(entries, limits);
-    if (count === 0 && entries.length > 0) refuse(Nfs3Status.TOOSMALL, 'not even one entry fits the reply size');
+    const count = fitting(entries, limits, { ...used });
+    if (count === 0 && entries.length > 0) {
+      if (listedDots.length > 0) return { entries: listedDots, eof: false };
+      refuse(Nfs3Status.TOOSMALL, 'not even one entry fits the reply size');
+    }
     if (count === entries.length) {
       const cookieAt = cookies.register(call.node, { startCursor: cursor, endPosition: skip + count, endCursor: page.cursor });
-      return { entries: entries.map((entry, index) => ({ entry, cookie: cookieAt(skip + index + 1) })), eof: page.cursor === undefined };
+      return { entries: [...listedDots, ...entries.map((entry, index) => ({ entry, cookie: cookieAt(skip + index + 1) }))], eof: page.cursor === undefined };
     }
     limit = count;
   }

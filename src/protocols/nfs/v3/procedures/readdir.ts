@@ -23,7 +23,7 @@ const ENTRY_BYTES_MIN = 4 + 8 + 8 + 8;
 
 /**
  * RFC 1813 §3.3.16. `count` bounds the whole reply (capped at DIRECTORY_REPLY_BYTES_MAX). `.` and
- * `..` are not listed (core has no such entries; LOOKUP answers them).
+ * `..` lead the listing (cookies 1 and 2; see directory-listing.ts), core's entries follow.
  */
 export const readdirProcedure: Nfs3Procedure<ReaddirArgs, ReaddirOk, AttributesFail> = {
   number: 16,

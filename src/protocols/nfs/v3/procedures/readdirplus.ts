@@ -4,7 +4,7 @@ import { attributesOrNothing, ok, type Nfs3Procedure } from '../nfs3-procedure.j
 import { DIRECTORY_REPLY_BYTES_MAX, VERIFIER_BYTES } from '../nfs3-types.js';
 import { FILE_HANDLE_BYTES } from '../../handles/file-handle.js';
 import { encodeAttributesFail, failWithAttributes, readFileHandle, type AttributesFail } from './common.js';
-import { baseEntrySize, listDirectory, POST_OP_ATTR_BYTES, type Listing } from './directory-listing.js';
+import { baseEntrySize, listDirectory, listedHandle, POST_OP_ATTR_BYTES, type Listing } from './directory-listing.js';
 
 interface ReaddirplusArgs {
   readonly object: Uint8Array;
@@ -18,7 +18,7 @@ interface ReaddirplusOk {
   readonly attributes?: Attributes;
   readonly verifier: Uint8Array;
   readonly listing: Listing;
-  readonly handles: readonly Uint8Array[];
+  readonly handles: ReadonlyArray<Uint8Array | undefined>;
 }
 
 const POST_OP_FH_BYTES = 4 + 4 + ((FILE_HANDLE_BYTES + 3) & ~3);
@@ -59,7 +59,7 @@ export const readdirplusProcedure: Nfs3Procedure<ReaddirplusArgs, ReaddirplusOk,
           },
         },
       );
-      const handles = listing.entries.map(({ entry }) => call.fileHandle(entry.handle));
+      const handles = listing.entries.map(({ entry }) => listedHandle(call, entry));
       return ok({ attributes: await attributesOrNothing(call, call.node), verifier: call.services.cookies.verifier, listing, handles });
     } catch (error) {
       return failWithAttributes(call, error);
