@@ -43,6 +43,7 @@ export async function openProtocolServers(input: {
     tls: instance.tlsCertificates.current(),
     settings: async () => (await settings.get(s3Settings)).value,
     networkAccess: management.networkAccess,
+    auditor: management.auditor,
     logger: logger.child({ component: 's3' }),
     nowMs: () => instance.clock.nowMs(),
   });

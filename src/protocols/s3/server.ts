@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { OpContext, Principal } from '../../core/context.js';
 import { FsError } from '../../core/errors.js';
 import type { FileSystem } from '../../core/file-system.js';
+import { s3Operation } from './s3-audit.js';
 import type { ProtocolServer } from '../protocol-server.js';
 import { guardConnections, type NetworkAccess } from '../rest/network-access.js';
 import { httpsOptions, type TlsIdentity } from '../rest/tls.js';
@@ -85,9 +86,13 @@ export interface S3ServerDeps {
   /** Virtual-hosted-style addressing: `<bucket>.<domain>` for each domain here. */
   readonly virtualHostDomains?: readonly string[];
   readonly limits?: Partial<S3ServerLimits>;
+  /** Every authenticated S3 request becomes an audit event (issue 7). */
+  readonly auditor?: { emitFor(ctx: OpContext, fields: { operation: string; status?: string; path?: string; details?: Record<string, string | number | boolean> }): void };
 }
 
 const TLS_HANDSHAKE = 0x16;
+/** The S3 error code each failed response carried, for its audit event. */
+const S3_ERROR_OF_RESPONSE = new WeakMap<ServerResponse, string>();
 
 /**
  * The S3 listener. One port; HTTPS with the instance certificate, and plain HTTP too only when the
@@ -200,6 +205,19 @@ export class S3Server implements ProtocolServer {
     const abort = new AbortController();
     response.once('close', () => abort.abort());
     let resource = request.url ?? '/';
+    let audited: { ctx: OpContext; operation: string; bucket?: string; key?: string } | undefined;
+    const auditor = this.deps.auditor;
+    if (auditor !== undefined) {
+      response.once('finish', () => {
+        if (audited === undefined) return;
+        const errorCode = S3_ERROR_OF_RESPONSE.get(response);
+        auditor.emitFor(audited.ctx, {
+          operation: audited.operation,
+          status: response.statusCode < 400 ? 'ok' : typeof errorCode === 'string' ? errorCode : `http_${response.statusCode}`,
+          ...(audited.bucket === undefined ? {} : { path: `/${audited.bucket}${audited.key === undefined ? '' : `/${audited.key}`}`, details: { bucket: audited.bucket } }),
+        });
+      });
+    }
     try {
       const { bucketName, key, query } = this.address(request);
       resource = `/${bucketName ?? ''}${key === undefined ? '' : `/${key}`}`;
@@ -225,6 +243,7 @@ export class S3Server implements ProtocolServer {
         const ctx: OpContext = { principal, clientAddress, protocol: 's3', requestId, logger, signal: abort.signal };
         s3 = { request, response, ctx, method: request.method ?? 'GET', ...(bucketName === undefined ? {} : { bucketName }), ...(key === undefined ? {} : { key }), query, auth, verified, ownerId: user.sid, ownerName: user.name, anonymous: false };
       }
+      audited = { ctx: s3.ctx, operation: s3Operation({ method: s3.method, ...(bucketName === undefined ? {} : { bucket: bucketName }), ...(key === undefined ? {} : { key }), query, headers: request.headers }), ...(bucketName === undefined ? {} : { bucket: bucketName }), ...(key === undefined ? {} : { key }) };
       await this.dispatch(s3);
     } catch (error) {
       this.sendError(error, request, response, { requestId, hostId, resource, logger });
@@ -389,6 +408,7 @@ export class S3Server implements ProtocolServer {
       where.logger.error({ err: error }, 'unexpected error in an S3 request');
       s3Error = new S3Error('InternalError', `${S3_ERRORS.InternalError.message} The server log has details under request id ${where.requestId}.`);
     }
+    S3_ERROR_OF_RESPONSE.set(response, s3Error.code);
     if (response.headersSent) {
       // The status is gone already: all that is left is to cut the body short.
       response.destroy();

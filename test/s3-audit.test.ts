@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { defaultConfig } from '../src/config/config-schema.js';
+import { createLogger } from '../src/ops/logger.js';
+import { serve, type Server } from '../src/serve.js';
+import { callApi } from './support/api-client.js';
+
+const PASSWORD = 'Bucket-Audit-Trail-2026';
+
+describe('S3 requests are audited', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'enclave-s3-audit-'));
+  const lines: string[] = [];
+  let server: Server;
+  let token: string;
+  let client: S3Client;
+  const api = (method: string, path: string, body?: unknown) => callApi(server.ports.api as number, method, path, { token, ...(body === undefined ? {} : { body }) });
+
+  before(async () => {
+    server = await serve({
+      config: { ...defaultConfig(), dataDir, apiPort: 0, s3Port: 0 },
+      logger: createLogger({ level: 'silent' }),
+      environment: { ENCLAVE_ADMIN_PASSWORD: PASSWORD },
+      stdout: new Writable({ write: (chunk: Buffer, _encoding, callback) => { lines.push(chunk.toString()); callback(); } }),
+    });
+    token = (await callApi(server.ports.api as number, 'POST', '/v1/session/login', { body: { username: 'admin', password: PASSWORD } })).json().bearer_token;
+    assert.equal((await api('PUT', '/v1/s3/settings', { enabled: true })).status, 200);
+    const port = Number(/listening s3 127\.0\.0\.1:(\d+)/.exec(lines.join(''))?.[1]);
+    const bucket = await api('POST', '/v1/s3/buckets', { name: 'ledger', owner: 'admin' });
+    assert.ok(bucket.status === 200 || bucket.status === 201, bucket.body.toString());
+    const key = (await api('POST', '/v1/s3/access-keys', { username: 'admin' })).json();
+    client = new S3Client({
+      endpoint: `https://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: key.access_key_id, secretAccessKey: key.secret_access_key },
+      requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ ca: server.instance.tls.certificate, checkServerIdentity: () => undefined }) }),
+    });
+  });
+  after(async () => {
+    client.destroy();
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('writes, reads and failed reads reach the audit log with the user, the path and the S3 error', async () => {
+    await client.send(new PutObjectCommand({ Bucket: 'ledger', Key: 'q1/report.txt', Body: 'figures' }));
+    await (await client.send(new GetObjectCommand({ Bucket: 'ledger', Key: 'q1/report.txt' }))).Body?.transformToString();
+    await assert.rejects(client.send(new GetObjectCommand({ Bucket: 'ledger', Key: 'missing.txt' })));
+    let events: Array<{ operation: string; status: string; path?: string; user?: { name?: string } }> = [];
+    for (let attempt = 0; attempt < 50 && events.length < 3; attempt++) {
+      events = (await api('GET', '/v1/audit/events?protocol=s3&limit=100')).json().events;
+      if (events.length < 3) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const described = events.map((event) => `${event.operation} ${event.status} ${event.path ?? ''} ${event.user?.name ?? ''}`);
+    assert.ok(described.includes('fs_write_data ok /ledger/q1/report.txt admin'), described.join('\n'));
+    assert.ok(described.includes('fs_read_data ok /ledger/q1/report.txt admin'), described.join('\n'));
+    assert.ok(described.includes('fs_read_data NoSuchKey /ledger/missing.txt admin'), described.join('\n'));
+  });
+});
