@@ -1,6 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Clock } from '../core/clock.js';
-import { ApiError } from '../protocols/rest/errors.js';
 
 /**
  * Login throttling: after repeated failures within a window, a user name or a client address is
@@ -31,9 +30,10 @@ export const LOGIN_THROTTLE_DEFAULTS = {
 /** Longest user-name key kept; longer names are not valid names and are cut to bound memory. */
 const USER_KEY_CHARS_MAX = 64;
 
-export class LoginLockedError extends ApiError {
+/** A locked-out login; the API answers 429 `login_locked_error` with Retry-After (rest/errors.ts). */
+export class LoginLockedError extends Error {
   constructor(readonly retryAfterSeconds: number) {
-    super(429, 'login_locked_error', `too many failed logins; try again in ${retryAfterSeconds} seconds`);
+    super(`too many failed logins; try again in ${retryAfterSeconds} seconds`);
     this.name = 'LoginLockedError';
   }
 }

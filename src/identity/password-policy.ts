@@ -1,15 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ApiError } from '../protocols/rest/errors.js';
 
 /**
  * The password policy for new and changed passwords (NIST SP 800-63B §5.1.1.2): a minimum length,
  * no composition rules, and a check against passwords known to be common. Every reason a password
  * fails is reported at once, so a user fixes it in one go.
  *
- * The error is the API's (ApiError 400 `password_policy_error`) rather than a core FsError: every
- * caller that sets a password is a management-plane call (user creation, admin reset, change of
- * one's own password), and the class must be the same whichever route raised it.
+ * The error is its own class rather than a core FsError: every caller that sets a password is a
+ * management-plane call (user creation, admin reset, change of one's own password); the API maps
+ * it to 400 `password_policy_error` in one place (rest/errors.ts), whichever route raised it.
  */
 
 export const PASSWORD_POLICY_DEFAULTS = {
@@ -26,9 +25,9 @@ export const COMMON_PASSWORDS_MAX = 1_000_000;
 
 export const PASSWORD_POLICY_ERROR = 'password_policy_error';
 
-export class PasswordPolicyError extends ApiError {
+export class PasswordPolicyError extends Error {
   constructor(readonly reasons: readonly string[]) {
-    super(400, PASSWORD_POLICY_ERROR, `the password does not meet the password policy: ${reasons.join('; ')}`);
+    super(`the password does not meet the password policy: ${reasons.join('; ')}`);
     this.name = 'PasswordPolicyError';
   }
 }

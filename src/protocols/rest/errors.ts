@@ -1,5 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { FsError, type FsErrorCode } from '../../core/errors.js';
+import { LoginLockedError } from '../../identity/login-throttle.js';
+import { PASSWORD_POLICY_ERROR, PasswordPolicyError } from '../../identity/password-policy.js';
 
 /** The one error body of the API: `{error_class, description}`, never a stack trace. */
 export interface ApiErrorBody {
@@ -74,6 +76,12 @@ export function errorBody(errorClass: string, description: string): ApiErrorBody
  * else is a bug: logged with its stack under the request's id, answered 500 without details.
  */
 export function sendError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // Identity's own refusals, mapped here so identity/ does not depend on the API layer.
+  if (error instanceof PasswordPolicyError) return reply.code(400).send(errorBody(PASSWORD_POLICY_ERROR, error.message));
+  if (error instanceof LoginLockedError) {
+    reply.header('retry-after', String(Math.ceil(error.retryAfterSeconds)));
+    return reply.code(429).send(errorBody('login_locked_error', error.message));
+  }
   if (error instanceof ApiError) {
     // Lockouts and throttles say when to come back (RFC 9110 §10.2.3).
     const retryAfterSeconds = (error as ApiError & { retryAfterSeconds?: unknown }).retryAfterSeconds;
