@@ -155,3 +155,18 @@ export class ReferenceModel {
     return total;
   }
 }
+
+/** A deep copy of a model tree, keeping hard links shared within the copy (a snapshot's view). */
+export function freezeTree(node: ModelNode, copies = new Map<ModelNode, ModelNode>()): ModelNode {
+  const known = copies.get(node);
+  if (known !== undefined) return known;
+  if (node.type === 'file') {
+    const copy: ModelNode = { type: 'file', data: node.data.slice() };
+    copies.set(node, copy);
+    return copy;
+  }
+  const copy: ModelNode = { type: 'directory', children: new Map() };
+  copies.set(node, copy);
+  for (const [name, child] of node.children) copy.children.set(name, freezeTree(child, copies));
+  return copy;
+}
