@@ -29,6 +29,8 @@ export interface Server {
   readonly instance: Instance;
   /** The API server (tests enumerate its routes). */
   readonly api: ApiApp;
+  /** The management plane's services (benchmarks reach the auditor through it). */
+  readonly management: Management;
   /** Ports actually bound, by service. */
   readonly ports: Readonly<Record<string, number>>;
   /**
@@ -98,7 +100,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     })();
     return stopping;
   };
-  return { instance, api, ports: { api: apiPort }, stop };
+  return { instance, api, management: openedManagement, ports: { api: apiPort }, stop };
 }
 
 async function listenOrExplain(app: ApiApp, options: { host: string; port: number; setting: string }): Promise<void> {

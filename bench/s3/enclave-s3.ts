@@ -45,6 +45,8 @@ const s3 = new S3Server({
   networkAccess: { isAllowed: () => true },
   logger,
   nowMs: () => Date.now(),
+  // BENCH_S3_AUDIT=1: every request audited, as src/protocol-servers.ts wires it in production.
+  ...(process.env.BENCH_S3_AUDIT === '1' ? { auditor: server.management.auditor } : {}),
 });
 await s3.listen('127.0.0.1', port);
 writeFileSync(envFile, `S3_ENDPOINT=http://127.0.0.1:${port}\nS3_ACCESS_KEY=${key.accessKey.id}\nS3_SECRET_KEY=${key.secret}\nS3_BUCKET=bench\nS3_CLIENT=raw\n`);

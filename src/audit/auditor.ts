@@ -44,6 +44,12 @@ export interface AuditorOptions {
   readonly queueEventsMax?: number;
   /** Records per local-log transaction. */
   readonly batchEventsMax?: number;
+  /**
+   * How long the writer waits for more events before it appends a batch that is not full: one
+   * transaction and one signed head per batch instead of per event keeps the audit cost of a busy
+   * protocol low (bench/audit/s3.sh). Events reach the local log at most this much later. 0 = off.
+   */
+  readonly gatherMs?: number;
   /** Repeated identical reads within this window become one event with `details.count`. 0 = off. */
   readonly coalesceWindowMs?: number;
   readonly coalesceEntriesMax?: number;
@@ -71,6 +77,7 @@ export class Auditor {
   private readonly logger: Logger;
   private readonly queueEventsMax: number;
   private readonly batchEventsMax: number;
+  private readonly gatherMs: number;
   private readonly coalesceWindowMs: number;
   private readonly coalesceEntriesMax: number;
   private readonly sinks = new Map<string, AuditSink>();
@@ -87,6 +94,7 @@ export class Auditor {
     this.logger = options.logger;
     this.queueEventsMax = options.queueEventsMax ?? 100_000;
     this.batchEventsMax = options.batchEventsMax ?? 512;
+    this.gatherMs = options.gatherMs ?? 20;
     this.coalesceWindowMs = options.coalesceWindowMs ?? 1_000;
     this.coalesceEntriesMax = options.coalesceEntriesMax ?? 10_000;
   }
@@ -188,6 +196,9 @@ export class Auditor {
 
   private async pump(): Promise<void> {
     while (this.queue.length > 0) {
+      if (this.gatherMs > 0 && !this.closed && this.queue.length < this.batchEventsMax) {
+        await new Promise<void>((resolve) => setTimeout(resolve, this.gatherMs));
+      }
       const batch = this.queue.splice(0, this.batchEventsMax);
       let records: AuditRecordEvent[];
       try {
