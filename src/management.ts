@@ -31,6 +31,7 @@ import { SecurityKeyStore } from './snapshots/security-keys.js';
 import type { Logger } from 'pino';
 import type { Config } from './config/config-schema.js';
 import { systemContext } from './core/context.js';
+import { FsError } from './core/errors.js';
 import { AccessTokens } from './identity/access-tokens.js';
 import { LoginThrottle } from './identity/login-throttle.js';
 import { Mfa } from './identity/mfa.js';
@@ -105,6 +106,10 @@ export async function openManagement(instance: Instance, _config: Config, logger
       .catch((error: unknown) => logger.error({ err: error }, 'audit checkpoint or retention failed'));
   }, 60_000);
   auditTimer.unref();
+  // Core's own actions (snapshot expiry) and scheduled snapshots are audited as protocol 'internal'.
+  const auditInternal = (operation: string, status: string, details: Record<string, string | number | boolean>): void =>
+    auditor.emit({ time: clock.nowMs(), user: { name: 'system' }, clientAddress: 'local', protocol: 'internal', operation, status, details });
+  const stopInternalAudit = fileSystem.onInternalEvent((event) => auditInternal(event.operation, event.status, { ...event.details }));
   const metrics = createEnclaveMetrics();
   metrics.observeAudit(auditor); // audit: backlog in the metrics (issue 7 item 5)
   const s3AccessKeys = new S3AccessKeys({ metadata, clock, key: instance.deriveKey('s3-secrets/v1') });
@@ -131,13 +136,19 @@ export async function openManagement(instance: Instance, _config: Config, logger
       const ctx = systemContext(logger, `policy-${policy.id}`);
       const dir = policy.source_path !== undefined ? (await fileSystem.resolvePath(ctx, policy.source_path)).handle : await fileSystem.handleOf(ctx, Number(policy.source_file_id));
       const lockKeyId = policy.lock_key_ref === null ? undefined : (await keys.resolveForLocking(policy.lock_key_ref)).id;
-      const snapshot = await fileSystem.createSnapshot(ctx, dir, {
-        name: policy.name,
-        source: `policy:${policy.id}`,
-        ...(policy.ttl === null ? {} : { expirationNs: BigInt(scheduledMs + policy.ttl * 1_000) * 1_000_000n }),
-        ...(lockKeyId === undefined ? {} : { lockKeyId }),
-      });
-      return { id: String(snapshot.id) };
+      try {
+        const snapshot = await fileSystem.createSnapshot(ctx, dir, {
+          name: policy.name,
+          source: `policy:${policy.id}`,
+          ...(policy.ttl === null ? {} : { expirationNs: BigInt(scheduledMs + policy.ttl * 1_000) * 1_000_000n }),
+          ...(lockKeyId === undefined ? {} : { lockKeyId }),
+        });
+        auditInternal('snapshot_create', 'ok', { snapshot_id: snapshot.id, policy_id: policy.id });
+        return { id: String(snapshot.id) };
+      } catch (error) {
+        auditInternal('snapshot_create', error instanceof FsError ? error.code : 'Internal', { policy_id: policy.id });
+        throw error;
+      }
     },
   });
   await scheduler.start();
@@ -260,6 +271,7 @@ export async function openManagement(instance: Instance, _config: Config, logger
     metrics,
     s3AccessKeys,
     close: async () => {
+      stopInternalAudit();
       clearInterval(auditTimer);
       await scheduler.stop();
       await syslogSinks.close();

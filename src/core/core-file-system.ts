@@ -37,6 +37,13 @@ import { isSuperuser } from './permissions.js';
 import { createSnapshot, deleteSnapshot, getSnapshot, listSnapshots, setSnapshotExpiration, setSnapshotLock, snapshotRoot, type SnapshotInfo } from './snapshot/snapshots.js';
 import type { CollectStats } from './data/garbage-collector.js';
 
+/** What core did on its own: an audit operation name, its status (ok or an error code), details. */
+export interface InternalEvent {
+  readonly operation: string;
+  readonly status: string;
+  readonly details?: Readonly<Record<string, string | number | boolean>>;
+}
+
 export interface Maintenance {
   /** Runs garbage collection until nothing is left to do. */
   collectGarbage(): Promise<CollectStats>;
@@ -53,8 +60,18 @@ export class CoreFileSystem implements FileSystem {
     private readonly engine: Engine,
     /** Background work, exposed so tests and `enclave fsck` can drive it to completion. */
     readonly maintenance: Maintenance,
+    private readonly internalListeners: Set<(event: InternalEvent) => void>,
     private readonly onClose: () => Promise<void>,
   ) {}
+
+  /**
+   * Core's own actions that no caller asked for (a snapshot expiring), for the audit trail
+   * (protocol 'internal'). Returns the function that stops listening.
+   */
+  onInternalEvent(listener: (event: InternalEvent) => void): () => void {
+    this.internalListeners.add(listener);
+    return () => this.internalListeners.delete(listener);
+  }
 
   private async run<T>(ctx: OpContext, operation: string, fn: () => Promise<T>): Promise<T> {
     try {

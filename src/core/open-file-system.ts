@@ -9,6 +9,8 @@ import { FileData } from './data/file-data.js';
 import { GarbageCollector } from './data/garbage-collector.js';
 import { EMPTY_AGGREGATE } from './aggregates.js';
 import { Engine } from './engine.js';
+import { FsError } from './errors.js';
+import type { InternalEvent } from './core-file-system.js';
 import { systemContext } from './context.js';
 import { SnapshotReclaimer } from './snapshot/reclaim.js';
 import { deleteSnapshot, expiredSnapshots } from './snapshot/snapshots.js';
@@ -48,9 +50,19 @@ export async function openFileSystem(options: OpenFileSystemOptions): Promise<Co
   });
   engine.data = new FileData(options.chunks, chunkId, (id, index) => compactor.request(id, index));
   const reclaimer = new SnapshotReclaimer({ metadata: options.metadata, registry: () => engine.snapshots, newScope: (tx) => engine.backgroundScope(tx), batchMax: gcOptions.batchMax });
+  const internalListeners = new Set<(event: InternalEvent) => void>();
+  const emitInternal = (event: InternalEvent): void => {
+    for (const listener of internalListeners) listener(event);
+  };
   const expireSnapshots = async (): Promise<void> => {
     for (const id of expiredSnapshots(engine, clock.nowNs())) {
-      await deleteSnapshot(engine, systemContext(options.logger, 'snapshot-expiry'), id).catch((error: unknown) => options.logger.warn({ err: error, snapshot: id }, 'expiring a snapshot failed'));
+      try {
+        await deleteSnapshot(engine, systemContext(options.logger, 'snapshot-expiry'), id);
+        emitInternal({ operation: 'snapshot_expire', status: 'ok', details: { snapshot_id: id } });
+      } catch (error) {
+        options.logger.warn({ err: error, snapshot: id }, 'expiring a snapshot failed');
+        emitInternal({ operation: 'snapshot_expire', status: error instanceof FsError ? error.code : 'Internal', details: { snapshot_id: id } });
+      }
     }
   };
   const collector = new GarbageCollector({ reclaimer, expireSnapshots, metadata: options.metadata, chunks: options.chunks, clock, logger: options.logger, newScope: (tx) => engine.backgroundScope(tx), ...gcOptions });
@@ -68,7 +80,7 @@ export async function openFileSystem(options: OpenFileSystemOptions): Promise<Co
     },
     compactionIdle: () => compactor.idle(),
   };
-  return new CoreFileSystem(engine, maintenance, async () => {
+  return new CoreFileSystem(engine, maintenance, internalListeners, async () => {
     clearInterval(timer);
     await compactor.stop();
     await collecting;

@@ -240,3 +240,25 @@ describe('copying ranges by sharing chunks', () => {
     }
   });
 });
+
+describe('snapshot expiry', () => {
+  it('deletes expired snapshots in the background, locked ones too, and tells the internal-event listeners', async () => {
+    const fx = await openCoreFixture();
+    try {
+      const root = await fx.fs.root(fx.root);
+      const events: string[] = [];
+      fx.fs.onInternalEvent((event) => events.push(`${event.operation} ${event.status} ${String(event.details?.snapshot_id)}`));
+      const hour = 3_600_000_000_000n;
+      const locked = await fx.fs.createSnapshot(fx.root, root, { name: 'locked', expirationNs: fx.clock.nowNs() + hour, lockKeyId: 'k' });
+      const kept = await fx.fs.createSnapshot(fx.root, root, { name: 'kept', expirationNs: fx.clock.nowNs() + 10n * hour });
+      await fx.fs.maintenance.collectGarbage();
+      assert.equal(fx.fs.listSnapshots().length, 2);
+      fx.clock.advanceMs(2 * 3_600_000);
+      await fx.fs.maintenance.collectGarbage();
+      assert.deepEqual(fx.fs.listSnapshots().map((snapshot) => snapshot.id), [kept.id]);
+      assert.deepEqual(events, [`snapshot_expire ok ${locked.id}`]);
+    } finally {
+      await fx.close();
+    }
+  });
+});
