@@ -207,7 +207,7 @@ describe('NFSv3 procedures over our own client', () => {
     assert.equal((await lookup(client, root, 'once.txt')).status, Nfs3Status.NOENT);
   });
 
-  it('MKNOD of a device is NOTSUPP; WRITE is FILE_SYNC with a stable verifier; READ reads it back', async () => {
+  it('MKNOD of a device is NOTSUPP; the first WRITE is FILE_SYNC, later UNSTABLE ones are gathered, with one verifier; READ and COMMIT see them', async () => {
     const node = await nfs(client, 11, (writer) => {
       writer.opaque(root).string('dev').uint32(4);
       writeSattr(writer);
@@ -215,21 +215,25 @@ describe('NFSv3 procedures over our own client', () => {
     });
     assert.equal(node.body.uint32(), Nfs3Status.NOTSUPP);
     const file = await create(client, root, 'data.bin', { mode: 0 });
-    const write = async () => {
+    const write = async (committed: number) => {
       const reply = await nfs(client, 7, (writer) => writer.opaque(file.handle as Uint8Array).uint64(3).uint32(3).uint32(0).opaque(Uint8Array.of(7, 8, 9)));
       assert.equal(reply.body.uint32(), 0);
       skipWcc(reply.body);
       assert.equal(reply.body.uint32(), 3);
-      assert.equal(reply.body.uint32(), 2);
+      assert.equal(reply.body.uint32(), committed);
       return Uint8Array.from(reply.body.fixedOpaque(8));
     };
-    assert.deepEqual(await write(), await write());
+    // The first write goes to core (FILE_SYNC), the next UNSTABLE one is gathered (UNSTABLE).
+    assert.deepEqual(await write(2), await write(0));
     const read = await nfs(client, 6, (writer) => writer.opaque(file.handle as Uint8Array).uint64(0).uint32(100));
     assert.equal(read.body.uint32(), 0);
     readPostOp(read.body);
     assert.equal(read.body.uint32(), 6);
     assert.equal(read.body.bool(), true);
     assert.deepEqual([...read.body.opaque(100)], [0, 0, 0, 7, 8, 9]);
+    await write(0);
+    const commit = await nfs(client, 21, (writer) => writer.opaque(file.handle as Uint8Array).uint64(0).uint32(0));
+    assert.equal(commit.body.uint32(), 0, 'COMMIT writes the gathered data out');
   });
 
   it('PORTMAP GETPORT names the NFS port for NFS and MOUNT over TCP, 0 for anything else', async () => {

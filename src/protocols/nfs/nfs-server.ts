@@ -10,6 +10,7 @@ import { MOUNT_PROGRAM, MOUNT_V3, MountService } from './mount/mount-program.js'
 import { PORTMAP_PROGRAM, PORTMAP_V2, portmapProgram } from './portmap/portmap-program.js';
 import { DEFAULT_RPC_LIMITS, RpcServer, type RpcLimits } from './rpc/rpc-server.js';
 import { NfsPathMemory, type NfsAuditSink } from './v3/nfs3-audit.js';
+import { WriteGatherer } from './v3/write-gatherer.js';
 import { nfs3Program } from './v3/nfs3-program.js';
 import { NFS_PROGRAM, NFS_V3 } from './v3/nfs3-types.js';
 import { ReaddirCookies } from './v3/readdir-cookies.js';
@@ -65,7 +66,8 @@ export function createNfsServer(options: NfsServerOptions): NfsServer {
     { program: MOUNT_PROGRAM, version: MOUNT_V3 },
     { program: PORTMAP_PROGRAM, version: PORTMAP_V2 },
   ];
-  const programs = [nfs3Program({ fileSystem: options.fileSystem, handles, exports, cookies, writeVerifier, logger, paths, ...(auditor === undefined ? {} : { auditor }) }), mount.program(), portmapProgram(servedPrograms, () => ports.nfs ?? 0)];
+  const gatherer = new WriteGatherer(logger);
+  const programs = [nfs3Program({ fileSystem: options.fileSystem, handles, exports, cookies, writeVerifier, logger, paths, gatherer, ...(auditor === undefined ? {} : { auditor }) }), mount.program(), portmapProgram(servedPrograms, () => ports.nfs ?? 0)];
   let running: { rpc: RpcServer; servers: Server[] } | undefined;
 
   const bind = async (rpc: RpcServer, host: string, port: number): Promise<{ server: Server; port: number }> => {
@@ -116,6 +118,9 @@ export function createNfsServer(options: NfsServerOptions): NfsServer {
       running = undefined;
       rpc.close();
       await closeServers(servers);
+      // Gathered UNSTABLE writes are written out on a clean stop (a crash loses them, and the
+      // next start's new write verifier tells clients to send them again).
+      await gatherer.flushAll();
       delete ports.nfs;
       delete ports.portmap;
     },

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { WriteGatherer } from './write-gatherer.js';
 import type { OpContext } from '../../../core/context.js';
 import type { FileSystem, NodeHandle } from '../../../core/file-system.js';
 import type { ExportTable, ServedExport } from '../exports/export-table.js';
@@ -23,6 +24,8 @@ export interface Nfs3Services {
   readonly auditor?: NfsAuditSink;
   /** Paths for audit events, learned from the names handed out. */
   readonly paths: NfsPathMemory;
+  /** UNSTABLE writes held until COMMIT (write-gatherer.ts). */
+  readonly gatherer: WriteGatherer;
 }
 
 /**

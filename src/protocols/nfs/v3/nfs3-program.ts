@@ -95,6 +95,9 @@ async function dispatch(procedure: AnyNfs3Procedure, services: Nfs3Services, rpc
     fsid = call.fsid;
     if (procedure.mutates && call.readOnly) throw new Nfs3Failure(Nfs3Status.ROFS, 'the export is read-only for this client');
     if (procedure.mutates && call.node.snapshot !== undefined) throw new Nfs3Failure(Nfs3Status.ROFS, 'snapshots are read-only');
+    // Gathered UNSTABLE writes reach core before anything else can look at or change files;
+    // COMMIT flushes its own file and reports a failure.
+    if (procedure.number !== WRITE_PROCEDURE && procedure.number !== COMMIT_PROCEDURE && services.gatherer.hasPending) await services.gatherer.flushAll();
     outcome = await procedure.handle(call, args);
   } catch (error) {
     const status = statusOf(error);
@@ -156,6 +159,8 @@ function unadmittedContext(services: Nfs3Services, rpcCall: RpcCall): OpContext 
 }
 
 const NOBODY_UID = 65534;
+const WRITE_PROCEDURE = 7;
+const COMMIT_PROCEDURE = 21;
 
 async function admitCall(services: Nfs3Services, rpcCall: RpcCall, object: Uint8Array): Promise<Nfs3Call> {
   const decoded = services.handles.decode(object);

@@ -4,8 +4,9 @@ import { VERIFIER_BYTES } from '../nfs3-types.js';
 import { readFileHandle } from './common.js';
 
 /**
- * RFC 1813 §3.3.21. Every WRITE was durable when answered (FILE_SYNC), so COMMIT only confirms the
- * write verifier; the file is still checked to exist and be reachable by the caller.
+ * RFC 1813 §3.3.21. Writes the file's gathered UNSTABLE writes to core (durable when it returns)
+ * and confirms the write verifier; a gathered write that failed is reported here. The whole file
+ * is committed whatever range is asked (the RFC allows committing more).
  */
 export const commitProcedure: Nfs3Procedure<{ object: Uint8Array; offset: bigint; count: number }, { wcc: WccData; verifier: Uint8Array }, WccData> = {
   number: 21,
@@ -16,6 +17,7 @@ export const commitProcedure: Nfs3Procedure<{ object: Uint8Array; offset: bigint
   object: (args) => args.object,
   handle: async (call) => {
     try {
+      await call.services.gatherer.flush(call.node, { report: true });
       const attributes = await call.fs.getattr(call.ctx, call.node);
       return ok({ wcc: { after: attributes }, verifier: call.services.writeVerifier });
     } catch (error) {

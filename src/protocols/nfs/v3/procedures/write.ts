@@ -14,14 +14,18 @@ interface WriteArgs {
 interface WriteOk {
   readonly wcc: WccData;
   readonly count: number;
+  /** How the data was committed: FILE_SYNC (in core, durable), or UNSTABLE (gathered). */
+  readonly committed: number;
   readonly verifier: Uint8Array;
 }
 
 /**
- * RFC 1813 §3.3.7. Core writes are durable when they resolve, so every write is answered
- * FILE_SYNC whatever the client asked (the RFC allows committing more than asked) and COMMIT has
- * nothing left to do. The verifier is random per server start. Idempotent: rewriting the same
- * bytes at the same offset is harmless, so WRITE bypasses the duplicate-request cache.
+ * RFC 1813 §3.3.7. A FILE_SYNC or DATA_SYNC write, and the first write of a file, go to core and
+ * are durable when answered (FILE_SYNC): permissions and quotas refuse them here. Later UNSTABLE
+ * writes of the file are gathered (write-gatherer.ts) and answered UNSTABLE; COMMIT makes them
+ * durable. The verifier is random per server start, so a restart tells clients to resend what
+ * they had not committed. Idempotent: rewriting the same bytes at the same offset is harmless, so
+ * WRITE bypasses the duplicate-request cache.
  */
 export const writeProcedure: Nfs3Procedure<WriteArgs, WriteOk, WccData> = {
   number: 7,
@@ -43,16 +47,29 @@ export const writeProcedure: Nfs3Procedure<WriteArgs, WriteOk, WccData> = {
       if (args.stable > StableHow.FILE_SYNC) refuse(Nfs3Status.INVAL, `stable_how ${args.stable} is not defined`);
       if (args.count > args.data.byteLength) refuse(Nfs3Status.INVAL, 'count exceeds the data sent');
       if (args.offset > BigInt(Number.MAX_SAFE_INTEGER)) refuse(Nfs3Status.FBIG, 'offset beyond the largest file');
-      const result = await call.fs.write(call.ctx, call.node, { offset: Number(args.offset), data: args.data.subarray(0, args.count) });
+      const data = args.data.subarray(0, args.count);
+      const offset = Number(args.offset);
+      const gatherer = call.services.gatherer;
+      if (args.stable === StableHow.UNSTABLE && data.length > 0 && gatherer.mayGather(call.node)) {
+        await gatherer.add(call.fs, call.ctx, call.node, offset, data);
+        const attributes = await call.fs.getattr(call.ctx, call.node);
+        const after = { ...attributes, size: Math.max(attributes.size, gatherer.pendingEnd(call.node) ?? 0) };
+        const wcc = prior === undefined ? { after } : { before: prior, after };
+        return ok({ wcc, count: data.length, committed: StableHow.UNSTABLE, verifier: call.services.writeVerifier });
+      }
+      // Writes gathered earlier go first, so this one lands on top of them, in the client's order.
+      await gatherer.flush(call.node, { report: false });
+      const result = await call.fs.write(call.ctx, call.node, { offset, data });
+      gatherer.warm(call.node);
       const wcc = prior === undefined ? { after: result.attributes } : { before: prior, after: result.attributes };
-      return ok({ wcc, count: result.bytesWritten, verifier: call.services.writeVerifier });
+      return ok({ wcc, count: result.bytesWritten, committed: StableHow.FILE_SYNC, verifier: call.services.writeVerifier });
     } catch (error) {
       return failure(error, await wccAfter(call, call.node, prior));
     }
   },
   encodeOk: (writer, result, fsid) => {
     writeWccData(writer, result.wcc, fsid);
-    writer.uint32(result.count).uint32(StableHow.FILE_SYNC).fixedOpaque(result.verifier.subarray(0, VERIFIER_BYTES));
+    writer.uint32(result.count).uint32(result.committed).fixedOpaque(result.verifier.subarray(0, VERIFIER_BYTES));
   },
   encodeFail: (writer, wcc, fsid) => writeWccData(writer, wcc, fsid),
 };
