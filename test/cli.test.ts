@@ -184,12 +184,15 @@ describe('the enclave CLI against a real server', () => {
     assertExit(await enclave(['login', '-u', 'dave'], { input: `${DAVE_PASSWORD}\n`, environment: daveConfig }), 0);
     const enrolled = JSON.parse((await enclave(['mfa', 'enroll', '--json'], { environment: daveConfig })).stdout) as { otpauth_uri: string };
     const totp = OTPAuth.URI.parse(enrolled.otpauth_uri) as OTPAuth.TOTP;
-    const confirmed = await enclave(['mfa', 'confirm', totp.generate({ timestamp: Date.now() - 30_000 }), '--json'], { environment: daveConfig });
+    // Confirm with the current step's code and log in with the next step's: the server accepts
+    // ±1 step, each step once, so both hold however the 30 s boundaries fall between the calls.
+    const confirmedAt = Date.now();
+    const confirmed = await enclave(['mfa', 'confirm', totp.generate({ timestamp: confirmedAt }), '--json'], { environment: daveConfig });
     assertExit(confirmed, 0);
     assert.equal((JSON.parse(confirmed.stdout) as { recovery_codes: string[] }).recovery_codes.length > 0, true);
     assertExit(await enclave(['logout'], { environment: daveConfig }), 0);
 
-    const login = await enclave(['login', '-u', 'dave'], { input: `${DAVE_PASSWORD}\n${totp.generate()}\n`, environment: daveConfig });
+    const login = await enclave(['login', '-u', 'dave'], { input: `${DAVE_PASSWORD}\n${totp.generate({ timestamp: confirmedAt + 30_000 })}\n`, environment: daveConfig });
     assertExit(login, 0);
     assert.match(login.stdout, /as dave/);
 

@@ -154,12 +154,15 @@ describe('management API end to end', () => {
     const enrolled = await api('POST', '/v1/session/mfa/enroll', { token: dave });
     assert.equal(enrolled.status, 200, enrolled.body.toString());
     const totp = OTPAuth.URI.parse(enrolled.json().otpauth_uri as string) as OTPAuth.TOTP;
-    const confirm = await api('POST', '/v1/session/mfa/confirm', { token: dave, body: { code: totp.generate({ timestamp: Date.now() - 30_000 }) } });
+    // The current step confirms and the next step logs in: the server accepts ±1 step, each once,
+    // so this holds wherever the 30 s boundaries fall.
+    const confirmedAt = Date.now();
+    const confirm = await api('POST', '/v1/session/mfa/confirm', { token: dave, body: { code: totp.generate({ timestamp: confirmedAt }) } });
     assert.equal(confirm.status, 200, confirm.body.toString());
     const withoutCode = await api('POST', '/v1/session/login', { body: { username: 'dave', password: 'Maple-Uses-Two-Factors-5' } });
     assert.equal(withoutCode.status, 401);
     assert.equal(withoutCode.json().error_class, 'mfa_required_error');
-    const code = totp.generate();
+    const code = totp.generate({ timestamp: confirmedAt + 30_000 });
     const withCode = await api('POST', '/v1/session/login', { body: { username: 'dave', password: 'Maple-Uses-Two-Factors-5', totp: code } });
     assert.equal(withCode.status, 200, `${withCode.body.toString()} (code ${code})`);
     const replayed = await api('POST', '/v1/session/login', { body: { username: 'dave', password: 'Maple-Uses-Two-Factors-5', totp: code } });
