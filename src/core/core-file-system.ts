@@ -13,6 +13,7 @@ import type {
   LookupOptions,
   NodeHandle,
   NodeInfo,
+  PutFileRequest,
   QuotaStatus,
   ReaddirOptions,
   ReaddirPage,
@@ -20,6 +21,8 @@ import type {
   RenameRequest,
   SetAttributes,
   WriteResult,
+  XattrChanges,
+  Xattrs,
 } from './file-system.js';
 import { aggregates, getAcl, getattr, setAcl, setattr } from './namespace/attributes.js';
 import { createNode, linkNode } from './namespace/create.js';
@@ -27,6 +30,8 @@ import { lookup, readdir, resolvePath } from './namespace/lookup.js';
 import { getQuota, listQuotas, setQuota, statfs } from './namespace/quotas.js';
 import { removeDirectory, removeFile } from './namespace/remove.js';
 import { renameEntry } from './namespace/rename.js';
+import { putFile } from './namespace/put-file.js';
+import { getXattrs, setXattrs } from './namespace/xattrs.js';
 import { ROOT_ID } from './records.js';
 import { FsError } from './errors.js';
 import { changesSince, type ChangesPage } from './snapshot/diff.js';
@@ -155,6 +160,18 @@ export class CoreFileSystem implements FileSystem {
 
   copyRange(ctx: OpContext, request: CopyRangeRequest): Promise<WriteResult> {
     return this.run(ctx, 'copyRange', () => copyRange(this.engine, ctx, request));
+  }
+
+  putFile(ctx: OpContext, dir: NodeHandle, name: string, request: PutFileRequest): Promise<CreateResult> {
+    return this.run(ctx, 'putFile', () => putFile(this.engine, ctx, dir, name, request));
+  }
+
+  getXattrs(ctx: OpContext, node: NodeHandle): Promise<Xattrs> {
+    return this.run(ctx, 'getXattrs', () => getXattrs(this.engine, ctx, node));
+  }
+
+  setXattrs(ctx: OpContext, node: NodeHandle, changes: XattrChanges): Promise<Attributes> {
+    return this.run(ctx, 'setXattrs', () => setXattrs(this.engine, ctx, node, changes));
   }
 
   readdir(ctx: OpContext, dir: NodeHandle, options: ReaddirOptions): Promise<ReaddirPage> {

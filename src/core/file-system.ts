@@ -62,11 +62,42 @@ export interface SetAttributes {
 export interface LookupOptions {
   /** SMB semantics: match names case-insensitively; the stored name keeps its case. */
   readonly caseInsensitive?: boolean;
+  /**
+   * Also answer the node's extended attributes, read in the same consistent view (needs
+   * READ_NAMED_ATTRS on the node, else PermissionDenied).
+   */
+  readonly withXattrs?: boolean;
 }
 
 export interface NodeInfo {
   readonly handle: NodeHandle;
   readonly attributes: Attributes;
+  /** Present when asked for (LookupOptions.withXattrs). */
+  readonly xattrs?: Xattrs;
+}
+
+/**
+ * Extended attributes: small named values kept with a node (SMB extended attributes, NFSv4 named
+ * attributes, S3 object metadata under `s3.`). Names are UTF-8, 1-255 bytes, no NUL; a node holds
+ * at most XATTRS_BYTES_MAX bytes of names and values together. Reading needs READ_NAMED_ATTRS,
+ * changing needs WRITE_NAMED_ATTRS.
+ */
+export type Xattrs = Readonly<Record<string, Uint8Array>>;
+
+/** Changes to a node's extended attributes: a value sets the name, null removes it. */
+export type XattrChanges = Readonly<Record<string, Uint8Array | null>>;
+
+/**
+ * A whole file written at once (S3 PutObject): `data` becomes its content and `xattrs` its
+ * extended attributes, and it takes `name` in one atomic transaction: readers see the previous
+ * file or the new one, never a mix. An existing file of that name is replaced (it needs the
+ * rights a rename over it needs) unless `noReplace`, which fails with Exists.
+ */
+export interface PutFileRequest {
+  readonly data: Uint8Array;
+  readonly xattrs?: Xattrs;
+  readonly mode?: number;
+  readonly noReplace?: boolean;
 }
 
 export interface CreateOptions {
@@ -118,6 +149,11 @@ export interface RenameRequest {
   readonly targetName: string;
   /** Fail with Exists instead of replacing an existing target. */
   readonly noReplace?: boolean;
+  /**
+   * Replace the moved node's extended attributes with these in the same transaction (needs
+   * WRITE_NAMED_ATTRS on it): publishing a staged upload with its metadata at once.
+   */
+  readonly xattrs?: Xattrs;
 }
 
 export interface FsStats {
@@ -177,6 +213,11 @@ export interface FileSystem {
    * may be in a snapshot (restore). At most 1 GiB per call.
    */
   copyRange(ctx: OpContext, request: { source: NodeHandle; sourceOffset: number; target: NodeHandle; targetOffset: number; length: number }): Promise<WriteResult>;
+  /** Creates or replaces `name` with a whole file in one transaction (PutFileRequest). */
+  putFile(ctx: OpContext, dir: NodeHandle, name: string, request: PutFileRequest): Promise<CreateResult>;
+  getXattrs(ctx: OpContext, node: NodeHandle): Promise<Xattrs>;
+  /** Applies the changes at once; changes ctime, not mtime. */
+  setXattrs(ctx: OpContext, node: NodeHandle, changes: XattrChanges): Promise<Attributes>;
   readdir(ctx: OpContext, dir: NodeHandle, options: ReaddirOptions): Promise<ReaddirPage>;
   rename(ctx: OpContext, request: RenameRequest): Promise<void>;
   /** Removes a non-directory entry. */
@@ -200,3 +241,6 @@ export const READ_BYTES_MAX = 16 * 1024 * 1024;
 export const WRITE_BYTES_MAX = 16 * 1024 * 1024;
 export const READDIR_LIMIT_MAX = 10_000;
 export const LINKS_MAX = 65_000;
+export const XATTR_NAME_BYTES_MAX = 255;
+/** Names and values of one node's extended attributes together (they live in its inode record). */
+export const XATTRS_BYTES_MAX = 64 * 1024;

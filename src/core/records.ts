@@ -88,6 +88,11 @@ export interface InodeRecord {
    */
   acl?: Ace[];
   symlinkTarget?: string;
+  /**
+   * Extended attributes (namespace/xattrs.ts): name -> value as base64, versioned with the node
+   * (snapshots keep them) and gone with it. Absent when the node has none.
+   */
+  xattrs?: Record<string, string>;
   /** Directories only: what is below, updated in the same transaction as every change. */
   aggregate?: Aggregate;
   /** Directories only: the hard quota on `aggregate.bytes`. */

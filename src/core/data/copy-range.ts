@@ -8,6 +8,7 @@ import { requireAccess } from '../permissions.js';
 import { inodePrefix, segmentPrefix, type InodeRecord, type SegmentRecord, type Slice } from '../records.js';
 import type { WriteScope } from '../scope.js';
 import { readVersion } from '../versions.js';
+import { withoutContentXattrs } from '../namespace/xattrs.js';
 import { appendSlice, coveredBytes, resolveSlices, SEGMENT_BYTES, segmentsOf } from './segments.js';
 
 /** One call copies at most this much (1 GiB = 1,024 segment records); callers loop for more. */
@@ -60,7 +61,7 @@ export async function copyRange(engine: Engine, ctx: OpContext, request: CopyRan
     }
     const size = Math.max(to.size, targetOffset + length);
     await adjustForSize(scope, target.id, to, size - to.size);
-    const next = { ...touched(to, scope.nowNs, true), size, allocatedBytes: to.allocatedBytes + coveredDelta };
+    const next = { ...withoutContentXattrs(touched(to, scope.nowNs, true)), size, allocatedBytes: to.allocatedBytes + coveredDelta };
     await scope.setInode(target.id, next);
     return { bytesWritten: length, attributes: toAttributes(target.id, next) };
   });

@@ -6,6 +6,7 @@ import { requireLive, toAttributes, touched, type Engine } from '../engine.js';
 import { FILE_BYTES_MAX, READ_BYTES_MAX, WRITE_BYTES_MAX, type NodeHandle, type ReadResult, type WriteResult } from '../file-system.js';
 import { hasAccess } from '../permissions.js';
 import type { InodeRecord } from '../records.js';
+import { withoutContentXattrs } from '../namespace/xattrs.js';
 import { isChunkNotFound } from './file-data.js';
 
 function checkOffset(offset: number): void {
@@ -84,7 +85,7 @@ export async function writeFile(engine: Engine, ctx: OpContext, handle: NodeHand
       const coveredDelta = await engine.data.commit(scope, handle.id, staged);
       const size = Math.max(record.size, offset + data.length);
       await adjustForSize(scope, handle.id, record, size - record.size);
-      const next = { ...touched(record, scope.nowNs, true), size, allocatedBytes: record.allocatedBytes + coveredDelta };
+      const next = { ...withoutContentXattrs(touched(record, scope.nowNs, true)), size, allocatedBytes: record.allocatedBytes + coveredDelta };
       await scope.setInode(handle.id, next);
       return { bytesWritten: data.length, attributes: toAttributes(handle.id, next) };
     });

@@ -9,6 +9,7 @@ import { FILE_BYTES_MAX, type Aggregates, type Attributes, type NodeHandle, type
 import { aclOf, hasAccess, isOwner, isSuperuser, requireAccess, storedAcl } from '../permissions.js';
 import type { InodeRecord } from '../records.js';
 import type { WriteScope } from '../scope.js';
+import { withoutContentXattrs } from './xattrs.js';
 import { isSnapshotDirectory, snapshotDirectoryAttributes } from '../snapshot/snapshot-directory.js';
 
 export async function getattr(engine: Engine, ctx: OpContext, handle: NodeHandle): Promise<Attributes> {
@@ -69,7 +70,7 @@ async function resize(engine: Engine, scope: WriteScope, ctx: OpContext, id: num
   const coveredDelta = size < record.size ? await engine.data.truncate(scope, id, size) : 0;
   await adjustForSize(scope, id, record, size - record.size);
   const now = scope.nowNs.toString();
-  return { ...record, size, allocatedBytes: record.allocatedBytes + coveredDelta, mtimeNs: now };
+  return { ...withoutContentXattrs(record), size, allocatedBytes: record.allocatedBytes + coveredDelta, mtimeNs: now };
 }
 
 function chmod(ctx: OpContext, record: InodeRecord, mode: number): InodeRecord {

@@ -26,7 +26,7 @@ export interface NewNode {
 const DEFAULT_MODE: Record<NodeType, number> = { file: 0o644, directory: 0o755, symlink: 0o777 };
 
 /** Validates a requested mode: an integer within 0..0o7777. */
-function requestedMode(mode: number | undefined, type: NodeType): number {
+export function requestedMode(mode: number | undefined, type: NodeType): number {
   if (mode === undefined) return DEFAULT_MODE[type];
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new FsError('InvalidArgument', `invalid mode ${String(mode)}`);
   return mode;
@@ -72,7 +72,7 @@ export async function createNode(engine: Engine, ctx: OpContext, dirHandle: Node
   });
 }
 
-function newRecord(engine: Engine, scope: WriteScope, ctx: OpContext, input: { dir: InodeRecord; dirId: number; name: string; spec: NewNode; mode: number }): InodeRecord {
+export function newRecord(engine: Engine, scope: WriteScope, ctx: OpContext, input: { dir: InodeRecord; dirId: number; name: string; spec: NewNode; mode: number }): InodeRecord {
   const { dir, dirId, name, spec, mode } = input;
   const isDirectory = spec.type === 'directory';
   const inherited = spec.type === 'symlink' ? undefined : inheritAcl(aclOf(dir), isDirectory);

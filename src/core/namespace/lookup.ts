@@ -9,6 +9,7 @@ import { isSnapshotDirectory, lookupInSnapshotDirectory, openSnapshotDirectory, 
 import { decodeDirentKey, decodeFoldedKey, direntDirectoryPrefix, direntNamePrefix, foldedPrefix, prefixEnd, ROOT_ID, type DirentRecord } from '../records.js';
 import type { ReadScope } from '../scope.js';
 import { aliveEntries } from '../versions.js';
+import { decodeXattrs } from './xattrs.js';
 
 const SYMLINK_FOLLOWS_MAX = 40;
 
@@ -27,7 +28,10 @@ export async function lookupIn(scope: ReadScope, ctx: OpContext, dirHandle: Node
   if (entry === undefined) throw new FsError('NotFound', `"${name}" does not exist`);
   const record = await scope.inode(entry.record.id);
   if (record === undefined) throw new Error(`directory entry "${name}" points at missing node ${entry.record.id}`);
-  return { handle: handleOf(entry.record.id, record, dirHandle.snapshot), attributes: toAttributes(entry.record.id, record) };
+  const info = { handle: handleOf(entry.record.id, record, dirHandle.snapshot), attributes: toAttributes(entry.record.id, record) };
+  if (options?.withXattrs !== true) return info;
+  requireAccess(ctx, record, Right.READ_NAMED_ATTRS, 'read extended attributes');
+  return { ...info, xattrs: decodeXattrs(record) };
 }
 
 /**
@@ -127,7 +131,18 @@ interface ResolveOptions extends LookupOptions {
  * middle of the path are followed (absolute targets from the same bound), at most
  * SYMLINK_FOLLOWS_MAX times; the final one only when asked.
  */
-export async function resolvePath(engine: Engine, ctx: OpContext, path: string, options: ResolveOptions = {}): Promise<NodeInfo> {
+export async function resolvePath(engine: Engine, ctx: OpContext, path: string, resolveOptions: ResolveOptions = {}): Promise<NodeInfo> {
+  const { withXattrs, ...options } = resolveOptions;
+  const resolved = await resolveNode(engine, ctx, path, options);
+  if (withXattrs !== true) return resolved;
+  return engine.inspect(ctx, resolved.handle, async (scope) => {
+    const record = await scope.node(resolved.handle);
+    requireAccess(ctx, record, Right.READ_NAMED_ATTRS, 'read extended attributes');
+    return { handle: resolved.handle, attributes: toAttributes(resolved.handle.id, record), xattrs: decodeXattrs(record) };
+  });
+}
+
+async function resolveNode(engine: Engine, ctx: OpContext, path: string, options: ResolveOptions): Promise<NodeInfo> {
   const initial = splitPath(path);
   const start = await engine.inspect(ctx, options.from, async (scope) => {
     const rootRecord = options.from === undefined ? await scope.inode(ROOT_ID) : await scope.node(options.from);

@@ -11,6 +11,7 @@ import { direntKey, linkParentKey, ROOT_ID, type InodeRecord } from '../records.
 import type { WriteScope } from '../scope.js';
 import { endVersion, writeVersion } from '../versions.js';
 import { dropNode, locate, requireDelete } from './remove.js';
+import { encodeXattrs, withXattrs } from './xattrs.js';
 
 /** Whether `ancestorId` is `id` or above it (walking parent links to the root). */
 async function isAncestorOrSelf(scope: WriteScope, ancestorId: number, id: number): Promise<boolean> {
@@ -38,6 +39,7 @@ export async function renameEntry(engine: Engine, ctx: OpContext, request: Renam
   requireLive(targetDir);
   validateName(sourceName);
   validateNewName(targetName);
+  if (request.xattrs !== undefined) encodeXattrs(request.xattrs);
   await engine.mutate(ctx, async (scope) => {
     const source = await locate(scope, ctx, sourceDir, sourceName);
     const target = await scope.node(targetDir);
@@ -47,6 +49,7 @@ export async function renameEntry(engine: Engine, ctx: OpContext, request: Renam
     const movedId = source.entry.record.id;
     const isDirectory = source.child.type === 'directory';
     requireDelete(ctx, source, `move "${sourceName}"`);
+    if (request.xattrs !== undefined) requireAccess(ctx, source.child, Right.WRITE_NAMED_ATTRS, 'set the extended attributes of the moved node');
     requireAccess(ctx, target, rightsToCreate(isDirectory), 'add to the target directory');
     if (isDirectory && (await isAncestorOrSelf(scope, movedId, targetDir.id))) {
       throw new FsError('InvalidArgument', 'cannot move a directory into itself or its own subtree');
@@ -67,6 +70,7 @@ export async function renameEntry(engine: Engine, ctx: OpContext, request: Renam
     await writeVersion(scope, (born) => direntKey(targetDir.id, targetName, born), existing, source.entry.record);
     putFoldedName(scope, targetDir.id, targetName);
     await moveNode(scope, { movedId, moved: source.child, sourceDirId: sourceDir.id, sourceName, targetDirId: targetDir.id, targetName });
+    if (request.xattrs !== undefined) await scope.setInode(movedId, withXattrs((await scope.inode(movedId)) as InodeRecord, request.xattrs));
   });
 }
 
