@@ -127,6 +127,8 @@ export interface DirectoryEntry {
   readonly handle: NodeHandle;
   readonly type: NodeType;
   readonly attributes?: Attributes;
+  /** With ReaddirOptions.withXattrs, when the caller may read them (READ_NAMED_ATTRS). */
+  readonly xattrs?: Xattrs;
 }
 
 export interface ReaddirOptions {
@@ -134,6 +136,8 @@ export interface ReaddirOptions {
   readonly cursor?: string;
   readonly limit: number;
   readonly withAttributes?: boolean;
+  /** Also each entry's extended attributes (implies attributes), read in the same view. */
+  readonly withXattrs?: boolean;
 }
 
 export interface ReaddirPage {

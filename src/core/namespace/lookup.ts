@@ -4,7 +4,7 @@ import { FsError } from '../errors.js';
 import { findEntry, handleOf, toAttributes, type Engine } from '../engine.js';
 import { READDIR_LIMIT_MAX, type DirectoryEntry, type LookupOptions, type NodeHandle, type NodeInfo, type ReaddirOptions, type ReaddirPage } from '../file-system.js';
 import { foldName, splitPath, validateName } from '../names.js';
-import { requireAccess } from '../permissions.js';
+import { hasAccess, requireAccess } from '../permissions.js';
 import { isSnapshotDirectory, lookupInSnapshotDirectory, openSnapshotDirectory, readSnapshotDirectory, SNAPSHOT_DIRECTORY_NAME } from '../snapshot/snapshot-directory.js';
 import { decodeDirentKey, decodeFoldedKey, direntDirectoryPrefix, direntNamePrefix, foldedPrefix, prefixEnd, ROOT_ID, type DirentRecord } from '../records.js';
 import type { ReadScope } from '../scope.js';
@@ -111,11 +111,15 @@ export async function readdir(engine: Engine, ctx: OpContext, dirHandle: NodeHan
     if (dir.type !== 'directory') throw new FsError('NotADirectory', 'not a directory');
     requireAccess(ctx, dir, Right.READ_DATA, 'list the directory');
     const page = await listPage(scope, dirHandle.id, options);
-    const nodes = options.withAttributes === true ? await scope.inodesMany(page.names.map(({ record }) => record.id)) : undefined;
+    const wanted = options.withAttributes === true || options.withXattrs === true;
+    const nodes = wanted ? await scope.inodesMany(page.names.map(({ record }) => record.id)) : undefined;
     const entries: DirectoryEntry[] = page.names.map(({ name, record }) => {
       const handle = { id: record.id, generation: record.generation, ...(dirHandle.snapshot === undefined ? {} : { snapshot: dirHandle.snapshot }) };
       const node = nodes?.get(record.id);
-      return node === undefined ? { name, handle, type: record.type } : { name, handle, type: record.type, attributes: toAttributes(record.id, node) };
+      if (node === undefined) return { name, handle, type: record.type };
+      // An entry whose attributes the caller may not read is listed without them.
+      const xattrs = options.withXattrs === true && hasAccess(ctx, node, Right.READ_NAMED_ATTRS) ? { xattrs: decodeXattrs(node) } : {};
+      return { name, handle, type: record.type, attributes: toAttributes(record.id, node), ...xattrs };
     });
     return page.cursor === undefined ? { entries } : { entries, cursor: page.cursor };
   });

@@ -53,6 +53,10 @@ describe('extended attributes', () => {
     assert.equal(text(found.xattrs?.['user.colour']), 'green');
     assert.equal((await fx.fs.lookup(fx.root, shared, 'plain')).xattrs, undefined, 'only when asked for');
     assert.equal(text((await fx.fs.resolvePath(fx.root, '/shared/plain', { withXattrs: true })).xattrs?.['user.colour']), 'green');
+    const listed = await fx.fs.readdir(fx.root, shared, { limit: 100, withXattrs: true });
+    const entry = listed.entries.find((candidate) => candidate.name === 'plain');
+    assert.equal(text(entry?.xattrs?.['user.colour']), 'green');
+    assert.equal(entry?.attributes?.id, handle.id);
   });
 
   it('refuses bad names, non-byte values and sets over the size limit, changing nothing', async () => {
@@ -78,6 +82,9 @@ describe('extended attributes', () => {
     await rejectsWith(fx.fs.getXattrs(bob, handle), 'PermissionDenied');
     await rejectsWith(fx.fs.setXattrs(bob, handle, { 'user.owner': bytes('bob') }), 'PermissionDenied');
     await rejectsWith(fx.fs.lookup(bob, shared, 'alices', { withXattrs: true }), 'PermissionDenied');
+    const listed = await fx.fs.readdir(bob, shared, { limit: 100, withXattrs: true });
+    const entry = listed.entries.find((candidate) => candidate.name === 'alices');
+    assert.ok(entry?.attributes !== undefined && entry.xattrs === undefined, 'listed without the attributes bob may not read');
     await fx.fs.setattr(alice, handle, { mode: 0o644 });
     assert.equal(text((await fx.fs.getXattrs(bob, handle))['user.owner']), 'alice', 'r grants READ_NAMED_ATTRS');
     await rejectsWith(fx.fs.setXattrs(bob, handle, { 'user.owner': bytes('bob') }), 'PermissionDenied');
