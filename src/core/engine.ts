@@ -129,14 +129,20 @@ export class Engine {
    */
   async inspect<T>(ctx: OpContext, handle: NodeHandle | undefined, fn: (scope: ReadScope) => Promise<T>): Promise<T> {
     checkSignal(ctx);
-    const snapshotId = handle?.snapshot;
-    let epoch: number | undefined;
-    if (snapshotId !== undefined && snapshotId !== SNAPSHOT_DIRECTORY) {
-      const snapshot = this.snapshots.get(snapshotId);
-      if (snapshot === undefined) throw new FsError('Stale', `snapshot ${snapshotId} no longer exists`);
-      epoch = snapshot.epoch;
-    }
+    const epoch = this.viewEpoch(handle);
     return this.metadata.read((tx) => fn(new ReadScope(tx, epoch)));
+  }
+
+  /**
+   * The epoch a handle reads at: undefined for the live tree (and `.snapshot` directories), the
+   * snapshot's epoch otherwise; Stale for a deleted snapshot.
+   */
+  viewEpoch(handle: NodeHandle | undefined): number | undefined {
+    const snapshotId = handle?.snapshot;
+    if (snapshotId === undefined || snapshotId === SNAPSHOT_DIRECTORY) return undefined;
+    const snapshot = this.snapshots.get(snapshotId);
+    if (snapshot === undefined) throw new FsError('Stale', `snapshot ${snapshotId} no longer exists`);
+    return snapshot.epoch;
   }
 }
 

@@ -7,7 +7,7 @@ import { foldName, splitPath, validateName } from '../names.js';
 import { hasAccess, requireAccess } from '../permissions.js';
 import { isSnapshotDirectory, lookupInSnapshotDirectory, openSnapshotDirectory, readSnapshotDirectory, SNAPSHOT_DIRECTORY_NAME } from '../snapshot/snapshot-directory.js';
 import { decodeDirentKey, decodeFoldedKey, direntDirectoryPrefix, direntNamePrefix, foldedPrefix, prefixEnd, ROOT_ID, type DirentRecord } from '../records.js';
-import type { ReadScope } from '../scope.js';
+import { ReadScope } from '../scope.js';
 import { aliveEntries } from '../versions.js';
 import { decodeXattrs } from './xattrs.js';
 
@@ -137,49 +137,53 @@ interface ResolveOptions extends LookupOptions {
  */
 export async function resolvePath(engine: Engine, ctx: OpContext, path: string, resolveOptions: ResolveOptions = {}): Promise<NodeInfo> {
   const { withXattrs, ...options } = resolveOptions;
-  const resolved = await resolveNode(engine, ctx, path, options);
-  if (withXattrs !== true) return resolved;
-  return engine.inspect(ctx, resolved.handle, async (scope) => {
-    const record = await scope.node(resolved.handle);
-    requireAccess(ctx, record, Right.READ_NAMED_ATTRS, 'read extended attributes');
-    return { handle: resolved.handle, attributes: toAttributes(resolved.handle.id, record), xattrs: decodeXattrs(record) };
-  });
+  return resolveNode(engine, ctx, path, options, withXattrs === true);
 }
 
-async function resolveNode(engine: Engine, ctx: OpContext, path: string, options: ResolveOptions): Promise<NodeInfo> {
+async function resolveNode(engine: Engine, ctx: OpContext, path: string, options: ResolveOptions, withXattrs: boolean): Promise<NodeInfo> {
   const initial = splitPath(path);
-  const start = await engine.inspect(ctx, options.from, async (scope) => {
-    const rootRecord = options.from === undefined ? await scope.inode(ROOT_ID) : await scope.node(options.from);
+  // One consistent read for the whole walk; each step reads at the view of its directory (a path
+  // may enter a snapshot through `.snapshot/{id}_{name}`, after which it reads that epoch).
+  return engine.metadata.read(async (tx) => {
+    const scopes = new Map<number | undefined, ReadScope>();
+    const scopeFor = (handle: NodeHandle | undefined): ReadScope => {
+      const epoch = engine.viewEpoch(handle);
+      let scope = scopes.get(epoch);
+      if (scope === undefined) scopes.set(epoch, (scope = new ReadScope(tx, epoch)));
+      return scope;
+    };
+    const first = scopeFor(options.from);
+    const rootRecord = options.from === undefined ? await first.inode(ROOT_ID) : await first.node(options.from);
     if (rootRecord === undefined) throw new FsError('Internal', 'the root directory is missing');
     const root = options.from ?? { id: ROOT_ID, generation: rootRecord.generation };
-    return { handle: root, attributes: toAttributes(root.id, rootRecord) };
-  });
-  let stack: NodeInfo[] = [start];
-  const pending = [...initial.names];
-  let follows = 0;
-  while (pending.length > 0) {
-    const name = pending.shift() as string;
-    const current = stack.at(-1) as NodeInfo;
-    if (name === '..') {
-      if (stack.length > 1) stack.pop();
-      continue;
-    }
-    // Each step reads the view its directory is in: a path may enter a snapshot through
-    // `.snapshot/{id}_{name}`, after which it reads that snapshot's epoch.
-    const step = await engine.inspect(ctx, current.handle, async (scope) => {
+    let stack: NodeInfo[] = [{ handle: root, attributes: toAttributes(root.id, rootRecord) }];
+    const pending = [...initial.names];
+    let follows = 0;
+    while (pending.length > 0) {
+      if (ctx.signal?.aborted === true) throw new FsError('Cancelled', 'the operation was cancelled');
+      const name = pending.shift() as string;
+      const current = stack.at(-1) as NodeInfo;
+      if (name === '..') {
+        if (stack.length > 1) stack.pop();
+        continue;
+      }
+      const scope = scopeFor(current.handle);
       const found = await lookupIn(scope, ctx, current.handle, name, options, engine);
       const followable = found.attributes.type === 'symlink' && (pending.length > 0 || options.followFinalSymlink === true);
-      return { found, target: followable ? ((await scope.node(found.handle)).symlinkTarget ?? '') : undefined };
-    });
-    if (step.target !== undefined) {
-      if (++follows > SYMLINK_FOLLOWS_MAX) throw new FsError('InvalidArgument', 'too many levels of symbolic links');
-      const target = splitPath(step.target);
-      if (target.absolute) stack = stack.slice(0, 1);
-      pending.unshift(...target.names);
-      continue;
+      if (followable) {
+        if (++follows > SYMLINK_FOLLOWS_MAX) throw new FsError('InvalidArgument', 'too many levels of symbolic links');
+        const target = splitPath((await scopeFor(found.handle).node(found.handle)).symlinkTarget ?? '');
+        if (target.absolute) stack = stack.slice(0, 1);
+        pending.unshift(...target.names);
+        continue;
+      }
+      stack.push(found);
     }
-    stack.push(step.found);
-  }
-  return stack.at(-1) as NodeInfo;
+    const resolved = stack.at(-1) as NodeInfo;
+    if (!withXattrs) return resolved;
+    const record = await scopeFor(resolved.handle).node(resolved.handle);
+    requireAccess(ctx, record, Right.READ_NAMED_ATTRS, 'read extended attributes');
+    return { ...resolved, xattrs: decodeXattrs(record) };
+  });
 }
 
