@@ -29,7 +29,7 @@ export interface ConnectionOptions {
 
 /**
  * Opens and keys a connection and proves the key by reading the schema. The writer also sets WAL
- * and synchronous=FULL (docs/decisions/0001) and creates the table; readers only read.
+ * and synchronous=NORMAL with the store's own WAL fsync (docs/decisions/0001) and creates the table; readers only read.
  */
 export function openConnection(options: ConnectionOptions): Connection {
   const connection = guard(`opening ${options.path}`, () =>
@@ -77,7 +77,10 @@ function configure(connection: Connection, options: ConnectionOptions): void {
     if (options.readonly) return;
     const mode = connection.pragma('journal_mode = WAL', { simple: true });
     if (mode !== 'wal') throw new Error(`journal_mode is ${String(mode)}, not wal`);
-    connection.pragma('synchronous = FULL');
+    // NORMAL: a COMMIT writes the WAL without an fsync; the store fdatasyncs the WAL off the event
+    // loop before it acknowledges a batch (wal-sync.ts, docs/decisions/0001). Checkpoints still
+    // sync the WAL before copying it and the database after.
+    connection.pragma('synchronous = NORMAL');
     connection.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     connection.exec('CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID');
   });
@@ -100,6 +103,8 @@ export class Statements {
   readonly begin: Database.Statement<[]>;
   readonly commit: Database.Statement<[]>;
   readonly rollback: Database.Statement<[]>;
+  /** A read that fixes a read transaction's snapshot at its start. */
+  readonly fixSnapshot: Database.Statement<[]>;
 
   constructor(readonly connection: Connection, options: { readonly: boolean }) {
     const { get, forward, reverse, begin } = guard('preparing statements', () => ({
@@ -119,6 +124,7 @@ export class Statements {
     this.begin = begin;
     this.commit = guard('preparing statements', () => connection.prepare<[]>('COMMIT'));
     this.rollback = guard('preparing statements', () => connection.prepare<[]>('ROLLBACK'));
+    this.fixSnapshot = guard('preparing statements', () => connection.prepare<[]>('SELECT count(*) FROM sqlite_master'));
   }
 }
 

@@ -125,3 +125,57 @@ describe('SqliteMetadataStore', () => {
     await store.close();
   });
 });
+
+describe('SqliteMetadataStore WAL durability', () => {
+  it('acknowledges a write only after an fdatasync of the WAL that began after its COMMIT; syncs coalesce', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'enclave-metadata-'));
+    const syncs: Array<() => void> = [];
+    let started = 0;
+    const store = await SqliteMetadataStore.open({
+      path: join(directory, 'metadata.db'),
+      datasync: (handle) => {
+        started++;
+        return new Promise<void>((resolve) => syncs.push(() => handle.datasync().then(resolve)));
+      },
+    });
+    try {
+      let firstDone = false;
+      const first = store.write(async (tx) => tx.put(text('a'), text('1'))).then(() => (firstDone = true));
+      while (started === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      // Committed (a reader sees it) but not acknowledged while its sync is held.
+      assert.equal(decode(await store.read((tx) => tx.get(text('a')))), '1');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(firstDone, false, 'a write resolves only once the WAL is synced');
+      // Writes committed while the first sync runs wait for one more sync, which covers them all.
+      let laterDone = 0;
+      const later = Array.from({ length: 5 }, (_, index) => store.write(async (tx) => tx.put(text(`b${index}`), text('2'))).then(() => laterDone++));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(started, 1, 'no second sync until the first ends');
+      (syncs.shift() as () => void)();
+      await first;
+      assert.equal(laterDone, 0, 'the first sync may have begun before their COMMITs');
+      while (started < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+      (syncs.shift() as () => void)();
+      await Promise.all(later);
+      assert.equal(laterDone, 5);
+      assert.equal(started, 2);
+    } finally {
+      const closing = store.close();
+      for (const release of syncs) release();
+      await closing;
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('stops accepting writes after a failed WAL fsync, and says so', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'enclave-metadata-'));
+    const store = await SqliteMetadataStore.open({ path: join(directory, 'metadata.db'), datasync: async () => Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })) });
+    try {
+      await assert.rejects(store.write(async (tx) => tx.put(text('a'), text('1'))), (error: unknown) => error instanceof MetadataStoreError && /fsync/.test(error.message));
+      await assert.rejects(store.write(async (tx) => tx.put(text('b'), text('2'))), MetadataStoreError);
+    } finally {
+      await store.close();
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,13 +1,15 @@
 /**
  * MetadataStore over SQLite (better-sqlite3-multiple-ciphers), encrypted at rest with SQLCipher.
  *
- * Writes (docs/decisions/0001): one writer connection in WAL mode with synchronous=FULL. Write
- * transactions queue and run one at a time, grouped into batches: the store opens one SQLite
- * transaction (BEGIN IMMEDIATE), runs each queued transaction inside a savepoint (a failing one is
- * rolled back to its savepoint and rejected with its own error, the others are kept), and commits
- * when the queue is empty or the batch holds `batchMax` transactions. One COMMIT is one fsync of
- * the WAL, shared by the whole batch; only then do the batch's promises resolve. If the COMMIT
- * fails, every transaction of the batch rejects.
+ * Writes (docs/decisions/0001): one writer connection in WAL mode. Write transactions queue and
+ * run one at a time, grouped into batches: the store opens one SQLite transaction (BEGIN
+ * IMMEDIATE), runs each queued transaction inside a savepoint (a failing one is rolled back to its
+ * savepoint and rejected with its own error, the others are kept), and commits when the queue is
+ * empty or the batch holds `batchMax` transactions. The COMMIT writes the WAL without an fsync
+ * (synchronous=NORMAL); the batch's promises resolve only after an fdatasync of the WAL that
+ * began after the COMMIT (wal-sync.ts), run off the event loop and shared by every batch that
+ * committed meanwhile. If the COMMIT fails, every transaction of the batch rejects; if the fsync
+ * fails, the store stops accepting writes (what reached the disk is unknown).
  *
  * Reads: a small pool of read-only connections. WAL lets them read while the writer writes, and
  * they only ever see committed data, never the open batch. A read transaction holds one
@@ -25,6 +27,8 @@ import {
   type ConnectionOptions,
 } from './sqlite-connection.js';
 import { SqliteReadTransaction, SqliteWriteTransaction } from './sqlite-transactions.js';
+import { WalSync } from './wal-sync.js';
+import type { FileHandle } from 'node:fs/promises';
 
 export interface SqliteMetadataStoreOptions {
   readonly path: string;
@@ -38,6 +42,8 @@ export interface SqliteMetadataStoreOptions {
   /** Read connections, at most; read transactions beyond it wait for a free one. */
   readonly readConnectionsMax?: number;
   readonly busyTimeoutMs?: number;
+  /** How the WAL file is made durable (tests delay it); fdatasync by default. */
+  readonly datasync?: (handle: FileHandle) => Promise<void>;
 }
 
 export const SQLITE_DEFAULTS = {
@@ -85,6 +91,10 @@ export class SqliteMetadataStore implements MetadataStore {
   private readsInFlight = 0;
   private readsDrained: (() => void) | undefined;
   private closed = false;
+  private readonly walSync: WalSync;
+  /** Set when an fsync of the WAL failed: nothing more is written (decision 0001). */
+  private syncFailure: MetadataStoreError | undefined;
+  private readonly acknowledging = new Set<Promise<void>>();
 
   /** Opens (creating if needed) the database; throws MetadataStoreError if it cannot, e.g. a wrong key. */
   constructor(options: SqliteMetadataStoreOptions) {
@@ -98,6 +108,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.logger = options.logger;
     const connectionOptions = { path: options.path, encryptionKey: options.encryptionKey, busyTimeoutMs };
     this.writer = openConnection({ ...connectionOptions, readonly: false });
+    this.walSync = new WalSync(`${options.path}-wal`, options.datasync);
     try {
       this.writerStatements = new WriterStatements(this.writer);
       this.readerOptions = { ...connectionOptions, readonly: true };
@@ -124,6 +135,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   write<T>(fn: (tx: WriteTransaction) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new MetadataStoreError('metadata store is closed'));
+    if (this.syncFailure !== undefined) return Promise.reject(this.syncFailure);
     if (this.queue.length >= this.writeQueueMax) {
       return Promise.reject(new MetadataStoreError(`metadata write queue is full (${this.writeQueueMax} waiting)`));
     }
@@ -147,6 +159,8 @@ export class SqliteMetadataStore implements MetadataStore {
     if (this.closed) return;
     this.closed = true;
     await this.pumping;
+    await Promise.allSettled([...this.acknowledging]);
+    await this.walSync.close();
     if (this.readsInFlight > 0) await new Promise<void>((resolve) => (this.readsDrained = resolve));
     for (const reader of this.readers) reader.connection.close();
     // Closing the last connection checkpoints the WAL into the database file and removes it.
@@ -211,7 +225,20 @@ export class SqliteMetadataStore implements MetadataStore {
       this.failBatch(pending, error);
       return;
     }
-    for (const done of pending) done.resolve(done.result);
+    if (pending.length === 0) return;
+    // Acknowledged once the WAL is on stable storage; the next batch runs meanwhile.
+    const acknowledged = this.walSync.durable().then(
+      () => {
+        for (const done of pending) done.resolve(done.result);
+      },
+      (error: unknown) => {
+        this.syncFailure ??= new MetadataStoreError('fsync of the metadata WAL failed; the store accepts no more writes', { cause: error });
+        this.logger?.fatal({ err: this.syncFailure }, 'metadata WAL fsync failed');
+        for (const done of pending) done.reject(this.syncFailure);
+      },
+    );
+    this.acknowledging.add(acknowledged);
+    void acknowledged.finally(() => this.acknowledging.delete(acknowledged));
   }
 
   /**
@@ -273,7 +300,7 @@ export class SqliteMetadataStore implements MetadataStore {
       guard('begin read', () => {
         reader.statements.begin.run();
         // The first read fixes the snapshot now, not at the transaction's first get.
-        reader.connection.prepare('SELECT count(*) FROM sqlite_master').get();
+        reader.statements.fixSnapshot.get();
       });
       const tx = new SqliteReadTransaction(reader.statements);
       try {
