@@ -9,6 +9,7 @@ import type { Config } from './config/config-schema.js';
 import type { Instance } from './main.js';
 import type { Management } from './management.js';
 import { ProtocolSwitch } from './protocol-switch.js';
+import { localUserGroups } from './protocols/nfs/exports/caller-groups.js';
 import { createNfsServer } from './protocols/nfs/nfs-server.js';
 import { BucketStore } from './protocols/s3/buckets.js';
 import { MultipartStore } from './protocols/s3/multipart.js'; // S3 multipart (issue 5)
@@ -59,6 +60,8 @@ export async function openProtocolServers(input: {
     logger: logger.child({ component: 'nfs' }),
     networkAccess: management.networkAccess,
     auditor: management.auditor,
+    userGroups: localUserGroups(instance.users, instance.groups),
+    nowMs: () => instance.clock.nowMs(),
   });
   switches.push(await ProtocolSwitch.open({ service: 'nfs', settings, definition: nfsSettings, server: nfs, host: config.host, port: config.nfsPort, portSetting: 'nfs_port', logger, stdout }));
 

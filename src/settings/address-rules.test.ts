@@ -47,6 +47,7 @@ describe('address rules', () => {
     assert.match(refused('1.2.3.999'), /RFC 1123 hostname/);
     assert.match(refused('-bad.example.com'), /RFC 1123 hostname/);
     assert.match(refused('under_score.example'), /RFC 1123 hostname/);
+    for (const wildcard of ['*', '*.', 'a.*.example.com', '*.*.example.com', 'node*.example.com']) assert.match(refused(wildcard), /"\*" that is not one leading "\*\." before a hostname/, wildcard);
     assert.match(refused('client.example.com', addressesOnly), /not an IP address, CIDR subnet or address range/);
     assert.throws(() => parseAddressRules(['10.0.0.1', 'nope!'], withHosts), /hosts\[1\]/);
   });

@@ -69,6 +69,7 @@ export function parseAddressRule(text: string, options: ParseRuleOptions): Addre
   const address = normalizeAddress(text);
   if (address !== undefined) return { kind: 'address', text, address: address.address, family: address.family };
   if (!options.allowHostnames) throw invalid(field, text, 'is not an IP address, CIDR subnet or address range');
+  if (text.includes('*') && !/^\*\.[^*]+$/.test(text)) throw invalid(field, text, 'has a "*" that is not one leading "*." before a hostname (write *.example.org, which matches one level of names under example.org)');
   if (!isHostnamePattern(text)) throw invalid(field, text, 'is not an IP address, CIDR subnet, address range or RFC 1123 hostname');
   return { kind: 'hostname', text, pattern: text.toLowerCase() };
 }
@@ -157,6 +158,7 @@ export function ruleSizeBits(rule: AddressRule): number {
  */
 export class AddressMatcher {
   private readonly list = new BlockList();
+  /** Lower case, without a final dot. */
   readonly hostnamePatterns: readonly string[];
   readonly isEmpty: boolean;
 
@@ -166,7 +168,7 @@ export class AddressMatcher {
       if (rule.kind === 'address') this.list.addAddress(rule.address, rule.family);
       else if (rule.kind === 'subnet') this.list.addSubnet(rule.network, rule.prefixBits, rule.family);
       else if (rule.kind === 'range') this.list.addRange(rule.first, rule.last, rule.family);
-      else hostnames.push(rule.pattern);
+      else hostnames.push(rule.pattern.replace(/\.$/, ''));
     }
     this.hostnamePatterns = hostnames;
     this.isEmpty = rules.length === 0;
@@ -180,11 +182,13 @@ export class AddressMatcher {
     return this.list.check(normalized.address, normalized.family);
   }
 
-  /** True when a (reverse-resolved) client hostname matches a hostname rule; `*.` is one level. */
+  /**
+   * True when a (reverse-resolved) client hostname matches a hostname rule; `*.` is one level.
+   * Patterns are made canonical once, here, not on each of NFS's per-call checks.
+   */
   matchesHostname(hostname: string): boolean {
     const name = hostname.toLowerCase().replace(/\.$/, '');
-    return this.hostnamePatterns.some((pattern) => {
-      const bare = pattern.replace(/\.$/, '');
+    return this.hostnamePatterns.some((bare) => {
       if (!bare.startsWith('*.')) return bare === name;
       const suffix = bare.slice(1);
       return name.endsWith(suffix) && !name.slice(0, -suffix.length).includes('.') && name.length > suffix.length;

@@ -9,7 +9,10 @@ import { checkSchema, SettingsTag, type CollectionDefinition, type StoredRecord 
  * whose host_restrictions match the client decides. Unlike Qumulo, an export with no rule admits
  * nobody (answers carry `admits_nobody: true`), every rule lists its hosts (to admit everyone, say
  * so: `0.0.0.0/0` and `::/0`), root is squashed by default (user_mapping ROOT to nobody 65534)
- * and clients must use a privileged port by default.
+ * and clients must use a privileged port by default. `manage_gids` is per export (NFS-Ganesha's
+ * Manage_Gids is an export option too): the 16-gid limit of AUTH_SYS matters for the data of some
+ * exports and not others, and an export is the unit an administrator reasons about; it applies to
+ * whichever rule admitted the client, after that rule's user mapping. docs/nfs.md has the details.
  */
 
 export const NFS_EXPORTS_MAX = 1_000;
@@ -20,13 +23,18 @@ export const DESCRIPTION_CHARS_MAX = 1_024;
 export const NOBODY_ID = 65_534;
 const ID_MAX = 4_294_967_294;
 
+const HOSTS_DESCRIPTION =
+  'IP addresses, CIDR subnets, ranges (a-b), or RFC 1123 hostnames with an optional one-level wildcard (*.lab.example.org). A hostname matches a client whose address has that PTR name and whose name resolves back to the address (forward-confirmed reverse DNS), case-insensitively; answers are cached per address, and a lookup that fails or times out does not match (docs/nfs.md).';
+const MANAGE_GIDS_DESCRIPTION =
+  "Take callers' supplementary groups from Enclave's local users and groups instead of the AUTH_SYS credential, which carries at most 16 (like rpc.mountd --manage-gids, Ganesha Manage_Gids). The credential's gid stays the primary group; a uid with no local user keeps the client's list; squashed callers keep only map_to_gid. Cached per uid for 30 s.";
+
 export const UserMappingSchema = Type.Enum(['NONE', 'ROOT', 'ALL'], {
   description: 'NONE trusts client uids; ROOT maps uid 0 to map_to_uid/gid (root squash); ALL maps every user.',
 });
 
 const RestrictionInputSchema = Type.Object(
   {
-    host_restrictions: Type.Array(Type.String(), { minItems: 1, maxItems: HOSTS_PER_RESTRICTION_MAX, description: 'IP addresses, CIDR subnets, ranges (a-b) or RFC 1123 hostnames (*.domain allowed).' }),
+    host_restrictions: Type.Array(Type.String(), { minItems: 1, maxItems: HOSTS_PER_RESTRICTION_MAX, description: HOSTS_DESCRIPTION }),
     read_only: Type.Optional(Type.Boolean({ default: false })),
     require_privileged_port: Type.Optional(Type.Boolean({ default: true })),
     user_mapping: Type.Optional(UserMappingSchema),
@@ -42,9 +50,31 @@ export const NfsExportInputSchema = Type.Object(
     fs_path: Type.String({ minLength: 1 }),
     description: Type.Optional(Type.String({ maxLength: DESCRIPTION_CHARS_MAX })),
     restrictions: Type.Array(RestrictionInputSchema, { maxItems: RESTRICTIONS_MAX }),
+    manage_gids: Type.Optional(Type.Boolean({ default: false, description: MANAGE_GIDS_DESCRIPTION })),
   },
   { additionalProperties: false },
 );
+
+/** An export as the API answers it (`presentNfsExport`): the OpenAPI document shows this shape. */
+export const NfsExportSchema = Type.Object({
+  id: Type.String({ description: 'The record id; also the export id inside NFS file handles.' }),
+  export_path: Type.String({ description: 'The path clients mount.' }),
+  fs_path: Type.String({ description: 'The directory served.' }),
+  description: Type.String(),
+  restrictions: Type.Array(
+    Type.Object({
+      host_restrictions: Type.Array(Type.String(), { description: HOSTS_DESCRIPTION }),
+      read_only: Type.Boolean(),
+      require_privileged_port: Type.Boolean({ description: 'Refuse clients whose source port is 1024 or above.' }),
+      user_mapping: UserMappingSchema,
+      map_to_uid: Type.Optional(Type.Integer()),
+      map_to_gid: Type.Optional(Type.Integer()),
+    }),
+    { description: 'In order: the first rule whose host_restrictions match the client decides.' },
+  ),
+  manage_gids: Type.Boolean({ description: MANAGE_GIDS_DESCRIPTION }),
+  admits_nobody: Type.Optional(Type.Boolean({ description: 'Present (true) when the export has no rule and so admits no client.' })),
+});
 
 export interface NfsRestriction {
   readonly host_restrictions: readonly string[];
@@ -61,6 +91,8 @@ export interface NfsExport {
   readonly fs_path: string;
   readonly description: string;
   readonly restrictions: readonly NfsRestriction[];
+  /** Records stored before this field existed lack it: read it as `manage_gids === true`. */
+  readonly manage_gids: boolean;
 }
 
 type RestrictionInput = Static<typeof RestrictionInputSchema>;
@@ -94,6 +126,7 @@ export function parseNfsExport(input: unknown): NfsExport {
     fs_path: checked.fs_path,
     description: checked.description ?? '',
     restrictions: checked.restrictions.map(completeRestriction),
+    manage_gids: checked.manage_gids ?? false,
   };
 }
 
@@ -116,7 +149,7 @@ export function admitsNobody(value: NfsExport): boolean {
 
 /** The API shape of an export: its id, its fields, and `admits_nobody` when it has no rule. */
 export function presentNfsExport(record: StoredRecord<NfsExport>): Record<string, unknown> {
-  return { id: record.id, ...record.value, ...(admitsNobody(record.value) ? { admits_nobody: true } : {}) };
+  return { id: record.id, ...record.value, manage_gids: record.value.manage_gids === true, ...(admitsNobody(record.value) ? { admits_nobody: true } : {}) };
 }
 
 /** The compiled host rules of each restriction, for the NFS server (first match wins). */

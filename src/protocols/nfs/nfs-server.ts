@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { FileSystem } from '../../core/file-system.js';
 import type { ProtocolServer } from '../protocol-server.js';
 import { guardConnections, type NetworkAccess } from '../rest/network-access.js';
+import { CallerGroups, type CallerGroupsLimits, type UserGroupsSource } from './exports/caller-groups.js';
+import { ClientNames, dnsHostnameResolver, type ClientNameLimits, type HostnameResolver } from './exports/client-names.js';
 import { ExportTable, type ExportSource } from './exports/export-table.js';
 import { FileHandleCodec } from './handles/file-handle.js';
 import { MOUNT_PROGRAM, MOUNT_V3, MountService } from './mount/mount-program.js';
@@ -32,6 +34,17 @@ export interface NfsServerOptions {
   readonly randomBytes?: (count: number) => Uint8Array;
   /** The audit trail (`management.auditor`): nfs_mount and fs_* events per procedure. */
   readonly auditor?: NfsAuditSink;
+  /** Client names for hostname rules; defaults to DNS through node:dns (dnsHostnameResolver). */
+  readonly hostnameResolver?: HostnameResolver;
+  readonly clientNameLimits?: Partial<ClientNameLimits>;
+  /**
+   * Local users' groups by uid, for exports with manage_gids: `localUserGroups(instance.users,
+   * instance.groups)`. Without it, manage_gids keeps every client's own list.
+   */
+  readonly userGroups?: UserGroupsSource;
+  readonly callerGroupsLimits?: Partial<CallerGroupsLimits>;
+  /** The clock of the name and group caches' TTLs (`instance.clock.nowMs`). */
+  readonly nowMs?: () => number;
 }
 
 export interface NfsServer extends ProtocolServer {
@@ -54,7 +67,10 @@ export function createNfsServer(options: NfsServerOptions): NfsServer {
   const limits: RpcLimits = { ...DEFAULT_RPC_LIMITS, ...options.limits };
   const logger = options.logger.child({ service: 'nfs' });
   const handles = new FileHandleCodec(options.handleKey);
-  const exports = new ExportTable(options.exports, options.fileSystem, logger);
+  const nowMs = options.nowMs ?? (() => Date.now());
+  const clientNames = new ClientNames({ resolver: options.hostnameResolver ?? dnsHostnameResolver(), nowMs, logger, ...(options.clientNameLimits === undefined ? {} : { limits: options.clientNameLimits }) });
+  const callerGroups = new CallerGroups({ source: options.userGroups, nowMs, ...(options.callerGroupsLimits === undefined ? {} : { limits: options.callerGroupsLimits }) });
+  const exports = new ExportTable({ source: options.exports, fileSystem: options.fileSystem, logger, clientNames, callerGroups });
   const cookies = new ReaddirCookies(options.readdirPagesMax ?? READDIR_PAGES_MAX, random);
   const writeVerifier = random(8);
   const paths = new NfsPathMemory();

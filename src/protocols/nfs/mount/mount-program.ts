@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { OpContext } from '../../../core/context.js';
 import { isFsError, type FsErrorCode } from '../../../core/errors.js';
 import type { FileSystem, NodeHandle } from '../../../core/file-system.js';
-import { admit, principalFor, type ExportTable } from '../exports/export-table.js';
+import type { ExportTable } from '../exports/export-table.js';
 import type { FileHandleCodec } from '../handles/file-handle.js';
 import { AuthFlavor } from '../rpc/rpc-message.js';
 import type { RpcCall, RpcProcedure, RpcProgram } from '../rpc/rpc-program.js';
@@ -116,12 +116,12 @@ export class MountService {
     if (!path.startsWith('/') || path.split('/').some((segment) => segment === '.' || segment === '..')) return { status: MountStatus.INVAL };
     const found = await exports.byMountPath(path);
     if (found === undefined) return { status: MountStatus.NOENT };
-    const admission = admit(found.served, call.client);
+    const admission = await exports.admitCall(found.served, call.client, call.credential);
     if (!admission.admitted) {
       logger.warn({ client: call.client, path, reason: admission.reason }, 'NFS mount refused by the export rules');
       return { status: MountStatus.ACCES };
     }
-    const ctx: OpContext = { principal: principalFor(admission.restriction, call.credential), clientAddress: call.client.address, protocol: 'nfsv3', requestId: `mount-${call.xid.toString(16)}`, logger, signal: call.signal };
+    const ctx: OpContext = { principal: admission.principal, clientAddress: call.client.address, protocol: 'nfsv3', requestId: `mount-${call.xid.toString(16)}`, logger, signal: call.signal };
     const fsPath = [found.served.fsPath === '/' ? '' : found.served.fsPath, ...found.remainder].join('/') || '/';
     try {
       let node: NodeHandle = await exports.rootOf(found.served);
@@ -166,8 +166,9 @@ export class MountService {
 
   /** exports: a linked list of (directory, linked list of groups). */
   private async listExports(call: RpcCall, results: XdrWriter): Promise<void> {
-    for (const served of await this.dependencies.exports.all()) {
-      if (!served.rules.some((rule) => rule.hosts.matchesAddress(call.client.address))) continue;
+    const { exports } = this.dependencies;
+    for (const served of await exports.all()) {
+      if (!(await exports.matchesHost(served, call.client.address))) continue;
       results.bool(true).string(served.path);
       const groups = served.rules.flatMap((rule) => rule.restriction.host_restrictions).slice(0, GROUPS_LISTED_MAX);
       for (const group of groups) results.bool(true).string(group.slice(0, MNTNAMLEN));

@@ -1,6 +1,6 @@
 import type { OpContext } from '../../../core/context.js';
 import type { NodeHandle } from '../../../core/file-system.js';
-import { admit, principalFor, type ServedExport } from '../exports/export-table.js';
+import type { ServedExport } from '../exports/export-table.js';
 import type { RpcCall, RpcProcedure, RpcProgram } from '../rpc/rpc-program.js';
 import { NFS3_AUDIT_RULES, statusName, type AuditedCall } from './nfs3-audit.js';
 import { Nfs3Failure, statusOf } from './nfs3-errors.js';
@@ -167,10 +167,12 @@ async function admitCall(services: Nfs3Services, rpcCall: RpcCall, object: Uint8
   if (decoded === undefined) throw new Nfs3Failure(Nfs3Status.BADHANDLE, 'not a handle this server issued');
   const served = await services.exports.byId(decoded.exportId);
   if (served === undefined) throw new Nfs3Failure(Nfs3Status.STALE, 'the export no longer exists');
-  const admission = admit(served, rpcCall.client);
+  // Synchronous when address rules decide, or the client's names and groups are cached.
+  const decision = services.exports.admitCall(served, rpcCall.client, rpcCall.credential);
+  const admission = decision instanceof Promise ? await decision : decision;
   if (!admission.admitted) throw new Nfs3Failure(Nfs3Status.ACCES, `the export refuses this client (${admission.reason})`);
   const ctx: OpContext = {
-    principal: principalFor(admission.restriction, rpcCall.credential),
+    principal: admission.principal,
     clientAddress: rpcCall.client.address,
     protocol: 'nfsv3',
     requestId: `nfs-${rpcCall.xid.toString(16)}`,

@@ -107,6 +107,50 @@ describe('protocol settings routes', () => {
     }
   });
 
+  it('NFS exports refuse malformed hostnames and wildcards with 400 naming the field, and keep valid ones', async () => {
+    const refused: Array<[string, RegExp]> = [
+      ['a.*.example.org', /has a "\*" that is not one leading "\*\." before a hostname/],
+      ['*', /"\*" that is not/],
+      ['*.*.example.org', /"\*" that is not/],
+      ['*.', /"\*" that is not/],
+      ['host..example.org', /RFC 1123 hostname/],
+      ['exa mple.org', /RFC 1123 hostname/],
+      ['-client.example.org', /RFC 1123 hostname/],
+      [`${'a'.repeat(64)}.example.org`, /RFC 1123 hostname/],
+      ['client.example.123', /RFC 1123 hostname/],
+    ];
+    for (const [host, reason] of refused) {
+      const response = await app.inject({ method: 'POST', url: '/v1/nfs/exports', headers: admin, payload: { ...anExport, export_path: '/names', restrictions: [{ host_restrictions: ['10.0.0.1', host] }] } });
+      assert.equal(response.statusCode, 400, host);
+      assert.equal(response.json().error_class, 'fs_invalid_argument_error');
+      assert.match(response.json().description, /^nfs_export\.restrictions\[0\]\.host_restrictions\[1\]: /, host);
+      assert.match(response.json().description, reason, host);
+    }
+    const kept = await app.inject({ method: 'POST', url: '/v1/nfs/exports', headers: admin, payload: { ...anExport, export_path: '/names', restrictions: [{ host_restrictions: ['*.Lab.Example.org', 'build.example.org.', 'localhost'] }] } });
+    assert.equal(kept.statusCode, 200);
+    assert.deepEqual(kept.json().restrictions[0].host_restrictions, ['*.Lab.Example.org', 'build.example.org.', 'localhost']);
+    assert.equal((await app.inject({ method: 'DELETE', url: `/v1/nfs/exports/${kept.json().id}`, headers: admin })).statusCode, 204);
+  });
+
+  it('NFS exports: manage_gids defaults to false, round-trips, must be a boolean, and is described in the OpenAPI document', async () => {
+    const plain = await app.inject({ method: 'POST', url: '/v1/nfs/exports', headers: admin, payload: { ...anExport, export_path: '/plain' } });
+    assert.equal(plain.statusCode, 200);
+    assert.equal(plain.json().manage_gids, false);
+    const managed = await app.inject({ method: 'PUT', url: `/v1/nfs/exports/${plain.json().id}`, headers: admin, payload: { ...anExport, export_path: '/plain', manage_gids: true } });
+    assert.equal(managed.statusCode, 200);
+    assert.equal(managed.json().manage_gids, true);
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/nfs/exports', headers: admin })).json().entries[0].manage_gids, true);
+    const bad = await app.inject({ method: 'POST', url: '/v1/nfs/exports', headers: admin, payload: { ...anExport, export_path: '/bad', manage_gids: 'yes' } });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(bad.json().error_class, 'fs_invalid_argument_error');
+    assert.match(bad.json().description, /nfs_export\.manage_gids/);
+    assert.equal((await app.inject({ method: 'DELETE', url: `/v1/nfs/exports/${plain.json().id}`, headers: admin })).statusCode, 204);
+    const document = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, { schema: { properties: Record<string, { description?: string }> } }> }> }>> };
+    const answer = document.paths['/v1/nfs/exports/{id}']?.get?.responses['200']?.content['application/json']?.schema.properties;
+    assert.match(answer?.manage_gids?.description ?? '', /at most 16/);
+    assert.match(JSON.stringify(answer?.restrictions), /forward-confirmed reverse DNS/);
+  });
+
   it('SMB shares: CRUD, case-insensitive names, secure defaults', async () => {
     const created = await app.inject({
       method: 'POST', url: '/v1/smb/shares', headers: admin,

@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Privilege } from '../../../authz/privileges.js';
 import { FsError } from '../../../core/errors.js';
-import { nfsExports, presentNfsExport, type NfsExport } from '../../../settings/nfs-exports.js';
+import Type, { type TSchema } from 'typebox';
+import { NfsExportSchema, nfsExports, presentNfsExport, type NfsExport } from '../../../settings/nfs-exports.js';
 import { ftpSettings, nfsSettings, s3Settings, smbSettings } from '../../../settings/protocol-settings.js';
 import type { CollectionDefinition, SettingsStore, SingletonDefinition, StoredRecord } from '../../../settings/settings-store.js';
 import { presentSmbShare, smbShares, type SmbShare } from '../../../settings/smb-shares.js';
@@ -13,7 +14,8 @@ import { IdParamsSchema, setVersionTag, versionedChange } from './settings-http.
  * its security options), NFS exports and SMB shares. Bodies are checked by the settings module
  * (strictly: an unknown field is a 400, nothing is coerced), not by fastify's schema, which would
  * silently drop unknown fields and coerce types. An fs_path is stored as given; whether it exists
- * is checked by the protocol that serves it.
+ * is checked by the protocol that serves it. Answers with a schema (NFS exports) are documented in
+ * the OpenAPI document and checked against it.
  */
 export interface ProtocolRoutesDeps {
   readonly settings: SettingsStore;
@@ -55,10 +57,14 @@ interface CollectionSpec<T> {
   readonly read: Privilege;
   readonly write: Privilege;
   readonly present: (record: StoredRecord<T>) => Record<string, unknown>;
+  /** The shape `present` answers, for the OpenAPI document (answers are checked against it). */
+  readonly answerSchema?: TSchema;
 }
 
 function collectionRoutes<T>(deps: ProtocolRoutesDeps, spec: CollectionSpec<T>): ApiRoute[] {
-  const { definition, url, present } = spec;
+  const { definition, url, present, answerSchema } = spec;
+  const one = answerSchema === undefined ? {} : { response: { 200: answerSchema } };
+  const list = answerSchema === undefined ? {} : { response: { 200: Type.Object({ entries: Type.Array(answerSchema) }) } };
   const params = { params: IdParamsSchema };
   const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
   const answer = (reply: FastifyReply, record: StoredRecord<T>) => {
@@ -71,6 +77,7 @@ function collectionRoutes<T>(deps: ProtocolRoutesDeps, spec: CollectionSpec<T>):
       url,
       privilege: spec.read,
       summary: `Every ${definition.title} (at most ${definition.recordsMax}).`,
+      schema: list,
       handler: async () => ({ entries: (await deps.settings.list(definition)).map(present) }),
     },
     {
@@ -78,6 +85,7 @@ function collectionRoutes<T>(deps: ProtocolRoutesDeps, spec: CollectionSpec<T>):
       url,
       privilege: spec.write,
       summary: `Create an ${definition.title}; answers it with its id.`,
+      schema: one,
       handler: async (request, reply) => answer(reply, await deps.settings.create(definition, request.body)),
     },
     {
@@ -85,7 +93,7 @@ function collectionRoutes<T>(deps: ProtocolRoutesDeps, spec: CollectionSpec<T>):
       url: `${url}/:id`,
       privilege: spec.read,
       summary: `One ${definition.title}; the ETag header carries its version.`,
-      schema: params,
+      schema: { ...params, ...one },
       handler: async (request, reply) => {
         const record = await deps.settings.record(definition, idOf(request));
         if (record === undefined) throw new FsError('NotFound', `no ${definition.title} ${idOf(request)}`);
@@ -97,7 +105,7 @@ function collectionRoutes<T>(deps: ProtocolRoutesDeps, spec: CollectionSpec<T>):
       url: `${url}/:id`,
       privilege: spec.write,
       summary: `Replace an ${definition.title} (the whole record; fields left out take their defaults). If-Match makes it conditional.`,
-      schema: params,
+      schema: { ...params, ...one },
       handler: async (request, reply) =>
         answer(reply, await versionedChange(request, (options) => deps.settings.replace(definition, idOf(request), request.body, options))),
     },
@@ -119,7 +127,7 @@ export function protocolRoutes(deps: ProtocolRoutesDeps): ApiRoute[] {
   return [
     ...settingsRoutes(deps, 's3', s3Settings),
     ...settingsRoutes(deps, 'nfs', nfsSettings),
-    ...collectionRoutes<NfsExport>(deps, { definition: nfsExports, url: '/v1/nfs/exports', read: 'NFS_READ', write: 'NFS_WRITE', present: presentNfsExport }),
+    ...collectionRoutes<NfsExport>(deps, { definition: nfsExports, url: '/v1/nfs/exports', read: 'NFS_READ', write: 'NFS_WRITE', present: presentNfsExport, answerSchema: NfsExportSchema }),
     ...settingsRoutes(deps, 'smb', smbSettings),
     ...collectionRoutes<SmbShare>(deps, { definition: smbShares, url: '/v1/smb/shares', read: 'SMB_READ', write: 'SMB_WRITE', present: presentSmbShare }),
     ...settingsRoutes(deps, 'ftp', ftpSettings),
