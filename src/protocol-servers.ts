@@ -13,7 +13,6 @@ import { localUserGroups } from './protocols/nfs/exports/caller-groups.js';
 import { createNfsServer } from './protocols/nfs/nfs-server.js';
 import { BucketStore } from './protocols/s3/buckets.js';
 import { MultipartStore } from './protocols/s3/multipart.js'; // S3 multipart (issue 5)
-import { ObjectMetadataStore } from './protocols/s3/object-metadata.js';
 import { S3Server } from './protocols/s3/server.js';
 import { nfsExports } from './settings/nfs-exports.js';
 import { nfsSettings, s3Settings } from './settings/protocol-settings.js';
@@ -36,7 +35,6 @@ export async function openProtocolServers(input: {
   const s3 = new S3Server({
     fs: instance.fileSystem,
     buckets: new BucketStore({ metadata: instance.metadata }),
-    objects: new ObjectMetadataStore({ metadata: instance.metadata }),
     uploads: new MultipartStore({ metadata: instance.metadata }), // S3 multipart upload records (issue 5)
     accessKeys: management.s3AccessKeys,
     findUser: (id) => instance.users.get(id),

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import {
   DeleteBucketPolicyCommand, DeleteObjectTaggingCommand, DeleteObjectsCommand, GetBucketPolicyCommand, GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand,
-  ListObjectVersionsCommand, PutBucketPolicyCommand, PutBucketVersioningCommand, PutObjectCommand, PutObjectTaggingCommand, S3Client, S3ServiceException,
+  ListObjectVersionsCommand, ListObjectsV2Command, PutBucketPolicyCommand, PutBucketVersioningCommand, PutObjectCommand, PutObjectTaggingCommand, S3Client, S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { systemContext } from '../src/core/context.js';
 import { createLogger } from '../src/ops/logger.js';
@@ -54,6 +54,32 @@ describe('S3 tagging, versions, bucket policies, presigned URLs, s3cmd', () => {
     await alice.send(new DeleteObjectTaggingCommand({ Bucket: 'alpha', Key: 'tags/one' }));
     assert.deepEqual((await alice.send(new GetObjectTaggingCommand({ Bucket: 'alpha', Key: 'tags/one' }))).TagSet ?? [], []);
     assert.equal(await errorName(alice.send(new GetObjectTaggingCommand({ Bucket: 'alpha', Key: 'tags/none' }))), 'NoSuchKey');
+  });
+
+  it('object metadata is published with the object (small and staged), and dropped when another protocol changes the data', async () => {
+    const headers = { ContentType: 'text/plain', CacheControl: 'max-age=60', Metadata: { colour: 'blue' } };
+    const large = randomBytes(9 * 1024 * 1024); // over the whole-object limit: staged, then renamed with its metadata
+    await alice.send(new PutObjectCommand({ Bucket: 'alpha', Key: 'meta/small', Body: 'hello', ...headers }));
+    await alice.send(new PutObjectCommand({ Bucket: 'alpha', Key: 'meta/large', Body: large, ...headers }));
+    for (const [key, md5] of [['meta/small', '5d41402abc4b2a76b9719d911017c592'], ['meta/large', createHash('md5').update(large).digest('hex')]] as const) {
+      const head = await alice.send(new HeadObjectCommand({ Bucket: 'alpha', Key: key }));
+      assert.equal(head.ETag, `"${md5}"`, key);
+      assert.equal(head.ContentType, 'text/plain', key);
+      assert.equal(head.CacheControl, 'max-age=60', key);
+      assert.deepEqual(head.Metadata, { colour: 'blue' }, key);
+    }
+    // The same file changed over another protocol (core directly, as NFS or SMB would).
+    const fs = fixture.server.instance.fileSystem;
+    const ctx = systemContext(createLogger({ level: 'silent' }));
+    const file = await fs.resolvePath(ctx, '/s3/alpha/meta/small');
+    await fs.write(ctx, file.handle, { offset: 0, data: new TextEncoder().encode('J') });
+    const changed = await alice.send(new HeadObjectCommand({ Bucket: 'alpha', Key: 'meta/small' }));
+    assert.notEqual(changed.ETag, '"5d41402abc4b2a76b9719d911017c592"');
+    assert.notEqual(changed.ETag, `"${createHash('md5').update('Jello').digest('hex')}"`, 'a derived ETag is never an MD5');
+    assert.equal(changed.ContentType, 'binary/octet-stream');
+    assert.deepEqual(changed.Metadata ?? {}, {});
+    const listed = await alice.send(new ListObjectsV2Command({ Bucket: 'alpha', Prefix: 'meta/' }));
+    assert.deepEqual(listed.Contents?.map((object) => object.ETag), [`"${createHash('md5').update(large).digest('hex')}"`, changed.ETag]);
   });
 
   it('ListObjectVersions answers current objects as null versions; PutBucketVersioning is NotImplemented', async () => {

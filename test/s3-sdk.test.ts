@@ -19,7 +19,6 @@ import { S3AccessKeys } from '../src/identity/s3-access-keys.js';
 import { createLogger } from '../src/ops/logger.js';
 import { BucketStore, ensureDirectory } from '../src/protocols/s3/buckets.js';
 import { MultipartStore } from '../src/protocols/s3/multipart.js';
-import { ObjectMetadataStore } from '../src/protocols/s3/object-metadata.js';
 import { S3Server } from '../src/protocols/s3/server.js';
 import { serve, type Server } from '../src/serve.js';
 
@@ -53,7 +52,6 @@ describe('S3 API with the AWS SDK v3 and the aws CLI', () => {
     s3Server = new S3Server({
       fs: instance.fileSystem,
       buckets,
-      objects: new ObjectMetadataStore({ metadata: instance.metadata }),
       uploads: new MultipartStore({ metadata: instance.metadata }),
       accessKeys,
       findUser: async (id) => instance.users.get(id),

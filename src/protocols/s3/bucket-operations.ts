@@ -1,11 +1,12 @@
 import { systemContext } from '../../core/context.js';
 import { FsError } from '../../core/errors.js';
+import { checkAclHeaders } from './acl.js';
 import { STAGING_DIR } from './multipart.js';
 import { POLICY_BYTES_MAX, compilePolicy } from './policy.js';
 import { bucketRoot, ensureDirectory, isValidBucketName } from './buckets.js';
 import type { BucketRequest, S3Request, S3Services } from './context.js';
 import { S3Error } from './errors.js';
-import { isoTime, sendEmpty, sendXml } from './respond.js';
+import { isoTime, ownerElements, sendEmpty, sendXml } from './respond.js';
 import { childText, element, parseXml } from './xml.js';
 import { readSmallBody } from './small-body.js';
 
@@ -21,7 +22,7 @@ export async function listBuckets(services: S3Services, s3: S3Request): Promise<
       if (!(error instanceof FsError)) throw error;
     }
   }
-  sendXml(s3.response, 200, 'ListAllMyBucketsResult', element('Owner', [element('ID', s3.ownerId), element('DisplayName', s3.ownerName)]) + element('Buckets', entries));
+  sendXml(s3.response, 200, 'ListAllMyBucketsResult', element('Owner', ownerElements(s3, s3.ctx.principal.uid)) + element('Buckets', entries));
 }
 
 /**
@@ -30,6 +31,7 @@ export async function listBuckets(services: S3Services, s3: S3Request): Promise<
  */
 export async function createBucket(services: S3Services, s3: S3Request, name: string): Promise<void> {
   if (!isValidBucketName(name)) throw new S3Error('InvalidBucketName', undefined, { BucketName: name });
+  checkAclHeaders(s3.request.headers, 'InvalidBucketAclWithObjectOwnership');
   const body = await readSmallBody(s3, 64 * 1024);
   if (body.length > 0) {
     const root = parseXml(body.toString('utf8'));

@@ -34,16 +34,35 @@ const decoder = new TextDecoder();
 const bucketKey = (name: string) => key().byte(Keyspace.settings).byte(BUCKET).string(name).build();
 const bucketsPrefix = () => key().byte(Keyspace.settings).byte(BUCKET).build();
 
-/** S3 bucket naming rules (general purpose buckets): 3-63 of [a-z0-9.-], alphanumeric ends, no `..`, not an IP address. */
+/** The shape every stored bucket name has: 3-63 of [a-z0-9.-] with alphanumeric ends (lookups take only these). */
+const BUCKET_NAME_SHAPE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** Prefixes and suffixes S3 reserves (S3 User Guide, "General purpose bucket naming rules"). */
+const RESERVED_BUCKET_PREFIXES = ['xn--', 'sthree-', 'amzn-s3-demo-'];
+const RESERVED_BUCKET_SUFFIXES = ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3'];
+
+/**
+ * S3 bucket naming rules (general purpose buckets) for new buckets: 3-63 of [a-z0-9.-],
+ * alphanumeric ends, no `..`, not an IP address, no reserved prefix or suffix; and, for names
+ * used as a DNS label in virtual-hosted-style addressing, no `.-` or `-.`.
+ */
 export function isValidBucketName(name: string): boolean {
-  return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) && !name.includes('..') && !/^\d+\.\d+\.\d+\.\d+$/.test(name) && !name.startsWith('xn--') && !name.endsWith('-s3alias');
+  return (
+    BUCKET_NAME_SHAPE.test(name) &&
+    !name.includes('..') &&
+    !name.includes('.-') &&
+    !name.includes('-.') &&
+    !/^\d+\.\d+\.\d+\.\d+$/.test(name) &&
+    !RESERVED_BUCKET_PREFIXES.some((prefix) => name.startsWith(prefix)) &&
+    !RESERVED_BUCKET_SUFFIXES.some((suffix) => name.endsWith(suffix))
+  );
 }
 
 export class BucketStore {
   constructor(private readonly options: { metadata: MetadataStore }) {}
 
   async get(name: string): Promise<Bucket | undefined> {
-    if (!isValidBucketName(name)) return undefined;
+    // The shape only: a bucket bound before a naming rule was added stays reachable.
+    if (!BUCKET_NAME_SHAPE.test(name)) return undefined;
     const value = await this.options.metadata.read((tx) => tx.get(bucketKey(name)));
     return value === undefined ? undefined : (JSON.parse(decoder.decode(value)) as Bucket);
   }

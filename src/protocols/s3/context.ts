@@ -3,7 +3,6 @@ import type { OpContext } from '../../core/context.js';
 import type { FileSystem } from '../../core/file-system.js';
 import type { Bucket, BucketStore } from './buckets.js';
 import type { MultipartStore } from './multipart.js';
-import type { ObjectMetadataStore } from './object-metadata.js';
 import type { VerifiedSignature, ParsedAuthorization } from './sigv4.js';
 
 /** What one S3 operation gets: the decoded request, the caller's core context, the stores. */
@@ -28,7 +27,6 @@ export interface S3Request {
 export interface S3Services {
   readonly fs: FileSystem;
   readonly buckets: BucketStore;
-  readonly objects: ObjectMetadataStore;
   /** Where CreateBucket makes bucket directories (s3 settings base_path). */
   readonly basePath: () => Promise<string>;
   readonly objectBytesMax: number;

@@ -14,6 +14,7 @@ const DELETE_BODY_BYTES_MAX = 2 * 1024 * 1024;
  * answers errors only. Without versioning, a VersionId of `null` names the one current version.
  */
 export async function deleteObjects(services: S3Services, s3: BucketRequest): Promise<void> {
+  requireIntegrityHeader(s3);
   const root = parseXml((await readSmallBody(s3, DELETE_BODY_BYTES_MAX)).toString('utf8'));
   if (root.name !== 'Delete') throw new S3Error('MalformedXML');
   const quiet = (childText(root, 'Quiet') ?? 'false').trim() === 'true';
@@ -36,4 +37,18 @@ export async function deleteObjects(services: S3Services, s3: BucketRequest): Pr
     }
   }
   sendXml(s3.response, 200, 'DeleteResult', answers.join(''));
+}
+
+/**
+ * S3 API reference, DeleteObjects: "The Content-MD5 request header is required for all
+ * Multi-Object Delete requests"; S3 also takes an `x-amz-checksum-*` header (or trailer) instead,
+ * which is what current SDKs send. The body reader then checks whichever was given.
+ */
+function requireIntegrityHeader(s3: BucketRequest): void {
+  const headers = s3.request.headers;
+  if (headers['content-md5'] !== undefined) return;
+  if (Object.keys(headers).some((name) => name.startsWith('x-amz-checksum-') && name !== 'x-amz-checksum-type' && name !== 'x-amz-checksum-algorithm')) return;
+  const trailer = headers['x-amz-trailer'];
+  if (typeof trailer === 'string' && trailer.toLowerCase().includes('x-amz-checksum-')) return;
+  throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5');
 }

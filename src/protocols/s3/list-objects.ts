@@ -1,19 +1,26 @@
 import type { OpContext } from '../../core/context.js';
 import { FsError } from '../../core/errors.js';
-import type { Attributes, FileSystem, NodeHandle } from '../../core/file-system.js';
+import type { Attributes, FileSystem, NodeHandle, Xattrs } from '../../core/file-system.js';
 import { bucketRoot } from './buckets.js';
 import type { BucketRequest, S3Services } from './context.js';
 import { S3Error } from './errors.js';
 import { compareKeys, RESERVED_PREFIX } from './object-keys.js';
-import { isoTime, sendXml } from './respond.js';
+import { isoTime, ownerElements, sendXml } from './respond.js';
 import { uriEncode } from './sigv4.js';
 import { element } from './xml.js';
+import { objectMetadata } from './object-metadata.js';
 
 export const MAX_KEYS_MAX = 1_000;
 const READDIR_PAGE = 1_000;
 
-type Item = { kind: 'object'; key: string; attributes: Attributes } | { kind: 'prefix'; key: string };
-type Pending = { sortKey: string; name: string; handle: NodeHandle; type: 'file' | 'directory'; attributes?: Attributes };
+/** A listed object: its attributes, and its extended attributes (stored S3 metadata) when the caller may read them. */
+export interface ListedObject {
+  readonly key: string;
+  readonly attributes: Attributes;
+  readonly xattrs?: Xattrs;
+}
+type Item = ({ kind: 'object' } & ListedObject) | { kind: 'prefix'; key: string };
+type Pending = { sortKey: string; name: string; handle: NodeHandle; type: 'file' | 'directory'; attributes?: Attributes; xattrs?: Xattrs };
 
 /**
  * Keys under a directory in S3 order (UTF-8 bytes of the full key). A directory `d` sorts as
@@ -26,7 +33,7 @@ async function* walk(fs: FileSystem, ctx: OpContext, dir: NodeHandle, base: stri
   const pending: Pending[] = [];
   const emit = async function* (item: Pending): AsyncGenerator<Item> {
     if (item.type === 'file') {
-      if (compareKeys(item.sortKey, options.after) > 0 && item.sortKey.startsWith(options.prefix) && item.attributes !== undefined) yield { kind: 'object', key: item.sortKey, attributes: item.attributes };
+      if (compareKeys(item.sortKey, options.after) > 0 && item.sortKey.startsWith(options.prefix) && item.attributes !== undefined) yield { kind: 'object', key: item.sortKey, attributes: item.attributes, ...(item.xattrs === undefined ? {} : { xattrs: item.xattrs }) };
       return;
     }
     const dirKey = item.sortKey;
@@ -43,7 +50,7 @@ async function* walk(fs: FileSystem, ctx: OpContext, dir: NodeHandle, base: stri
   do {
     let page;
     try {
-      page = await fs.readdir(ctx, dir, { limit: READDIR_PAGE, withAttributes: true, ...(cursor === undefined ? {} : { cursor }) });
+      page = await fs.readdir(ctx, dir, { limit: READDIR_PAGE, withAttributes: true, withXattrs: true, ...(cursor === undefined ? {} : { cursor }) });
     } catch (error) {
       // A folder the caller may not list is left out, as a key they may not see.
       if (error instanceof FsError && error.code === 'PermissionDenied' && base !== '') return;
@@ -55,7 +62,7 @@ async function* walk(fs: FileSystem, ctx: OpContext, dir: NodeHandle, base: stri
       const fullName = base + entry.name;
       while (pending.length > 0 && compareKeys((pending[0] as Pending).sortKey, fullName) < 0) yield* emit(pending.shift() as Pending);
       const sortKey = entry.type === 'directory' ? `${fullName}/` : fullName;
-      const item: Pending = { sortKey, name: entry.name, handle: entry.handle, type: entry.type, ...(entry.attributes === undefined ? {} : { attributes: entry.attributes }) };
+      const item: Pending = { sortKey, name: entry.name, handle: entry.handle, type: entry.type, ...(entry.attributes === undefined ? {} : { attributes: entry.attributes }), ...(entry.xattrs === undefined ? {} : { xattrs: entry.xattrs }) };
       let index = pending.findIndex((other) => compareKeys(other.sortKey, sortKey) > 0);
       if (index === -1) index = pending.length;
       pending.splice(index, 0, item);
@@ -71,7 +78,7 @@ interface ListInput {
   readonly maxKeys: number;
 }
 
-export async function listKeys(services: S3Services, s3: BucketRequest, input: ListInput): Promise<{ objects: Array<{ key: string; attributes: Attributes }>; prefixes: string[]; truncated: boolean; last?: string }> {
+export async function listKeys(services: S3Services, s3: BucketRequest, input: ListInput): Promise<{ objects: ListedObject[]; prefixes: string[]; truncated: boolean; last?: string }> {
   const root = await bucketRoot(services.fs, s3.ctx, s3.bucket);
   // Start at the deepest folder the prefix names completely.
   let start = root;
@@ -88,7 +95,7 @@ export async function listKeys(services: S3Services, s3: BucketRequest, input: L
       throw error;
     }
   }
-  const objects: Array<{ key: string; attributes: Attributes }> = [];
+  const objects: ListedObject[] = [];
   const prefixes: string[] = [];
   let last: string | undefined;
   const count = () => objects.length + prefixes.length;
@@ -102,7 +109,7 @@ export async function listKeys(services: S3Services, s3: BucketRequest, input: L
     if (entry.kind === 'prefix' && (prefixes.at(-1) === entry.key || compareKeys(entry.key, input.after) <= 0 || input.after.startsWith(entry.key))) continue;
     if (count() === input.maxKeys) return { objects, prefixes, truncated: true, ...(last === undefined ? {} : { last }) };
     if (entry.kind === 'prefix') prefixes.push(entry.key);
-    else objects.push({ key: entry.key, attributes: entry.attributes });
+    else objects.push({ key: entry.key, attributes: entry.attributes, ...(entry.xattrs === undefined ? {} : { xattrs: entry.xattrs }) });
     last = entry.key;
   }
   return { objects, prefixes, truncated: false, ...(last === undefined ? {} : { last }) };
@@ -135,14 +142,15 @@ export async function listObjects(services: S3Services, s3: BucketRequest, versi
   const result = await listKeys(services, s3, { prefix, delimiter, after, maxKeys });
   const contents: string[] = [];
   for (const object of result.objects) {
-    const metadata = await services.objects.get(object.attributes);
+    const metadata = objectMetadata(object.attributes, object.xattrs);
     contents.push(element('Contents', [
       element('Key', encode(object.key)),
       element('LastModified', isoTime(object.attributes.mtimeNs)),
       element('ETag', `"${metadata.etag}"`),
       element('Size', object.attributes.size),
       element('StorageClass', 'STANDARD'),
-      ...(s3.query.has('fetch-owner') || version === 1 ? [element('Owner', [element('ID', String(object.attributes.uid)), element('DisplayName', String(object.attributes.uid))])] : []),
+      // V2 answers Owner only for fetch-owner=true; V1 always does (S3 API reference, ListObjectsV2, ListObjects).
+      ...(s3.query.get('fetch-owner') === 'true' || version === 1 ? [element('Owner', ownerElements(s3, object.attributes.uid))] : []),
     ]));
   }
   const common = result.prefixes.map((item) => element('CommonPrefixes', [element('Prefix', encode(item))]));
@@ -160,7 +168,9 @@ export async function listObjects(services: S3Services, s3: BucketRequest, versi
   parts.push(element('IsTruncated', result.truncated));
   if (result.truncated && result.last !== undefined) {
     if (version === 2) parts.push(element('NextContinuationToken', Buffer.from(`k:${result.last}`, 'utf8').toString('base64url')));
-    else parts.push(element('NextMarker', encode(result.last)));
+    // ListObjects (V1): "This element is returned only if you have the delimiter request parameter
+    // specified"; without one, clients continue from the last Key.
+    else if (delimiter !== '') parts.push(element('NextMarker', encode(result.last)));
   }
   sendXml(s3.response, 200, 'ListBucketResult', parts.join('') + contents.join('') + common.join(''));
 }

@@ -1,9 +1,10 @@
 import type { BucketRequest, S3Services } from './context.js';
 import { S3Error } from './errors.js';
 import { listKeys, maxKeysOf } from './list-objects.js';
-import { isoTime, sendXml } from './respond.js';
+import { isoTime, ownerElements, sendXml } from './respond.js';
 import { uriEncode } from './sigv4.js';
 import { element } from './xml.js';
+import { objectMetadata } from './object-metadata.js';
 
 /**
  * ListObjectVersions on a bucket without versioning: every current object is its one version,
@@ -24,7 +25,7 @@ export async function listObjectVersions(services: S3Services, s3: BucketRequest
   const result = await listKeys(services, s3, { prefix, delimiter, after: keyMarker, maxKeys });
   const versions: string[] = [];
   for (const object of result.objects) {
-    const metadata = await services.objects.get(object.attributes);
+    const metadata = objectMetadata(object.attributes, object.xattrs);
     versions.push(element('Version', [
       element('Key', encode(object.key)),
       element('VersionId', 'null'),
@@ -32,7 +33,7 @@ export async function listObjectVersions(services: S3Services, s3: BucketRequest
       element('LastModified', isoTime(object.attributes.mtimeNs)),
       element('ETag', `"${metadata.etag}"`),
       element('Size', object.attributes.size),
-      element('Owner', [element('ID', String(object.attributes.uid)), element('DisplayName', String(object.attributes.uid))]),
+      element('Owner', ownerElements(s3, object.attributes.uid)),
       element('StorageClass', 'STANDARD'),
     ]));
   }

@@ -18,7 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { systemContext, type OpContext } from '../../core/context.js';
 import { FsError } from '../../core/errors.js';
-import type { Attributes, FileSystem, NodeHandle } from '../../core/file-system.js';
+import type { Attributes, FileSystem, NodeHandle, Xattrs } from '../../core/file-system.js';
 import { Keyspace } from '../../storage/metadata/keyspaces.js';
 import type { MetadataStore } from '../../storage/metadata/metadata-store.js';
 import { key as tupleKey, prefixEnd } from '../../storage/metadata/tuple.js';
@@ -26,7 +26,7 @@ import { bucketRoot, type Bucket } from './buckets.js';
 import type { BucketRequest, S3Services } from './context.js';
 import { S3Error } from './errors.js';
 import { compareKeys, parseObjectKey, RESERVED_PREFIX } from './object-keys.js';
-import type { ObjectMetadata } from './object-metadata.js';
+import { objectXattrs, storedObjectMetadata, type ObjectMetadata } from './object-metadata.js';
 import { checkCopySourceConditions, copyBytes, copySource, md5Of, metadataFromHeaders, stageAndPublish, WRITE_PIECE_BYTES, writeBody } from './object-operations.js';
 import { readBody } from './payload.js';
 import { isoTime, sendEmpty, sendXml } from './respond.js';
@@ -156,13 +156,22 @@ function partNumberOf(s3: BucketRequest): number {
   return Number(text);
 }
 
+/**
+ * 32 hex digits: the initiation time (ms, 12 digits) then 80 random bits. ListMultipartUploads
+ * lists a key's uploads by initiation time and pages with upload-id-marker compared
+ * lexicographically (S3 API reference); time-ordered ids make the two orders one.
+ */
+function newUploadId(nowMs: number): string {
+  return Math.max(0, Math.floor(nowMs)).toString(16).padStart(12, '0').slice(-12) + randomBytes(10).toString('hex');
+}
+
 const owner = (record: UploadRecord) => [element('ID', String(record.ownerUid)), element('DisplayName', record.ownerName)];
 
 export async function createMultipartUpload(services: S3Services, s3: BucketRequest): Promise<void> {
   const key = parseObjectKey(s3.key ?? '');
   if (key.folder) throw new S3Error('InvalidArgument', 'A key ending in "/" is a folder and cannot hold data');
   const metadata = metadataFromHeaders(s3);
-  const uploadId = randomBytes(16).toString('hex');
+  const uploadId = newUploadId(services.nowMs());
   const record: UploadRecord = { bucket: s3.bucket.name, uploadId, key: key.key, initiatedMs: services.nowMs(), ownerUid: s3.ctx.principal.uid, ownerName: s3.ctx.principal.name ?? String(s3.ctx.principal.uid), metadata };
   await services.uploads.put(record);
   try {
@@ -184,15 +193,10 @@ async function publishPart(services: S3Services, s3: BucketRequest, dir: NodeHan
   let published = false;
   try {
     const etag = await write(stage.handle);
-    const previous = await fs.lookup(s3.ctx, dir, name).catch((error: unknown) => {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    });
-    await fs.rename(s3.ctx, { sourceDir: dir, sourceName: temporary, targetDir: dir, targetName: name });
+    // The part and its ETag take the name in one transaction (core rename with xattrs).
+    await fs.rename(s3.ctx, { sourceDir: dir, sourceName: temporary, targetDir: dir, targetName: name, xattrs: objectXattrs({ etag, userMetadata: {} }) });
     published = true;
-    if (previous !== undefined) await services.objects.delete(previous.attributes.id);
     const attributes = await fs.getattr(s3.ctx, stage.handle);
-    await services.objects.put(attributes, { etag, userMetadata: {} });
     return { etag, attributes };
   } finally {
     if (!published) await fs.remove(s3.ctx, dir, temporary).catch((error: unknown) => s3.ctx.logger.warn({ err: error }, 'cannot remove a multipart staging file'));
@@ -255,12 +259,12 @@ export async function completeMultipartUpload(services: S3Services, s3: BucketRe
     const invalid = () => new S3Error('InvalidPart', undefined, { UploadId: record.uploadId, PartNumber: String(part.partNumber), ETag: part.etag });
     let found;
     try {
-      found = await services.fs.lookup(s3.ctx, dir, String(part.partNumber));
+      found = await services.fs.lookup(s3.ctx, dir, String(part.partNumber), { withXattrs: true });
     } catch (error) {
       if (isNotFound(error)) throw invalid();
       throw error;
     }
-    const stored = await services.objects.stored(found.attributes);
+    const stored = storedObjectMetadata(found.xattrs);
     if (stored === undefined || stored.etag !== part.etag) throw invalid();
     parts.push({ ...part, handle: found.handle, size: found.attributes.size });
   }
@@ -307,12 +311,9 @@ async function removeUpload(services: S3Services, ctx: OpContext, bucket: Bucket
   });
   if (staging !== undefined && dir !== undefined) {
     for (;;) {
-      const page = await fs.readdir(ctx, dir, { limit: 1_000, withAttributes: true });
+      const page = await fs.readdir(ctx, dir, { limit: 1_000 });
       if (page.entries.length === 0) break;
-      for (const entry of page.entries) {
-        await fs.remove(ctx, dir, entry.name);
-        if (entry.attributes !== undefined) await services.objects.delete(entry.attributes.id);
-      }
+      for (const entry of page.entries) await fs.remove(ctx, dir, entry.name);
     }
     await fs.rmdir(ctx, staging, uploadId).catch((error: unknown) => {
       if (!isNotFound(error)) throw error;
@@ -338,15 +339,15 @@ export async function listParts(services: S3Services, s3: BucketRequest): Promis
   const { record, dir } = await requireUpload(services, s3);
   const maxParts = boundedInteger(s3, 'max-parts', LIST_MAX, LIST_MAX);
   const marker = boundedInteger(s3, 'part-number-marker', 0, PART_NUMBER_MAX);
-  const parts: Array<{ partNumber: number; attributes: Attributes }> = [];
+  const parts: Array<{ partNumber: number; attributes: Attributes; xattrs?: Xattrs }> = [];
   let cursor: string | undefined;
   do {
-    const page = await services.fs.readdir(s3.ctx, dir, { limit: 1_000, withAttributes: true, ...(cursor === undefined ? {} : { cursor }) });
+    const page = await services.fs.readdir(s3.ctx, dir, { limit: 1_000, withAttributes: true, withXattrs: true, ...(cursor === undefined ? {} : { cursor }) });
     cursor = page.cursor;
     for (const entry of page.entries) {
       if (!/^\d{1,5}$/.test(entry.name) || entry.attributes === undefined) continue;
       const partNumber = Number(entry.name);
-      if (partNumber > marker) parts.push({ partNumber, attributes: entry.attributes });
+      if (partNumber > marker) parts.push({ partNumber, attributes: entry.attributes, ...(entry.xattrs === undefined ? {} : { xattrs: entry.xattrs }) });
     }
   } while (cursor !== undefined);
   parts.sort((left, right) => left.partNumber - right.partNumber);
@@ -354,7 +355,7 @@ export async function listParts(services: S3Services, s3: BucketRequest): Promis
   const truncated = parts.length > maxParts;
   const items: string[] = [];
   for (const part of shown) {
-    const stored = await services.objects.stored(part.attributes);
+    const stored = storedObjectMetadata(part.xattrs);
     items.push(element('Part', [element('PartNumber', part.partNumber), element('LastModified', isoTime(part.attributes.mtimeNs)), element('ETag', `"${stored?.etag ?? ''}"`), element('Size', part.attributes.size)]));
   }
   sendXml(s3.response, 200, 'ListPartsResult', [
@@ -385,7 +386,7 @@ export async function listMultipartUploads(services: S3Services, s3: BucketReque
   const maxUploads = boundedInteger(s3, 'max-uploads', LIST_MAX, LIST_MAX);
   const records = (await services.uploads.list(s3.bucket.name))
     .filter((record) => record.key.startsWith(prefix))
-    .sort((left, right) => compareKeys(left.key, right.key) || left.initiatedMs - right.initiatedMs || (left.uploadId < right.uploadId ? -1 : 1));
+    .sort((left, right) => compareKeys(left.key, right.key) || (left.uploadId < right.uploadId ? -1 : left.uploadId > right.uploadId ? 1 : 0));
   const after = (record: UploadRecord) => {
     const order = compareKeys(record.key, keyMarker);
     if (keyMarker === '' || order > 0) return true;

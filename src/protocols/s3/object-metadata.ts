@@ -1,21 +1,15 @@
 import { createHash } from 'node:crypto';
-import type { Attributes } from '../../core/file-system.js';
-import { Keyspace } from '../../storage/metadata/keyspaces.js';
-import type { MetadataStore } from '../../storage/metadata/metadata-store.js';
-import { key } from '../../storage/metadata/tuple.js';
+import type { Attributes, Xattrs } from '../../core/file-system.js';
 
 /**
- * Per-object S3 metadata (ETag, Content-Type and the other stored headers, x-amz-meta-*) kept
- * beside the file, keyed by node id, until core has extended attributes (then it moves there).
- * A record is valid only for the content it describes: it carries the size and mtime the file had
- * when written, and a file changed since (over NFS, SMB, REST) gets a derived ETag and no stored
- * headers. S3 deletes the record with the object; a file deleted by another protocol leaves its
- * record behind until a node with that id is written over S3 again (the id is not reused with
- * the same generation, which the record also carries).
- *
- * Records under Keyspace.settings sub-tag 0x41: [0x30, 0x41, uint node id] -> JSON.
+ * Per-object S3 metadata (ETag, Content-Type and the other stored headers, x-amz-meta-*, tags)
+ * lives in the file's extended attribute `content.s3` (JSON). Core removes `content.*` attributes
+ * in the transaction of any change to the data, whichever protocol makes it, so a stored ETag is
+ * always the MD5 of the bytes it sits beside; a file without one (written over NFS, SMB, REST, or
+ * changed since) gets a derived ETag and no stored headers. The attribute is versioned with the
+ * file (snapshots keep it) and goes with it.
  */
-const OBJECT_METADATA = 0x41;
+export const OBJECT_XATTR = 'content.s3';
 export const USER_METADATA_BYTES_MAX = 2_048;
 
 export interface ObjectMetadata {
@@ -34,48 +28,32 @@ export interface ObjectMetadata {
   readonly partsCount?: number;
 }
 
-interface StoredObjectMetadata extends ObjectMetadata {
-  readonly generation: number;
-  readonly size: number;
-  readonly mtimeNs: string;
-}
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const recordKey = (id: number) => key().byte(Keyspace.settings).byte(OBJECT_METADATA).uint(id).build();
 
 /** An ETag for content S3 did not write: stable for one content version, never an MD5. */
 export function derivedEtag(attributes: Attributes): string {
   return createHash('sha256').update(`${attributes.id}:${attributes.generation}:${attributes.size}:${attributes.mtimeNs}`).digest('hex').slice(0, 32);
 }
 
-export class ObjectMetadataStore {
-  constructor(private readonly options: { metadata: MetadataStore }) {}
+/** The extended attributes that store `metadata` on a file. */
+export function objectXattrs(metadata: ObjectMetadata): Xattrs {
+  return { [OBJECT_XATTR]: encoder.encode(JSON.stringify(metadata)) };
+}
 
-  async put(attributes: Attributes, metadata: ObjectMetadata): Promise<void> {
-    const stored: StoredObjectMetadata = { ...metadata, generation: attributes.generation, size: attributes.size, mtimeNs: String(attributes.mtimeNs) };
-    await this.options.metadata.write(async (tx) => tx.put(recordKey(attributes.id), encoder.encode(JSON.stringify(stored))));
-  }
-
-  /** The stored metadata if it still describes the file's content; else a derived ETag only. */
-  async get(attributes: Attributes): Promise<ObjectMetadata> {
-    return (await this.stored(attributes)) ?? { etag: derivedEtag(attributes), userMetadata: {} };
-  }
-
-  /** The stored metadata if it still describes the file's content (S3 wrote it). */
-  async stored(attributes: Attributes): Promise<ObjectMetadata | undefined> {
-    const value = await this.options.metadata.read((tx) => tx.get(recordKey(attributes.id)));
-    if (value !== undefined) {
-      const stored = JSON.parse(decoder.decode(value)) as StoredObjectMetadata;
-      if (stored.generation === attributes.generation && stored.size === attributes.size && stored.mtimeNs === String(attributes.mtimeNs)) {
-        const { generation: _g, size: _s, mtimeNs: _m, ...metadata } = stored;
-        return metadata;
-      }
-    }
+/** The metadata S3 stored with the file's current content, if any. */
+export function storedObjectMetadata(xattrs: Xattrs | undefined): ObjectMetadata | undefined {
+  const value = xattrs?.[OBJECT_XATTR];
+  if (value === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(decoder.decode(value)) as ObjectMetadata;
+    return typeof parsed.etag === 'string' && typeof parsed.userMetadata === 'object' && parsed.userMetadata !== null ? parsed : undefined;
+  } catch {
     return undefined;
   }
+}
 
-  async delete(id: number): Promise<void> {
-    await this.options.metadata.write(async (tx) => tx.delete(recordKey(id)));
-  }
+/** The stored metadata, or for content S3 did not write a derived ETag and nothing else. */
+export function objectMetadata(attributes: Attributes, xattrs: Xattrs | undefined): ObjectMetadata {
+  return storedObjectMetadata(xattrs) ?? { etag: derivedEtag(attributes), userMetadata: {} };
 }

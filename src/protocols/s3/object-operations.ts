@@ -1,18 +1,27 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { OpContext } from '../../core/context.js';
 import { FsError } from '../../core/errors.js';
-import type { Attributes, FileSystem, NodeHandle } from '../../core/file-system.js';
+import { WRITE_BYTES_MAX, type Attributes, type FileSystem, type NodeHandle, type Xattrs } from '../../core/file-system.js';
 import { bucketRoot } from './buckets.js';
 import type { BucketRequest, S3Services } from './context.js';
 import { S3Error } from './errors.js';
 import { parseObjectKey, RESERVED_PREFIX, type ObjectKey } from './object-keys.js';
-import { USER_METADATA_BYTES_MAX, type ObjectMetadata } from './object-metadata.js';
+import { objectMetadata, objectXattrs, storedObjectMetadata, USER_METADATA_BYTES_MAX, type ObjectMetadata } from './object-metadata.js';
 import { readBody } from './payload.js';
 import { httpDate, isoTime, sendEmpty, sendXml } from './respond.js';
 import { bodyOptions } from './small-body.js';
 import { element } from './xml.js';
 import { COPY_BYTES_MAX } from '../../core/data/copy-range.js';
 import { parseTaggingHeader } from './tagging.js';
+import { checkStorageClass, hasStorageClass } from './storage-class.js';
+import { checkAclHeaders } from './acl.js';
+import { partRange, responseOverrides } from './object-reads.js';
+
+/**
+ * Objects up to this size are received whole and published with one core putFile; larger ones
+ * stream through a staging file. At concurrency 16 this bounds the memory held to 128 MiB.
+ */
+const WHOLE_PUT_BYTES_MAX = Math.min(8 * 1024 * 1024, WRITE_BYTES_MAX);
 
 /** Data goes to core in pieces of this size (core takes up to 16 MiB per write). */
 export const WRITE_PIECE_BYTES = 4 * 1024 * 1024;
@@ -41,15 +50,19 @@ export async function parentOf(fs: FileSystem, ctx: OpContext, root: NodeHandle,
   return current;
 }
 
-export async function findObject(services: S3Services, s3: BucketRequest): Promise<{ key: ObjectKey; parent: NodeHandle; handle: NodeHandle; attributes: Attributes }> {
+/**
+ * The object a request names. `withXattrs` also reads its extended attributes (the stored S3
+ * metadata) in the same lookup; that needs READ_NAMED_ATTRS, which read access to a file grants.
+ */
+export async function findObject(services: S3Services, s3: BucketRequest, options: { withXattrs?: boolean } = {}): Promise<{ key: ObjectKey; parent: NodeHandle; handle: NodeHandle; attributes: Attributes; xattrs?: Xattrs }> {
   const key = parseObjectKey(s3.key ?? '');
   const root = await bucketRoot(services.fs, s3.ctx, s3.bucket);
   try {
     const parent = await parentOf(services.fs, s3.ctx, root, key, false);
-    const found = await services.fs.lookup(s3.ctx, parent, key.segments.at(-1) as string);
+    const found = await services.fs.lookup(s3.ctx, parent, key.segments.at(-1) as string, { withXattrs: options.withXattrs === true });
     const isFile = found.attributes.type === 'file';
     if (key.folder ? found.attributes.type !== 'directory' : !isFile) throw notFound(s3);
-    return { key, parent, handle: found.handle, attributes: found.attributes };
+    return { key, parent, handle: found.handle, attributes: found.attributes, ...(found.xattrs === undefined ? {} : { xattrs: found.xattrs }) };
   } catch (error) {
     if (error instanceof FsError && (error.code === 'NotFound' || error.code === 'NotADirectory')) throw notFound(s3);
     if (error instanceof S3Error && error.code === 'ObjectConflict') throw notFound(s3);
@@ -67,7 +80,9 @@ export function metadataFromHeaders(s3: BucketRequest): Omit<ObjectMetadata, 'et
     userMetadata[name.slice('x-amz-meta-'.length)] = text;
     bytes += name.length - 'x-amz-meta-'.length + Buffer.byteLength(text);
   }
-  if (bytes > USER_METADATA_BYTES_MAX) throw new S3Error('InvalidArgument', `Your metadata headers exceed the maximum allowed metadata size (${USER_METADATA_BYTES_MAX} bytes)`);
+  if (bytes > USER_METADATA_BYTES_MAX) throw new S3Error('MetadataTooLarge', undefined, { Size: String(bytes), MaxSizeAllowed: String(USER_METADATA_BYTES_MAX) });
+  checkStorageClass(headers);
+  checkAclHeaders(headers);
   const pick = (name: string): Record<string, string> => {
     const value = headers[name];
     return typeof value === 'string' ? { [camel(name)]: value } : {};
@@ -83,8 +98,14 @@ const camel = (header: string): string => header.replace(/-([a-z])/g, (_m, lette
  * Writes `source` into a hidden staging file beside the target and renames it into place only once
  * the whole body was read and verified, so a failed or forged upload never replaces stored data.
  */
+/**
+ * Writes an object through a staging file in its folder, then publishes it: one rename over the
+ * key that also sets its metadata (core rename with xattrs), so readers see the old object or the
+ * new one with its metadata, never a mix. For bodies too large to hold in memory; small ones go
+ * through publishWhole.
+ */
 export async function stageAndPublish(services: S3Services, s3: BucketRequest, key: ObjectKey, write: (stage: NodeHandle) => Promise<string>, metadata: Omit<ObjectMetadata, 'etag'>, options: { noReplace: boolean }): Promise<{ etag: string; attributes: Attributes }> {
-  const { fs, objects } = services;
+  const { fs } = services;
   const root = await bucketRoot(fs, s3.ctx, s3.bucket);
   const parent = await parentOf(fs, s3.ctx, root, key, true);
   const name = key.segments.at(-1) as string;
@@ -93,22 +114,41 @@ export async function stageAndPublish(services: S3Services, s3: BucketRequest, k
   let published = false;
   try {
     const etag = await write(stage.handle);
-    const previous = await fs.lookup(s3.ctx, parent, name).catch((error: unknown) => {
-      if (error instanceof FsError && error.code === 'NotFound') return undefined;
-      throw error;
-    });
-    if (previous !== undefined && options.noReplace) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
-    if (previous?.attributes.type === 'directory') throw new S3Error('ObjectConflict', `${key.key} is a folder holding other objects`);
-    await fs.rename(s3.ctx, { sourceDir: parent, sourceName: stagingName, targetDir: parent, targetName: name, noReplace: options.noReplace });
+    try {
+      await fs.rename(s3.ctx, { sourceDir: parent, sourceName: stagingName, targetDir: parent, targetName: name, noReplace: options.noReplace, xattrs: objectXattrs({ ...metadata, etag }) });
+    } catch (error) {
+      throw publishError(error, key, options);
+    }
     published = true;
-    if (previous !== undefined) await objects.delete(previous.attributes.id);
     const attributes = await fs.getattr(s3.ctx, stage.handle);
-    await objects.put(attributes, { ...metadata, etag });
     return { etag, attributes };
   } finally {
     if (!published) {
       await fs.remove(s3.ctx, parent, stagingName).catch((error: unknown) => s3.ctx.logger.warn({ err: error }, 'cannot remove an S3 staging file'));
     }
+  }
+}
+
+/** Core's refusals of a publish in S3's terms: an existing key under If-None-Match, a folder in the way. */
+function publishError(error: unknown, key: ObjectKey, options: { noReplace: boolean }): unknown {
+  if (!(error instanceof FsError)) return error;
+  if (error.code === 'Exists' && options.noReplace) return new S3Error('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+  if (error.code === 'IsADirectory') return new S3Error('ObjectConflict', `${key.key} is a folder holding other objects`);
+  return error;
+}
+
+/**
+ * Publishes an object held in memory with core putFile: its data, its metadata and its name in
+ * one transaction (small objects: no staging file, no rename, one commit).
+ */
+export async function publishWhole(services: S3Services, s3: BucketRequest, key: ObjectKey, data: Uint8Array, metadata: ObjectMetadata, options: { noReplace: boolean }): Promise<Attributes> {
+  const root = await bucketRoot(services.fs, s3.ctx, s3.bucket);
+  const parent = await parentOf(services.fs, s3.ctx, root, key, true);
+  try {
+    const put = await services.fs.putFile(s3.ctx, parent, key.segments.at(-1) as string, { data, xattrs: objectXattrs(metadata), noReplace: options.noReplace });
+    return put.attributes;
+  } catch (error) {
+    throw publishError(error, key, options);
   }
 }
 
@@ -150,6 +190,19 @@ export async function putObject(services: S3Services, s3: BucketRequest): Promis
   }
   const ifNoneMatch = s3.request.headers['if-none-match'];
   if (ifNoneMatch !== undefined && ifNoneMatch !== '*') throw new S3Error('NotImplemented', 'PutObject supports If-None-Match: * only');
+  const declared = Number(s3.request.headers['content-length'] ?? Number.NaN);
+  const decoded = Number(s3.request.headers['x-amz-decoded-content-length'] ?? Number.NaN);
+  const expected = Number.isSafeInteger(decoded) ? decoded : declared;
+  if (Number.isSafeInteger(expected) && expected <= WHOLE_PUT_BYTES_MAX) {
+    // Small enough to hold: the body, then one core transaction (data, metadata, name).
+    const pieces: Buffer[] = [];
+    for await (const piece of body.pieces) pieces.push(piece);
+    const data = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces);
+    const etag = body.finish().md5Hex;
+    await publishWhole(services, s3, key, data, { ...metadataFromHeaders(s3), etag }, { noReplace: ifNoneMatch === '*' });
+    sendEmpty(s3.response, 200, { etag: `"${etag}"` });
+    return;
+  }
   const result = await stageAndPublish(
     services,
     s3,
@@ -220,12 +273,15 @@ export function parseRange(header: string | undefined, size: number): { start: n
 }
 
 export async function getObject(services: S3Services, s3: BucketRequest, head: boolean): Promise<void> {
-  const found = await findObject(services, s3);
-  const metadata = found.attributes.type === 'file' ? await services.objects.get(found.attributes) : { etag: 'd41d8cd98f00b204e9800998ecf8427e', userMetadata: {} };
+  const overrides = responseOverrides(s3);
+  const found = await findObject(services, s3, { withXattrs: true });
+  const metadata: ObjectMetadata = found.attributes.type === 'file' ? objectMetadata(found.attributes, found.xattrs) : { etag: 'd41d8cd98f00b204e9800998ecf8427e', userMetadata: {} };
   const size = found.attributes.type === 'file' ? found.attributes.size : 0;
   const headers = objectHeaders(found.attributes, metadata);
   checkConditions(s3, found.attributes, metadata.etag, headers);
-  const range = found.attributes.type === 'file' ? parseRange(s3.request.headers.range, size) : undefined;
+  Object.assign(headers, overrides);
+  const part = partRange(s3, { size, partsCount: metadata.partsCount });
+  const range = part ?? (found.attributes.type === 'file' ? parseRange(s3.request.headers.range, size) : undefined);
   const start = range?.start ?? 0;
   const end = range?.end ?? size - 1;
   headers['content-length'] = Math.max(0, end - start + 1);
@@ -277,7 +333,6 @@ export async function deleteKey(services: S3Services, s3: BucketRequest, rawKey:
   });
   else {
     await services.fs.remove(s3.ctx, found.parent, name);
-    await services.objects.delete(found.attributes.id);
   }
   await removeEmptyParents(services, s3, key);
 }
@@ -369,10 +424,10 @@ export function checkCopySourceConditions(s3: BucketRequest, attributes: Attribu
 export async function copySource(services: S3Services, s3: BucketRequest, resolveSource: (bucket: string, key: string) => Promise<BucketRequest>): Promise<{ request: BucketRequest; handle: NodeHandle; attributes: Attributes; metadata: ObjectMetadata; stored: boolean }> {
   const { bucket, key } = parseCopySource(s3);
   const request = await resolveSource(bucket, key);
-  const source = await findObject(services, request);
+  const source = await findObject(services, request, { withXattrs: true });
   if (source.attributes.type !== 'file') throw new S3Error('NoSuchKey', undefined, { Key: key });
-  const stored = await services.objects.stored(source.attributes);
-  return { request, handle: source.handle, attributes: source.attributes, metadata: stored ?? (await services.objects.get(source.attributes)), stored: stored !== undefined };
+  const stored = storedObjectMetadata(source.xattrs);
+  return { request, handle: source.handle, attributes: source.attributes, metadata: stored ?? objectMetadata(source.attributes, undefined), stored: stored !== undefined };
 }
 
 /**
@@ -389,7 +444,7 @@ export async function copyObject(services: S3Services, s3: BucketRequest, resolv
   if (directive !== 'COPY' && directive !== 'REPLACE') throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { ArgumentName: 'x-amz-metadata-directive' });
   const taggingDirective = String(s3.request.headers['x-amz-tagging-directive'] ?? 'COPY').toUpperCase();
   if (taggingDirective !== 'COPY' && taggingDirective !== 'REPLACE') throw new S3Error('InvalidArgument', 'Unknown tagging directive.', { ArgumentName: 'x-amz-tagging-directive' });
-  if (directive === 'COPY' && taggingDirective === 'COPY' && source.request.bucket.name === s3.bucket.name && source.request.key === s3.key) {
+  if (directive === 'COPY' && taggingDirective === 'COPY' && !hasStorageClass(s3.request.headers) && source.request.bucket.name === s3.bucket.name && source.request.key === s3.key) {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.');
   }
   const { etag: _etag, tags: sourceTags, ...kept } = source.metadata;

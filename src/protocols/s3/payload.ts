@@ -34,6 +34,8 @@ export interface BodyOptions {
   /** Content-MD5, base64. */
   readonly contentMd5?: string;
   readonly bytesMax: number;
+  /** Told each `x-amz-checksum-*` (header or trailer) once it matched the data, to echo it. */
+  readonly onChecksumVerified?: (name: string, valueBase64: string) => void;
 }
 
 /** Reads exact byte counts and lines out of a stream of buffers without copying more than needed. */
@@ -115,7 +117,7 @@ class BodyDigests {
   readonly checksums = new Map<string, Checksum>();
   bytes = 0;
 
-  constructor(names: Iterable<string>) {
+  constructor(names: Iterable<string>, private readonly onVerified?: (name: string, valueBase64: string) => void) {
     for (const name of names) {
       const algorithm = checksumAlgorithmOfHeader(name);
       if (algorithm === undefined) throw new S3Error('InvalidRequest', `unsupported checksum ${name}`);
@@ -134,6 +136,7 @@ class BodyDigests {
     const checksum = this.checksums.get(name.toLowerCase());
     if (checksum === undefined) throw new S3Error('InvalidRequest', `the trailer ${name} was not announced in x-amz-trailer`);
     if (checksum.digestBase64() !== expectedBase64.trim()) throw new S3Error('BadDigest', `The ${name.slice('x-amz-checksum-'.length).toUpperCase()} you specified did not match the calculated checksum.`);
+    this.onVerified?.(name.toLowerCase(), expectedBase64.trim());
   }
 }
 
@@ -148,7 +151,7 @@ export interface BodyResult {
  */
 export function readBody(source: AsyncIterable<Buffer>, options: BodyOptions, pieceBytesMax = 1024 * 1024): { pieces: AsyncGenerator<Buffer>; finish: () => BodyResult } {
   const checksumNames = new Set<string>([...(options.checksumHeaders?.keys() ?? []), ...(options.trailerNames ?? []).filter((name) => name.startsWith('x-amz-checksum-'))]);
-  const digests = new BodyDigests(checksumNames);
+  const digests = new BodyDigests(checksumNames, options.onChecksumVerified);
   let finished = false;
   const chunked = options.mode.kind === 'streaming-signed' || options.mode.kind === 'streaming-unsigned-trailer';
   const pieces = chunked ? readChunked(new ByteReader(source), options, digests, pieceBytesMax) : readPlain(new ByteReader(source), options, digests, pieceBytesMax);

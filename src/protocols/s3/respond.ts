@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { S3_NAMESPACE, XML_DECLARATION } from './xml.js';
+import type { S3Request } from './context.js';
+import { element, S3_NAMESPACE, XML_DECLARATION } from './xml.js';
 
 export function sendXml(response: ServerResponse, status: number, rootName: string, inner: string): void {
   const body = `${XML_DECLARATION}<${rootName} xmlns="${S3_NAMESPACE}">${inner}</${rootName}>`;
@@ -20,4 +21,14 @@ export function isoTime(ns: bigint): string {
 /** RFC 7231 HTTP-date, for Last-Modified. */
 export function httpDate(ns: bigint): string {
   return new Date(Number(ns / 1_000_000n)).toUTCString();
+}
+
+/**
+ * `<ID>` and `<DisplayName>` of an Owner, Initiator or Grantee: one canonical ID per user in every
+ * answer (ListBuckets, listings, ACLs), the uid. The display name is known for the caller only;
+ * other owners show their uid.
+ */
+export function ownerElements(s3: S3Request, uid: number): string[] {
+  const name = uid === s3.ctx.principal.uid && !s3.anonymous ? s3.ownerName : String(uid);
+  return [element('ID', String(uid)), element('DisplayName', name)];
 }

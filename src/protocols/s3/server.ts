@@ -13,15 +13,16 @@ import { httpsOptions, type TlsIdentity } from '../rest/tls.js';
 import { createBucket, deleteBucket, deleteBucketPolicy, getBucketLocation, getBucketPolicy, getBucketVersioning, headBucket, listBuckets, putBucketPolicy } from './bucket-operations.js';
 import type { BucketStore } from './buckets.js';
 import type { BucketRequest, S3Request, S3Services } from './context.js';
+import { getBucketAcl, getObjectAcl, putAcl } from './acl.js';
 import { deleteObjects } from './delete-objects.js';
 import { errorXml, FS_ERROR_S3, S3_ERRORS, S3Error } from './errors.js';
 import { listObjects } from './list-objects.js';
 import { listObjectVersions } from './list-versions.js';
 import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, listMultipartUploads, listParts, MultipartStore, PART_BYTES_MIN, sweepExpiredUploads, uploadPart, uploadPartCopy } from './multipart.js';
-import { copyObject, deleteObject, getObject, putObject } from './object-operations.js';
+import { copyObject, deleteObject, getObject, metadataFromHeaders, putObject } from './object-operations.js';
 import { evaluatePolicy, PolicyCache } from './policy.js';
+import { requireContentLength } from './small-body.js';
 import { deleteObjectTagging, getObjectTagging, putObjectTagging } from './tagging.js';
-import type { ObjectMetadataStore } from './object-metadata.js';
 import { parseAuthorization, parsePayloadMode, parseQuery, percentDecode, SigningKeyCache, splitTarget, UNSIGNED_PAYLOAD, verifySignature, type ParsedAuthorization } from './sigv4.js';
 
 export interface S3User {
@@ -72,7 +73,6 @@ export const ANONYMOUS_PRINCIPAL: Principal = { uid: 65534, gids: [65534], name:
 export interface S3ServerDeps {
   readonly fs: FileSystem;
   readonly buckets: BucketStore;
-  readonly objects: ObjectMetadataStore;
   readonly uploads: MultipartStore;
   readonly accessKeys: { secretOf(id: string): Promise<{ accessKey: { userId: string }; secret: string } | undefined> };
   readonly findUser: (id: string) => Promise<S3User | undefined>;
@@ -114,7 +114,6 @@ export class S3Server implements ProtocolServer {
     this.services = {
       fs: deps.fs,
       buckets: deps.buckets,
-      objects: deps.objects,
       basePath: async () => (await deps.settings()).base_path,
       objectBytesMax: this.limits.objectBytesMax,
       nowMs: deps.nowMs,
@@ -311,7 +310,7 @@ export class S3Server implements ProtocolServer {
   private async dispatch(s3: S3Request): Promise<void> {
     const { method, query } = s3;
     const services = this.services;
-    const unsupported = ['acl', 'cors', 'lifecycle', 'website', 'encryption', 'object-lock', 'retention', 'legal-hold', 'replication', 'notification', 'logging', 'requestPayment', 'accelerate', 'ownershipControls', 'publicAccessBlock', 'analytics', 'metrics', 'inventory', 'intelligent-tiering', 'torrent', 'restore', 'select', 'attributes'];
+    const unsupported = ['cors', 'lifecycle', 'website', 'encryption', 'object-lock', 'retention', 'legal-hold', 'replication', 'notification', 'logging', 'requestPayment', 'accelerate', 'ownershipControls', 'publicAccessBlock', 'analytics', 'metrics', 'inventory', 'intelligent-tiering', 'torrent', 'restore', 'select', 'attributes'];
     const subresource = unsupported.find((name) => query.has(name));
     if (s3.bucketName === undefined) {
       if (s3.anonymous) throw new S3Error('AccessDenied', 'Anonymous access is allowed only where a bucket policy allows it');
@@ -319,7 +318,7 @@ export class S3Server implements ProtocolServer {
       throw new S3Error('MethodNotAllowed');
     }
     if (s3.key === undefined) {
-      if (method === 'PUT' && subresource === undefined && !['versioning', 'policy', 'tagging'].some((name) => query.has(name))) {
+      if (method === 'PUT' && subresource === undefined && !['versioning', 'policy', 'tagging', 'acl'].some((name) => query.has(name))) {
         if (s3.anonymous) throw new S3Error('AccessDenied', 'Anonymous access is allowed only where a bucket policy allows it');
         return createBucket(services, s3, s3.bucketName);
       }
@@ -343,6 +342,11 @@ export class S3Server implements ProtocolServer {
     const services = this.services;
     const route = (action: string | undefined, run: () => Promise<void>) => ({ action, run });
     if (query.has('tagging')) throw new S3Error('NotImplemented', 'Bucket tagging is not implemented; object tagging is');
+    if (query.has('acl')) {
+      if (method === 'GET') return route('s3:GetBucketAcl', () => getBucketAcl(services, bucket));
+      if (method === 'PUT') return route('s3:PutBucketAcl', () => putAcl(services, bucket));
+      throw new S3Error('MethodNotAllowed');
+    }
     if (query.has('policy')) {
       if (method === 'GET') return route('s3:GetBucketPolicy', () => getBucketPolicy(services, bucket));
       if (method === 'PUT') return route('s3:PutBucketPolicy', () => putBucketPolicy(services, bucket));
@@ -377,7 +381,11 @@ export class S3Server implements ProtocolServer {
       return { ...source, key };
     };
     if (query.has('uploadId')) {
-      if (method === 'PUT' && query.has('partNumber')) return route('s3:PutObject', () => (copying ? uploadPartCopy(services, bucket, resolveSource) : uploadPart(services, bucket)));
+      if (method === 'PUT' && query.has('partNumber') && copying) return route('s3:PutObject', () => uploadPartCopy(services, bucket, resolveSource));
+      if (method === 'PUT' && query.has('partNumber')) return route('s3:PutObject', () => {
+        requireContentLength(bucket);
+        return uploadPart(services, bucket);
+      });
       if (method === 'POST') return route('s3:PutObject', () => completeMultipartUpload(services, bucket, { partBytesMin: this.limits.partBytesMin }));
       if (method === 'DELETE') return route('s3:AbortMultipartUpload', () => abortMultipartUpload(services, bucket));
       if (method === 'GET') return route('s3:ListMultipartUploadParts', () => listParts(services, bucket));
@@ -390,9 +398,22 @@ export class S3Server implements ProtocolServer {
       if (method === 'DELETE') return route('s3:DeleteObjectTagging', () => deleteObjectTagging(services, bucket));
       throw new S3Error('MethodNotAllowed');
     }
-    if (query.has('partNumber') || query.has('uploads')) throw new S3Error('NotImplemented', 'GetObject by part number is not implemented');
+    if (query.has('acl')) {
+      if (method === 'GET') return route('s3:GetObjectAcl', () => getObjectAcl(services, bucket));
+      if (method === 'PUT') return route('s3:PutObjectAcl', () => putAcl(services, bucket));
+      throw new S3Error('MethodNotAllowed');
+    }
+    // GET/HEAD by partNumber is GetObject's (object-reads.ts); other methods have no meaning for it.
+    if (query.has('partNumber') && method !== 'GET' && method !== 'HEAD') throw new S3Error('InvalidArgument', 'partNumber takes an uploadId (UploadPart), or names a part to GET or HEAD', { ArgumentName: 'partNumber' });
+    if (query.has('uploads')) throw new S3Error('MethodNotAllowed');
     if (method === 'PUT' && copying) return route('s3:PutObject', () => copyObject(services, bucket, resolveSource));
-    if (method === 'PUT') return route('s3:PutObject', () => putObject(services, bucket));
+    if (method === 'PUT') return route('s3:PutObject', () => {
+      // Refused before any byte of the body is read: no length, or headers S3 would refuse
+      // (metadata size, storage class, ACLs, tags); putObject reads them again to store them.
+      requireContentLength(bucket);
+      metadataFromHeaders(bucket);
+      return putObject(services, bucket);
+    });
     if (method === 'GET' || method === 'HEAD') return route('s3:GetObject', () => getObject(services, bucket, method === 'HEAD'));
     if (method === 'DELETE') return route('s3:DeleteObject', () => deleteObject(services, bucket));
     throw new S3Error('MethodNotAllowed');
@@ -416,6 +437,8 @@ export class S3Server implements ProtocolServer {
     }
     // A body not read to its end cannot be skipped safely on a kept-alive connection.
     const bodyPending = !request.readableEnded;
+    // Checksums echoed once the body verified do not describe a failed request.
+    for (const name of response.getHeaderNames()) if (name.startsWith('x-amz-checksum-')) response.removeHeader(name);
     const headers: Record<string, string | number> = { ...s3Error.headers };
     if (bodyPending) headers.connection = 'close';
     if (s3Error.status === 304 || request.method === 'HEAD') {

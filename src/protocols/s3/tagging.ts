@@ -7,7 +7,7 @@
 import type { BucketRequest, S3Services } from './context.js';
 import { S3Error } from './errors.js';
 import { findObject } from './object-operations.js';
-import type { ObjectMetadata } from './object-metadata.js';
+import { objectMetadata, objectXattrs, type ObjectMetadata } from './object-metadata.js';
 import { sendEmpty, sendXml } from './respond.js';
 import { readSmallBody } from './small-body.js';
 import { element, parseXml } from './xml.js';
@@ -52,11 +52,11 @@ export function parseTaggingHeader(header: string): Tag[] {
 }
 
 async function taggedObject(services: S3Services, s3: BucketRequest) {
-  const found = await findObject(services, s3);
+  // Tags are part of the object's stored metadata (its extended attributes): reading them needs
+  // READ_NAMED_ATTRS through core, changing them WRITE_NAMED_ATTRS.
+  const found = await findObject(services, s3, { withXattrs: true });
   if (found.attributes.type !== 'file') throw new S3Error('NoSuchKey', undefined, { Key: s3.key ?? '' });
-  // Reading the tags of an object needs read access to it through core, like reading its data.
-  await services.fs.read(s3.ctx, found.handle, { offset: 0, length: 0 });
-  return { found, metadata: await services.objects.get(found.attributes) };
+  return { found, metadata: objectMetadata(found.attributes, found.xattrs) };
 }
 
 export async function getObjectTagging(services: S3Services, s3: BucketRequest): Promise<void> {
@@ -67,12 +67,9 @@ export async function getObjectTagging(services: S3Services, s3: BucketRequest):
 
 async function replaceTags(services: S3Services, s3: BucketRequest, tags: readonly Tag[]): Promise<void> {
   const { found, metadata } = await taggedObject(services, s3);
-  // Changing tags needs write access to the object (a zero-byte write asks core).
-  await services.fs.write(s3.ctx, found.handle, { offset: 0, data: new Uint8Array(0) });
-  const attributes = await services.fs.getattr(s3.ctx, found.handle);
   const { tags: _old, ...rest } = metadata;
   const next: ObjectMetadata = { ...rest, ...(tags.length === 0 ? {} : { tags }) };
-  await services.objects.put(attributes, next);
+  await services.fs.setXattrs(s3.ctx, found.handle, objectXattrs(next));
 }
 
 export async function putObjectTagging(services: S3Services, s3: BucketRequest): Promise<void> {
