@@ -11,6 +11,7 @@ import { ConfigError } from './config/load-config.js';
 import { createSystemClock, type Clock } from './core/clock.js';
 import { systemContext } from './core/context.js';
 import { openFileSystem } from './core/open-file-system.js';
+import { IdentityCache } from './identity/identity-cache.js';
 import { ADMIN_USER_NAME, LocalUsers } from './identity/local-users.js';
 import { LocalGroups } from './identity/local-groups.js';
 import { RoleStore } from './authz/role-store.js';
@@ -131,8 +132,10 @@ export async function openInstance(config: Config, logger: Logger, options: Open
     });
     closers.push(() => fileSystem.close());
 
-    const users = new LocalUsers({ metadata, domainSid: identity.domainSid, clock });
-    const groups = new LocalGroups({ metadata, domainSid: identity.domainSid, clock });
+    // One cache for both: deleting a user drops its group memberships (see IdentityCache).
+    const identityCache = new IdentityCache();
+    const users = new LocalUsers({ metadata, domainSid: identity.domainSid, clock, cache: identityCache });
+    const groups = new LocalGroups({ metadata, domainSid: identity.domainSid, clock, cache: identityCache });
     const roles = new RoleStore(metadata);
     const deriveKey = (purpose: string): Uint8Array => deriveInstanceKey(keyring.metadataKey(), purpose);
     if (!initialised) {

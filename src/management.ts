@@ -68,6 +68,8 @@ export interface Management {
   readonly auditor: Auditor;
   readonly metrics: EnclaveMetrics;
   readonly s3AccessKeys: S3AccessKeys;
+  /** The one BucketStore of the instance: the S3 server shares it, since its cache is per instance. */
+  readonly buckets: BucketStore;
   close(): Promise<void>;
 }
 
@@ -270,6 +272,7 @@ export async function openManagement(instance: Instance, _config: Config, logger
     auditor,
     metrics,
     s3AccessKeys,
+    buckets,
     close: async () => {
       stopInternalAudit();
       clearInterval(auditTimer);

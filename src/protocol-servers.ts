@@ -11,7 +11,6 @@ import type { Management } from './management.js';
 import { ProtocolSwitch } from './protocol-switch.js';
 import { localUserGroups } from './protocols/nfs/exports/caller-groups.js';
 import { createNfsServer } from './protocols/nfs/nfs-server.js';
-import { BucketStore } from './protocols/s3/buckets.js';
 import { MultipartStore } from './protocols/s3/multipart.js'; // S3 multipart (issue 5)
 import { S3Server } from './protocols/s3/server.js';
 import { nfsExports } from './settings/nfs-exports.js';
@@ -34,7 +33,8 @@ export async function openProtocolServers(input: {
 
   const s3 = new S3Server({
     fs: instance.fileSystem,
-    buckets: new BucketStore({ metadata: instance.metadata }),
+    // The management API's store: one BucketStore per instance keeps its cache exact.
+    buckets: management.buckets,
     uploads: new MultipartStore({ metadata: instance.metadata }), // S3 multipart upload records (issue 5)
     accessKeys: management.s3AccessKeys,
     findUser: (id) => instance.users.get(id),

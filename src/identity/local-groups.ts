@@ -21,6 +21,7 @@ import {
   readJson,
   userRecordKey,
 } from './identity-keys.js';
+import { IdentityCache } from './identity-cache.js';
 import type { LocalUser } from './local-users.js';
 
 /**
@@ -72,6 +73,8 @@ export interface LocalGroupsOptions {
   readonly domainSid: string;
   readonly clock: Clock;
   readonly randomId?: () => string;
+  /** Shared with the LocalUsers over the same store (see IdentityCache); a private one otherwise. */
+  readonly cache?: IdentityCache;
 }
 
 export interface Page {
@@ -84,6 +87,7 @@ export class LocalGroups {
   readonly #domainSid: string;
   readonly #clock: Clock;
   readonly #randomId: () => string;
+  readonly #cache: IdentityCache;
   #builtInReady = false;
 
   constructor(options: LocalGroupsOptions) {
@@ -92,6 +96,7 @@ export class LocalGroups {
     this.#domainSid = options.domainSid;
     this.#clock = options.clock;
     this.#randomId = options.randomId ?? randomUUID;
+    this.#cache = options.cache ?? new IdentityCache();
   }
 
   /** Creates a group. Fails with InvalidName, InvalidArgument (bad gid) or Exists (name or gid taken). */
@@ -177,7 +182,8 @@ export class LocalGroups {
    */
   async deleteGroup(id: string): Promise<LocalGroup> {
     await this.#ensureBuiltIn();
-    return this.#metadata.write(async (tx) => {
+    // 'all': the members whose group lists change are known only inside the transaction.
+    return this.#cache.groupsOf.mutate('all', () => this.#metadata.write(async (tx) => {
       const group = await requireGroup(tx, id);
       check(!group.builtIn, 'ReadOnly', `the built-in group ${group.name} cannot be deleted`);
       const [primary] = await tx.scan({ ...pageRange(primaryPrefix(group.gid), undefined), limit: 1 });
@@ -194,7 +200,7 @@ export class LocalGroups {
       tx.delete(groupNameKey(group.name));
       tx.delete(groupRecordKey(id));
       return group;
-    });
+    }));
   }
 
   /** A page of a group's explicit members in user-id order, after the user id `after`. */
@@ -221,7 +227,7 @@ export class LocalGroups {
    */
   async addMember(groupId: string, userId: string): Promise<boolean> {
     await this.#ensureBuiltIn();
-    return this.#metadata.write(async (tx) => {
+    return this.#cache.groupsOf.mutate([userId], () => this.#metadata.write(async (tx) => {
       const group = await requireGroup(tx, groupId);
       check((await tx.get(userRecordKey(userId))) !== undefined, 'NotFound', `no user ${userId}`);
       if ((await tx.get(memberKey(groupId, userId))) !== undefined) return false;
@@ -232,30 +238,35 @@ export class LocalGroups {
       putJson(tx, memberOfKey(userId, groupId), group.gid);
       putGroup(tx, { ...group, memberCount: group.memberCount + 1 });
       return true;
-    });
+    }));
   }
 
   /** Fails with NotFound when the group does not exist or the user is not a member. */
   async removeMember(groupId: string, userId: string): Promise<void> {
     await this.#ensureBuiltIn();
-    await this.#metadata.write(async (tx) => {
+    await this.#cache.groupsOf.mutate([userId], () => this.#metadata.write(async (tx) => {
       const group = await requireGroup(tx, groupId);
       check((await tx.get(memberKey(groupId, userId))) !== undefined, 'NotFound', `user ${userId} is not a member of group ${group.name}`);
       tx.delete(memberKey(groupId, userId));
       tx.delete(memberOfKey(userId, groupId));
       putGroup(tx, { ...group, memberCount: Math.max(0, group.memberCount - 1) });
-    });
+    }));
   }
 
   /**
    * The gids of the groups `userId` is an explicit member of, ascending, without the primary gid
-   * (which is on the user record): a principal's gids are [primaryGid, ...groupsOf(id)].
+   * (which is on the user record): a principal's gids are [primaryGid, ...groupsOf(id)]. Served
+   * from memory after the first read (IdentityCache): every membership writer invalidates it.
+   * The answer is the caller's own array.
    */
   async groupsOf(userId: string): Promise<number[]> {
-    return this.#metadata.read(async (tx) => {
-      const entries = await tx.scan({ ...pageRange(memberOfPrefix(userId), undefined), limit: GROUPS_PER_USER_MAX });
-      return [...new Set(entries.map((entry) => decodeJson<number>(entry.value)))].sort((left, right) => left - right);
-    });
+    const gids = await this.#cache.groupsOf.get(userId, () =>
+      this.#metadata.read(async (tx) => {
+        const entries = await tx.scan({ ...pageRange(memberOfPrefix(userId), undefined), limit: GROUPS_PER_USER_MAX });
+        return Object.freeze([...new Set(entries.map((entry) => decodeJson<number>(entry.value)))].sort((left, right) => left - right));
+      }),
+    );
+    return [...(gids ?? [])];
   }
 
   /** Creates the built-in group once; a failed attempt is retried by the next call. */

@@ -21,6 +21,7 @@ import {
   userRecordKey,
   userUidKey,
 } from './identity-keys.js';
+import { IdentityCache } from './identity-cache.js';
 import { PASSWORD_POLICY_DEFAULTS, PasswordPolicy } from './password-policy.js';
 import { GID_MAX, GROUPS_PER_USER_MAX, USERS_GROUP_GID, type LocalGroup } from './local-groups.js';
 
@@ -102,6 +103,8 @@ export interface LocalUsersOptions {
   readonly randomId?: () => string;
   /** Defaults to the default policy with the shipped common-password list. */
   readonly passwordPolicy?: PasswordPolicy;
+  /** Shared with the LocalGroups over the same store (see IdentityCache); a private one otherwise. */
+  readonly cache?: IdentityCache;
 }
 
 export class LocalUsers {
@@ -110,6 +113,7 @@ export class LocalUsers {
   readonly #clock: Clock;
   readonly #randomId: () => string;
   readonly #policy: PasswordPolicy;
+  readonly #cache: IdentityCache;
   /** A hash of a random password, verified against for unknown users (see verifyPassword). */
   #dummyHash: Promise<string> | undefined;
 
@@ -120,6 +124,7 @@ export class LocalUsers {
     this.#clock = options.clock;
     this.#randomId = options.randomId ?? randomUUID;
     this.#policy = options.passwordPolicy ?? new PasswordPolicy();
+    this.#cache = options.cache ?? new IdentityCache();
   }
 
   get passwordPolicy(): PasswordPolicy {
@@ -139,7 +144,7 @@ export class LocalUsers {
     checkGid(primaryGid);
     const passwordHash = await argon2.hash(request.password, ARGON2_OPTIONS);
     const id = this.#randomId();
-    return this.#metadata.write(async (tx) => {
+    return this.#cache.users.mutate([id], () => this.#metadata.write(async (tx) => {
       check((await tx.get(userNameKey(request.name))) === undefined, 'Exists', `a user named ${request.name} already exists`);
       await checkGroupExists(tx, primaryGid);
       let uid = request.uid;
@@ -155,12 +160,16 @@ export class LocalUsers {
       putJson(tx, userUidKey(uid), id);
       tx.put(primaryKey(primaryGid, id), EMPTY);
       return user;
-    });
+    }));
   }
 
+  /** Served from memory after the first read (IdentityCache): every writer of a user record invalidates it. */
   async get(id: string): Promise<LocalUser | undefined> {
     if (id === '' || id.length > 128) return undefined;
-    return this.#metadata.read((tx) => readUser(tx, id));
+    return this.#cache.users.get(id, async () => {
+      const user = await this.#metadata.read((tx) => readUser(tx, id));
+      return user === undefined ? undefined : Object.freeze(user);
+    });
   }
 
   /** Case-insensitive, like SMB account names. */
@@ -204,7 +213,7 @@ export class LocalUsers {
   async update(id: string, request: UpdateUserRequest): Promise<LocalUser> {
     if (request.name !== undefined) checkUserName(request.name);
     if (request.primaryGid !== undefined) checkGid(request.primaryGid);
-    return this.#metadata.write(async (tx) => {
+    return this.#cache.users.mutate([id], () => this.#metadata.write(async (tx) => {
       const user = await readUser(tx, id);
       if (user === undefined) throw new FsError('NotFound', `no user ${id}`);
       let next = user;
@@ -224,7 +233,7 @@ export class LocalUsers {
       }
       if (next !== user) putJson(tx, userRecordKey(id), next);
       return next;
-    });
+    }));
   }
 
   /** Sets a new password (an administrator's reset, or a user's own change); the policy applies. */
@@ -233,13 +242,13 @@ export class LocalUsers {
     if (current === undefined) throw new FsError('NotFound', `no user ${id}`);
     this.#checkPassword(password, current.name, false);
     const passwordHash = await argon2.hash(password, ARGON2_OPTIONS);
-    return this.#metadata.write(async (tx) => {
+    return this.#cache.users.mutate([id], () => this.#metadata.write(async (tx) => {
       const user = await readUser(tx, id);
       if (user === undefined) throw new FsError('NotFound', `no user ${id}`);
       const next: LocalUser = { ...user, passwordHash };
       putJson(tx, userRecordKey(id), next);
       return next;
-    });
+    }));
   }
 
   /**
@@ -247,7 +256,8 @@ export class LocalUsers {
    * ReadOnly for the built-in admin. Role memberships live in authz/ and are the caller's to drop.
    */
   async deleteUser(id: string): Promise<LocalUser> {
-    return this.#metadata.write(async (tx) => {
+    const { users, groupsOf } = this.#cache;
+    return users.mutate([id], () => groupsOf.mutate([id], () => this.#metadata.write(async (tx) => {
       const user = await readUser(tx, id);
       if (user === undefined) throw new FsError('NotFound', `no user ${id}`);
       check(!isBuiltInAdmin(user), 'ReadOnly', `the built-in ${ADMIN_USER_NAME} user cannot be deleted`);
@@ -257,7 +267,7 @@ export class LocalUsers {
       tx.delete(userNameKey(user.name));
       tx.delete(userRecordKey(id));
       return user;
-    });
+    })));
   }
 
   /**

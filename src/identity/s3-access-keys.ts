@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { FsError } from '../core/errors.js';
 import { Keyspace } from '../storage/metadata/keyspaces.js';
+import { ExactCache } from '../storage/metadata/exact-cache.js';
 import type { MetadataStore } from '../storage/metadata/metadata-store.js';
 import { key, prefixEnd } from '../storage/metadata/tuple.js';
 
@@ -11,7 +12,12 @@ import { key, prefixEnd } from '../storage/metadata/tuple.js';
  * cannot be stored as a hash: it is sealed with AES-256-GCM under a key derived for this purpose
  * (`deriveKey('s3-secrets/v1')`), with the key id and user id as associated data so a sealed
  * secret cannot be moved to another key or user. At most two active keys per user (for rotation);
- * optional expiry; revocation deletes the record and is effective at the next request (no cache).
+ * optional expiry; revocation deletes the record and is effective at the next request.
+ *
+ * secretOf runs on every S3 request, so decrypted secrets are cached in memory (never logged) per
+ * key id, exactly: every write of a key record goes through `#cache.mutate` (ExactCache), so a
+ * revocation has taken effect for the very next request once `revoke` resolves. The expiry time
+ * is cached, not the verdict: it is checked against the clock on every use.
  *
  * Records under Keyspace.identity: [0x20, id] -> key (JSON); [0x21, user id, id] -> ''.
  */
@@ -21,6 +27,8 @@ export const ACCESS_KEYS_ACTIVE_PER_USER_MAX = 2;
 /** Expired keys are kept (listed as expired) up to this many per user, then the oldest are pruned. */
 const ACCESS_KEYS_PER_USER_MAX = 16;
 const LIST_MAX = 10_000;
+/** Decrypted secrets kept in memory (least recently used dropped first). */
+export const ACCESS_KEYS_CACHED_MAX = 10_000;
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 export const ACCESS_KEY_ID_PATTERN = /^EKIA[A-Z2-7]{16}$/;
 
@@ -53,12 +61,19 @@ function newKeyId(): string {
   return id;
 }
 
+interface UnsealedKey {
+  readonly accessKey: S3AccessKey;
+  readonly secret: string;
+}
+
 export class S3AccessKeys {
   private readonly key: Buffer;
+  readonly #cache: ExactCache<string, UnsealedKey>;
 
-  constructor(private readonly options: { metadata: MetadataStore; clock: Clock; key: Uint8Array }) {
+  constructor(private readonly options: { metadata: MetadataStore; clock: Clock; key: Uint8Array; cachedKeysMax?: number }) {
     if (options.key.length !== 32) throw new Error('assertion failed: the S3 secret key must be 32 bytes');
     this.key = Buffer.from(options.key);
+    this.#cache = new ExactCache({ entriesMax: options.cachedKeysMax ?? ACCESS_KEYS_CACHED_MAX });
   }
 
   /** Creates a key; the secret is in the answer only. NoSpace when the user has two active keys. */
@@ -80,7 +95,8 @@ export class S3AccessKeys {
       ciphertext: ciphertext.toString('base64'),
       tag: cipher.getAuthTag().toString('base64'),
     };
-    await this.options.metadata.write(async (tx) => {
+    // 'all': the expired keys pruned below are known only inside the transaction.
+    await this.#cache.mutate('all', () => this.options.metadata.write(async (tx) => {
       const existing: StoredKey[] = [];
       for (const entry of await tx.scan({ start: userKeysPrefix(input.userId), end: prefixEnd(userKeysPrefix(input.userId)), limit: ACCESS_KEYS_PER_USER_MAX + 1 })) {
         const keyId = decoder.decode(entry.key.subarray(userKeysPrefix(input.userId).length, entry.key.length - 2));
@@ -100,7 +116,7 @@ export class S3AccessKeys {
       }
       tx.put(keyRecord(id), encoder.encode(JSON.stringify(stored)));
       tx.put(userKeyRecord(input.userId, id), new Uint8Array(0));
-    });
+    }));
     return { accessKey: publicView(stored), secret };
   }
 
@@ -110,15 +126,23 @@ export class S3AccessKeys {
    */
   async secretOf(id: string): Promise<{ accessKey: S3AccessKey; secret: string } | undefined> {
     if (!ACCESS_KEY_ID_PATTERN.test(id)) return undefined;
+    const found = await this.#cache.get(id, () => this.#unseal(id));
+    if (found === undefined) return undefined;
+    const { expiresAtMs } = found.accessKey;
+    if (expiresAtMs !== undefined && expiresAtMs <= this.options.clock.nowMs()) return undefined;
+    return found;
+  }
+
+  /** The stored key with its secret decrypted, expired or not. */
+  async #unseal(id: string): Promise<UnsealedKey | undefined> {
     const value = await this.options.metadata.read((tx) => tx.get(keyRecord(id)));
     if (value === undefined) return undefined;
     const stored = JSON.parse(decoder.decode(value)) as StoredKey;
-    if (stored.expiresAtMs !== undefined && stored.expiresAtMs <= this.options.clock.nowMs()) return undefined;
     const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(stored.nonce, 'base64'));
     decipher.setAAD(aad(stored.id, stored.userId));
     decipher.setAuthTag(Buffer.from(stored.tag, 'base64'));
     const secret = Buffer.concat([decipher.update(Buffer.from(stored.ciphertext, 'base64')), decipher.final()]).toString('utf8');
-    return { accessKey: publicView(stored), secret };
+    return Object.freeze({ accessKey: Object.freeze(publicView(stored)), secret });
   }
 
   async get(id: string): Promise<S3AccessKey | undefined> {
@@ -144,13 +168,13 @@ export class S3AccessKeys {
 
   /** Deletes the key at once; NotFound if it does not exist (or belongs to another user than `userId`). */
   async revoke(id: string, options: { userId?: string } = {}): Promise<void> {
-    await this.options.metadata.write(async (tx) => {
+    await this.#cache.mutate([id], () => this.options.metadata.write(async (tx) => {
       const value = await tx.get(keyRecord(id));
       const stored = value === undefined ? undefined : (JSON.parse(decoder.decode(value)) as StoredKey);
       if (stored === undefined || (options.userId !== undefined && stored.userId !== options.userId)) throw new FsError('NotFound', `no S3 access key ${id}`);
       tx.delete(keyRecord(id));
       tx.delete(userKeyRecord(stored.userId, id));
-    });
+    }));
   }
 
   async revokeAllOf(userId: string): Promise<void> {

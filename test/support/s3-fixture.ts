@@ -9,9 +9,9 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { defaultConfig } from '../../src/config/config-schema.js';
 import { systemContext } from '../../src/core/context.js';
-import { S3AccessKeys } from '../../src/identity/s3-access-keys.js';
+import type { S3AccessKeys } from '../../src/identity/s3-access-keys.js';
 import { createLogger } from '../../src/ops/logger.js';
-import { BucketStore, ensureDirectory } from '../../src/protocols/s3/buckets.js';
+import { type BucketStore, ensureDirectory } from '../../src/protocols/s3/buckets.js';
 import { MultipartStore } from '../../src/protocols/s3/multipart.js';
 import { S3Server, type S3ServerLimits } from '../../src/protocols/s3/server.js';
 import { serve, type Server } from '../../src/serve.js';
@@ -30,6 +30,7 @@ export interface S3Fixture {
   readonly ca: string;
   readonly users: Record<'alice' | 'bob', { credentials: Credentials; uid: number }>;
   readonly buckets: BucketStore;
+  readonly accessKeys: S3AccessKeys;
   /** Moves the server's clock (multipart expiry tests). */
   clockOffsetMs: number;
   client(credentials: Credentials): S3Client;
@@ -44,7 +45,9 @@ export async function startS3(options: { secure?: boolean; limits?: Partial<S3Se
   const logger = createLogger({ level: (process.env.S3_TEST_LOG as 'warn' | undefined) ?? 'silent' });
   const server = await serve({ config: { ...defaultConfig(), dataDir, apiPort: 0 }, logger, environment: { ENCLAVE_ADMIN_PASSWORD: 'Correct-Horse-Battery-Staple-9' }, stdout: quiet() });
   const { instance } = server;
-  const accessKeys = new S3AccessKeys({ metadata: instance.metadata, clock: instance.clock, key: instance.deriveKey('s3-secrets/v1') });
+  // The instance's own stores: their caches are exact only when every writer shares them, so
+  // tests that change keys or buckets through the management API see it at the next S3 request.
+  const accessKeys = server.management.s3AccessKeys;
   const users = {} as S3Fixture['users'];
   let gid: number | undefined;
   for (const [name, password] of [['alice', 'violet-Quarry-Lantern-42'], ['bob', 'amber-Harbour-Compass-17']] as const) {
@@ -53,7 +56,7 @@ export async function startS3(options: { secure?: boolean; limits?: Partial<S3Se
     users[name] = { credentials: { accessKeyId: created.accessKey.id, secretAccessKey: created.secret }, uid: user.uid };
     if (name === 'alice') gid = user.primaryGid;
   }
-  const buckets = new BucketStore({ metadata: instance.metadata });
+  const buckets = server.management.buckets;
   const ctx = systemContext(logger);
   const dir = await ensureDirectory(instance.fileSystem, ctx, '/s3/alpha', { mustCreate: true, uid: users.alice.uid, ...(gid === undefined ? {} : { gid }) });
   const attributes = await instance.fileSystem.getattr(ctx, dir.handle);
@@ -87,6 +90,7 @@ export async function startS3(options: { secure?: boolean; limits?: Partial<S3Se
     ca: instance.tls.certificate,
     users,
     buckets,
+    accessKeys,
     client(credentials: Credentials) {
       const client = new S3Client({
         endpoint: `https://127.0.0.1:${port}`,

@@ -9,7 +9,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Attributes } from '../../core/file-system.js';
-import { bucketRoot } from './buckets.js';
+import { bucketRootAttributes } from './buckets.js';
 import type { BucketRequest, S3Services } from './context.js';
 import { S3Error } from './errors.js';
 import { findObject } from './object-operations.js';
@@ -41,7 +41,7 @@ export function checkAclHeaders(headers: IncomingHttpHeaders, code: 'AccessContr
 
 /** Needs the caller to see the bucket's directory (core getattr). */
 export async function getBucketAcl(services: S3Services, s3: BucketRequest): Promise<void> {
-  const attributes = await services.fs.getattr(s3.ctx, await bucketRoot(services.fs, s3.ctx, s3.bucket));
+  const attributes = await bucketRootAttributes(services.fs, s3.ctx, s3.bucket);
   sendXml(s3.response, 200, 'AccessControlPolicy', ownerFullControl(s3, attributes));
 }
 
@@ -57,7 +57,7 @@ export async function getObjectAcl(services: S3Services, s3: BucketRequest): Pro
  * the directory or file (or the system) may say so.
  */
 export async function putAcl(services: S3Services, s3: BucketRequest): Promise<void> {
-  const attributes = s3.key === undefined ? await services.fs.getattr(s3.ctx, await bucketRoot(services.fs, s3.ctx, s3.bucket)) : (await findObject(services, s3)).attributes;
+  const attributes = s3.key === undefined ? await bucketRootAttributes(services.fs, s3.ctx, s3.bucket) : (await findObject(services, s3)).attributes;
   if (s3.anonymous || (s3.ctx.principal.superuser !== true && attributes.uid !== s3.ctx.principal.uid)) throw new S3Error('AccessDenied', 'Only the owner may set an ACL');
   checkAclHeaders(s3.request.headers);
   const body = await readSmallBody(s3, ACL_BODY_BYTES_MAX);

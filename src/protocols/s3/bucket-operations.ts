@@ -3,7 +3,7 @@ import { FsError } from '../../core/errors.js';
 import { checkAclHeaders } from './acl.js';
 import { STAGING_DIR } from './multipart.js';
 import { POLICY_BYTES_MAX, compilePolicy } from './policy.js';
-import { bucketRoot, ensureDirectory, isValidBucketName } from './buckets.js';
+import { bucketRoot, bucketRootAttributes, ensureDirectory, isValidBucketName } from './buckets.js';
 import type { BucketRequest, S3Request, S3Services } from './context.js';
 import { S3Error } from './errors.js';
 import { isoTime, ownerElements, sendEmpty, sendXml } from './respond.js';
@@ -85,19 +85,19 @@ export async function deleteBucket(services: S3Services, s3: BucketRequest): Pro
 }
 
 export async function headBucket(services: S3Services, s3: BucketRequest): Promise<void> {
-  await services.fs.getattr(s3.ctx, await bucketRoot(services.fs, s3.ctx, s3.bucket));
+  await bucketRootAttributes(services.fs, s3.ctx, s3.bucket);
   sendEmpty(s3.response, 200, { 'x-amz-bucket-region': 'us-east-1' });
 }
 
 /** One region; AWS answers an empty LocationConstraint for us-east-1. */
 export async function getBucketLocation(services: S3Services, s3: BucketRequest): Promise<void> {
-  await services.fs.getattr(s3.ctx, await bucketRoot(services.fs, s3.ctx, s3.bucket));
+  await bucketRootAttributes(services.fs, s3.ctx, s3.bucket);
   sendXml(s3.response, 200, 'LocationConstraint', '');
 }
 
 /** Versioning is never enabled yet: an empty VersioningConfiguration means "never enabled". */
 export async function getBucketVersioning(services: S3Services, s3: BucketRequest): Promise<void> {
-  await services.fs.getattr(s3.ctx, await bucketRoot(services.fs, s3.ctx, s3.bucket));
+  await bucketRootAttributes(services.fs, s3.ctx, s3.bucket);
   sendXml(s3.response, 200, 'VersioningConfiguration', '');
 }
 
@@ -106,7 +106,7 @@ export async function getBucketVersioning(services: S3Services, s3: BucketReques
  * change a directory's permissions in core), or by the system.
  */
 async function requireRootOwner(services: S3Services, s3: BucketRequest): Promise<void> {
-  const attributes = await services.fs.getattr(s3.ctx, await bucketRoot(services.fs, s3.ctx, s3.bucket));
+  const attributes = await bucketRootAttributes(services.fs, s3.ctx, s3.bucket);
   if (s3.anonymous || (s3.ctx.principal.superuser !== true && attributes.uid !== s3.ctx.principal.uid)) {
     throw new S3Error('AccessDenied', 'Only the owner of the bucket\'s directory may read or change its policy');
   }

@@ -1,7 +1,8 @@
 import type { OpContext } from '../../core/context.js';
 import { FsError } from '../../core/errors.js';
-import type { FileSystem, NodeHandle } from '../../core/file-system.js';
+import type { FileSystem, Attributes, NodeHandle } from '../../core/file-system.js';
 import { Keyspace } from '../../storage/metadata/keyspaces.js';
+import { ExactCache } from '../../storage/metadata/exact-cache.js';
 import type { MetadataStore } from '../../storage/metadata/metadata-store.js';
 import { key, prefixEnd } from '../../storage/metadata/tuple.js';
 import { S3Error } from './errors.js';
@@ -57,14 +58,25 @@ export function isValidBucketName(name: string): boolean {
   );
 }
 
+/**
+ * Bucket records. Every S3 request reads one, so records are kept in memory (every bucket fits:
+ * BUCKETS_MAX), exactly: each write below goes through `#cache.mutate` (ExactCache), so a removed
+ * bucket or a changed policy takes effect at the next request. That needs one BucketStore per
+ * metadata store: the composition root makes it (management.ts) and the S3 server shares it.
+ */
 export class BucketStore {
+  readonly #cache = new ExactCache<string, Bucket>({ entriesMax: BUCKETS_MAX });
+
   constructor(private readonly options: { metadata: MetadataStore }) {}
 
+  /** The record, frozen (it is shared with later callers). */
   async get(name: string): Promise<Bucket | undefined> {
     // The shape only: a bucket bound before a naming rule was added stays reachable.
     if (!BUCKET_NAME_SHAPE.test(name)) return undefined;
-    const value = await this.options.metadata.read((tx) => tx.get(bucketKey(name)));
-    return value === undefined ? undefined : (JSON.parse(decoder.decode(value)) as Bucket);
+    return this.#cache.get(name, async () => {
+      const value = await this.options.metadata.read((tx) => tx.get(bucketKey(name)));
+      return value === undefined ? undefined : Object.freeze(JSON.parse(decoder.decode(value)) as Bucket);
+    });
   }
 
   /** Buckets in name order. */
@@ -76,33 +88,36 @@ export class BucketStore {
   /** Exists when the name is taken. */
   async add(bucket: Bucket): Promise<void> {
     if (!isValidBucketName(bucket.name)) throw new FsError('InvalidArgument', `invalid bucket name ${bucket.name}: 3-63 lower-case letters, digits, dots and hyphens`);
-    await this.options.metadata.write(async (tx) => {
+    await this.#cache.mutate([bucket.name], () => this.options.metadata.write(async (tx) => {
       if ((await tx.get(bucketKey(bucket.name))) !== undefined) throw new FsError('Exists', `the bucket ${bucket.name} exists`);
       const count = await tx.scan({ start: bucketsPrefix(), end: prefixEnd(bucketsPrefix()), limit: BUCKETS_MAX });
       if (count.length >= BUCKETS_MAX) throw new FsError('NoSpace', `at most ${BUCKETS_MAX} buckets`);
       tx.put(bucketKey(bucket.name), encoder.encode(JSON.stringify(bucket)));
-    });
+    }));
   }
 
   /** Sets (or with undefined removes) the bucket policy; NotFound when the bucket is gone. */
   async setPolicy(name: string, policy: string | undefined): Promise<void> {
-    await this.options.metadata.write(async (tx) => {
+    await this.#cache.mutate([name], () => this.options.metadata.write(async (tx) => {
       const value = await tx.get(bucketKey(name));
       if (value === undefined) throw new FsError('NotFound', `no bucket ${name}`);
       const { policy: _old, ...bucket } = JSON.parse(decoder.decode(value)) as Bucket;
       tx.put(bucketKey(name), encoder.encode(JSON.stringify(policy === undefined ? bucket : { ...bucket, policy })));
-    });
+    }));
   }
 
   async remove(name: string): Promise<void> {
-    await this.options.metadata.write(async (tx) => {
+    await this.#cache.mutate([name], () => this.options.metadata.write(async (tx) => {
       if ((await tx.get(bucketKey(name))) === undefined) throw new FsError('NotFound', `no bucket ${name}`);
       tx.delete(bucketKey(name));
-    });
+    }));
   }
 }
 
-/** The live root directory of a bucket, or NotFound when it was deleted (or its id reused). */
+/**
+ * The live root directory of a bucket, checked with one read; NoSuchBucket when it was deleted
+ * (or its id reused). Hot paths use withBucketRoot instead, which reads nothing up front.
+ */
 export async function bucketRoot(fs: FileSystem, ctx: OpContext, bucket: Bucket): Promise<NodeHandle> {
   const gone = () => new S3Error('NoSuchBucket', `The directory of bucket ${bucket.name} is gone`, { BucketName: bucket.name });
   let handle: NodeHandle;
@@ -114,6 +129,28 @@ export async function bucketRoot(fs: FileSystem, ctx: OpContext, bucket: Bucket)
   }
   if (handle.generation !== bucket.rootGeneration) throw gone();
   return handle;
+}
+
+/**
+ * Runs `use` with the bucket's recorded root handle, without the read bucketRoot makes. Core
+ * checks a handle on its first use: a root that was deleted, or whose id was reused, fails with
+ * Stale there, and only then is the root looked at (bucketRoot), so a bucket whose directory is
+ * gone still answers NoSuchBucket, exactly as before. Any other error, and a Stale while the root
+ * is alive (a node under it removed meanwhile), is `use`'s own. `use` must touch the root before
+ * any side effect it would not want done for a vanished bucket.
+ */
+export async function withBucketRoot<T>(fs: FileSystem, ctx: OpContext, bucket: Bucket, use: (root: NodeHandle) => Promise<T>): Promise<T> {
+  try {
+    return await use({ id: bucket.rootId, generation: bucket.rootGeneration });
+  } catch (error) {
+    if (error instanceof FsError && error.code === 'Stale') await bucketRoot(fs, ctx, bucket);
+    throw error;
+  }
+}
+
+/** The attributes of the bucket's root directory as `ctx` may see them: one core call. */
+export function bucketRootAttributes(fs: FileSystem, ctx: OpContext, bucket: Bucket): Promise<Attributes> {
+  return withBucketRoot(fs, ctx, bucket, (root) => fs.getattr(ctx, root));
 }
 
 /**

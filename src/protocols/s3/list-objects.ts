@@ -1,7 +1,7 @@
 import type { OpContext } from '../../core/context.js';
 import { FsError } from '../../core/errors.js';
 import type { Attributes, FileSystem, NodeHandle, Xattrs } from '../../core/file-system.js';
-import { bucketRoot } from './buckets.js';
+import { bucketRoot, withBucketRoot } from './buckets.js';
 import type { BucketRequest, S3Services } from './context.js';
 import { S3Error } from './errors.js';
 import { compareKeys, RESERVED_PREFIX } from './object-keys.js';
@@ -78,8 +78,13 @@ interface ListInput {
   readonly maxKeys: number;
 }
 
-export async function listKeys(services: S3Services, s3: BucketRequest, input: ListInput): Promise<{ objects: ListedObject[]; prefixes: string[]; truncated: boolean; last?: string }> {
-  const root = await bucketRoot(services.fs, s3.ctx, s3.bucket);
+type ListedKeys = { objects: ListedObject[]; prefixes: string[]; truncated: boolean; last?: string };
+
+export function listKeys(services: S3Services, s3: BucketRequest, input: ListInput): Promise<ListedKeys> {
+  return withBucketRoot(services.fs, s3.ctx, s3.bucket, (root) => listKeysUnder(services, s3, input, root));
+}
+
+async function listKeysUnder(services: S3Services, s3: BucketRequest, input: ListInput, root: NodeHandle): Promise<ListedKeys> {
   // Start at the deepest folder the prefix names completely.
   let start = root;
   let base = '';
@@ -99,7 +104,11 @@ export async function listKeys(services: S3Services, s3: BucketRequest, input: L
   const prefixes: string[] = [];
   let last: string | undefined;
   const count = () => objects.length + prefixes.length;
-  if (input.maxKeys === 0) return { objects, prefixes, truncated: false };
+  if (input.maxKeys === 0) {
+    // Nothing below touches the root then: check it, so a vanished bucket is still NoSuchBucket.
+    if (start === root) await bucketRoot(services.fs, s3.ctx, s3.bucket);
+    return { objects, prefixes, truncated: false };
+  }
   for await (const item of walk(services.fs, s3.ctx, start, base, { prefix: input.prefix, after: input.after, slashDelimiter: input.delimiter === '/' })) {
     let entry: Item = item;
     if (input.delimiter !== '' && entry.kind === 'object') {

@@ -22,7 +22,7 @@ import type { Attributes, FileSystem, NodeHandle, Xattrs } from '../../core/file
 import { Keyspace } from '../../storage/metadata/keyspaces.js';
 import type { MetadataStore } from '../../storage/metadata/metadata-store.js';
 import { key as tupleKey, prefixEnd } from '../../storage/metadata/tuple.js';
-import { bucketRoot, type Bucket } from './buckets.js';
+import { bucketRoot, bucketRootAttributes, type Bucket } from './buckets.js';
 import type { BucketRequest, S3Services } from './context.js';
 import { S3Error } from './errors.js';
 import { compareKeys, parseObjectKey, RESERVED_PREFIX } from './object-keys.js';
@@ -375,7 +375,7 @@ export async function listParts(services: S3Services, s3: BucketRequest): Promis
 
 export async function listMultipartUploads(services: S3Services, s3: BucketRequest): Promise<void> {
   // Listing the uploads of a bucket needs the right to see the bucket's directory.
-  await services.fs.getattr(s3.ctx, await bucketRoot(services.fs, s3.ctx, s3.bucket));
+  await bucketRootAttributes(services.fs, s3.ctx, s3.bucket);
   const prefix = s3.query.get('prefix') ?? '';
   const delimiter = s3.query.get('delimiter') ?? '';
   const keyMarker = s3.query.get('key-marker') ?? '';

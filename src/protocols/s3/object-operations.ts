@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { OpContext } from '../../core/context.js';
 import { FsError } from '../../core/errors.js';
 import { WRITE_BYTES_MAX, type Attributes, type FileSystem, type NodeHandle, type Xattrs } from '../../core/file-system.js';
-import { bucketRoot } from './buckets.js';
+import { bucketRoot, withBucketRoot } from './buckets.js';
 import type { BucketRequest, S3Services } from './context.js';
 import { S3Error } from './errors.js';
 import { parseObjectKey, RESERVED_PREFIX, type ObjectKey } from './object-keys.js';
@@ -29,16 +29,29 @@ const READ_PIECE_BYTES = 1024 * 1024;
 
 const notFound = (s3: BucketRequest) => new S3Error('NoSuchKey', undefined, { Key: s3.key ?? '' });
 
-/** The parent directory of a key, creating missing directories as the caller when asked. */
+/**
+ * The parent directory of a key, creating missing directories as the caller when asked. An
+ * existing parent is found in one core call (one consistent read); only a missing one is walked
+ * name by name to create what is missing.
+ */
 export async function parentOf(fs: FileSystem, ctx: OpContext, root: NodeHandle, key: ObjectKey, create: boolean): Promise<NodeHandle> {
+  const folders = key.segments.slice(0, -1);
+  if (folders.length === 0) return root;
+  try {
+    const found = await fs.resolvePath(ctx, folders.join('/'), { from: root });
+    if (found.attributes.type === 'directory') return found.handle;
+    throw new S3Error('ObjectConflict', `The key's prefix ${folders.join('/')} is an object, not a folder`);
+  } catch (error) {
+    if (!(error instanceof FsError) || error.code !== 'NotFound' || !create) throw error;
+  }
   let current = root;
-  for (const name of key.segments.slice(0, -1)) {
+  for (const name of folders) {
     try {
       const found = await fs.lookup(ctx, current, name);
       if (found.attributes.type !== 'directory') throw new S3Error('ObjectConflict', `The key's prefix ${name} is an object, not a folder`);
       current = found.handle;
     } catch (error) {
-      if (!(error instanceof FsError) || error.code !== 'NotFound' || !create) throw error;
+      if (!(error instanceof FsError) || error.code !== 'NotFound') throw error;
       try {
         current = (await fs.mkdir(ctx, current, name)).handle;
       } catch (raced) {
@@ -54,20 +67,22 @@ export async function parentOf(fs: FileSystem, ctx: OpContext, root: NodeHandle,
  * The object a request names. `withXattrs` also reads its extended attributes (the stored S3
  * metadata) in the same lookup; that needs READ_NAMED_ATTRS, which read access to a file grants.
  */
-export async function findObject(services: S3Services, s3: BucketRequest, options: { withXattrs?: boolean } = {}): Promise<{ key: ObjectKey; parent: NodeHandle; handle: NodeHandle; attributes: Attributes; xattrs?: Xattrs }> {
+export async function findObject(services: S3Services, s3: BucketRequest, options: { withXattrs?: boolean } = {}): Promise<{ key: ObjectKey; root: NodeHandle; handle: NodeHandle; attributes: Attributes; xattrs?: Xattrs }> {
   const key = parseObjectKey(s3.key ?? '');
-  const root = await bucketRoot(services.fs, s3.ctx, s3.bucket);
-  try {
-    const parent = await parentOf(services.fs, s3.ctx, root, key, false);
-    const found = await services.fs.lookup(s3.ctx, parent, key.segments.at(-1) as string, { withXattrs: options.withXattrs === true });
-    const isFile = found.attributes.type === 'file';
-    if (key.folder ? found.attributes.type !== 'directory' : !isFile) throw notFound(s3);
-    return { key, parent, handle: found.handle, attributes: found.attributes, ...(found.xattrs === undefined ? {} : { xattrs: found.xattrs }) };
-  } catch (error) {
-    if (error instanceof FsError && (error.code === 'NotFound' || error.code === 'NotADirectory')) throw notFound(s3);
-    if (error instanceof S3Error && error.code === 'ObjectConflict') throw notFound(s3);
-    throw error;
-  }
+  // The recorded root without a read: a vanished bucket directory shows as Stale on first use.
+  return withBucketRoot(services.fs, s3.ctx, s3.bucket, async (root) => {
+    try {
+      // The whole key in one core call: one consistent read, however deep the key.
+      const found = await services.fs.resolvePath(s3.ctx, key.segments.join('/'), { from: root, withXattrs: options.withXattrs === true });
+      const isFile = found.attributes.type === 'file';
+      if (key.folder ? found.attributes.type !== 'directory' : !isFile) throw notFound(s3);
+      return { key, root, handle: found.handle, attributes: found.attributes, ...(found.xattrs === undefined ? {} : { xattrs: found.xattrs }) };
+    } catch (error) {
+      if (error instanceof FsError && (error.code === 'NotFound' || error.code === 'NotADirectory')) throw notFound(s3);
+      if (error instanceof S3Error && error.code === 'ObjectConflict') throw notFound(s3);
+      throw error;
+    }
+  });
 }
 
 export function metadataFromHeaders(s3: BucketRequest): Omit<ObjectMetadata, 'etag'> {
@@ -142,14 +157,15 @@ function publishError(error: unknown, key: ObjectKey, options: { noReplace: bool
  * one transaction (small objects: no staging file, no rename, one commit).
  */
 export async function publishWhole(services: S3Services, s3: BucketRequest, key: ObjectKey, data: Uint8Array, metadata: ObjectMetadata, options: { noReplace: boolean }): Promise<Attributes> {
-  const root = await bucketRoot(services.fs, s3.ctx, s3.bucket);
-  const parent = await parentOf(services.fs, s3.ctx, root, key, true);
-  try {
-    const put = await services.fs.putFile(s3.ctx, parent, key.segments.at(-1) as string, { data, xattrs: objectXattrs(metadata), noReplace: options.noReplace });
-    return put.attributes;
-  } catch (error) {
-    throw publishError(error, key, options);
-  }
+  return withBucketRoot(services.fs, s3.ctx, s3.bucket, async (root) => {
+    const parent = await parentOf(services.fs, s3.ctx, root, key, true);
+    try {
+      const put = await services.fs.putFile(s3.ctx, parent, key.segments.at(-1) as string, { data, xattrs: objectXattrs(metadata), noReplace: options.noReplace });
+      return put.attributes;
+    } catch (error) {
+      throw publishError(error, key, options);
+    }
+  });
 }
 
 /** Writes a verified request body into a staging file in 4 MiB pieces; answers its MD5 (hex). */
@@ -287,10 +303,10 @@ export async function getObject(services: S3Services, s3: BucketRequest, head: b
   headers['content-length'] = Math.max(0, end - start + 1);
   if (range !== undefined) headers['content-range'] = `bytes ${start}-${end}/${size}`;
   // The first read happens before the status is sent, so a denied read is an AccessDenied answer
-  // (HEAD too: it reads one byte to ask core whether the caller may read the data).
-  const first = size === 0 ? undefined : await services.fs.read(s3.ctx, found.handle, { offset: start, length: head ? 1 : Math.min(READ_PIECE_BYTES, end - start + 1) });
+  // (HEAD too: a zero-byte read asks core whether the caller may read the data, with no data I/O).
+  const first = found.attributes.type !== 'file' ? undefined : await services.fs.read(s3.ctx, found.handle, { offset: start, length: head || size === 0 ? 0 : Math.min(READ_PIECE_BYTES, end - start + 1) });
   s3.response.writeHead(range === undefined ? 200 : 206, headers);
-  if (head || first === undefined) {
+  if (head || first === undefined || size === 0) {
     s3.response.end();
     return;
   }
@@ -328,11 +344,12 @@ export async function deleteKey(services: S3Services, s3: BucketRequest, rawKey:
     throw error;
   }
   const name = key.segments.at(-1) as string;
-  if (key.folder) await services.fs.rmdir(s3.ctx, found.parent, name).catch((error: unknown) => {
+  const parent = await parentOf(services.fs, s3.ctx, found.root, key, false);
+  if (key.folder) await services.fs.rmdir(s3.ctx, parent, name).catch((error: unknown) => {
     if (!(error instanceof FsError && error.code === 'NotEmpty')) throw error;
   });
   else {
-    await services.fs.remove(s3.ctx, found.parent, name);
+    await services.fs.remove(s3.ctx, parent, name);
   }
   await removeEmptyParents(services, s3, key);
 }
