@@ -95,6 +95,8 @@ export class SqliteMetadataStore implements MetadataStore {
   /** Set when an fsync of the WAL failed: nothing more is written (decision 0001). */
   private syncFailure: MetadataStoreError | undefined;
   private readonly acknowledging = new Set<Promise<void>>();
+  /** Wakes an open batch that waits for more work while the previous batch's WAL sync runs. */
+  private wake: (() => void) | undefined;
 
   /** Opens (creating if needed) the database; throws MetadataStoreError if it cannot, e.g. a wrong key. */
   constructor(options: SqliteMetadataStoreOptions) {
@@ -170,6 +172,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   private enqueue(job: WriteJob): void {
     this.queue.push(job);
+    this.wake?.();
     this.pumping ??= this.pump();
   }
 
@@ -215,10 +218,23 @@ export class SqliteMetadataStore implements MetadataStore {
     const pending: Pending[] = [];
     try {
       let ran = 0;
-      while (ran < this.batchMax && this.queue[0]?.kind === 'transaction') {
-        const job = this.queue.shift() as Extract<WriteJob, { kind: 'transaction' }>;
-        ran++;
-        await this.runInSavepoint(job, pending);
+      for (;;) {
+        while (ran < this.batchMax && this.queue[0]?.kind === 'transaction') {
+          const job = this.queue.shift() as Extract<WriteJob, { kind: 'transaction' }>;
+          ran++;
+          await this.runInSavepoint(job, pending);
+        }
+        // While the previous batch's WAL sync runs, this batch could not be acknowledged anyway:
+        // keep it open and let more transactions join, then commit once the sync is over (one
+        // COMMIT, whose pages are written and encrypted once, for all of them).
+        const syncing = this.walSync.inFlight();
+        if (syncing === undefined || ran >= this.batchMax || this.queue[0]?.kind === 'checkpoint' || this.closed) break;
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          void syncing.then(resolve);
+        });
+        this.wake = undefined;
+        if (this.queue[0]?.kind !== 'transaction') break;
       }
       guard('commit', () => statements.commit.run());
     } catch (error) {

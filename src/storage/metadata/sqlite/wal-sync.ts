@@ -41,6 +41,14 @@ export class WalSync {
     return this.waiting.promise;
   }
 
+  /** The sync running now, if any (settles when it ends, successfully or not). */
+  inFlight(): Promise<void> | undefined {
+    return this.running?.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
   /** Waits for every sync asked for, then closes the descriptor. */
   async close(): Promise<void> {
     while (this.running !== undefined) await this.running.catch(() => undefined);
