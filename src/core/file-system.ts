@@ -115,6 +115,8 @@ export interface CreateResult extends NodeInfo {
 export interface ReadResult {
   readonly data: Uint8Array;
   readonly eof: boolean;
+  /** The file's attributes as of the read (same consistent view), so a caller needs no getattr. */
+  readonly attributes?: Attributes;
 }
 
 export interface WriteResult {

@@ -4,6 +4,7 @@ import { FsError } from '../errors.js';
 import { decodeSegmentKey, inlineDataKey, prefixEnd, segmentFilePrefix, segmentKey, segmentPrefix, type SegmentRecord, type Slice } from '../records.js';
 import type { WriteScope } from '../scope.js';
 import { endVersion, readVersion, writeVersion, aliveEntries, type Version } from '../versions.js';
+import { ReadAhead, READ_AHEAD_DEFAULTS, type ChunkRange, type ReadAheadLimits } from './read-ahead.js';
 import { appendSlice, clipSlices, coveredBytes, INLINE_BYTES_MAX, resolveSlices, SEGMENT_BYTES, segmentsOf, SLICES_COMPACT_AFTER, type Piece } from './segments.js';
 
 const SEGMENT_SCAN_PAGE = 512;
@@ -15,6 +16,9 @@ export interface StagedWrite {
   readonly inlineBytes?: Uint8Array;
 }
 
+/** Where each piece of a read comes from: per segment, its pieces and where they go in the answer. */
+export type Plan = Array<{ dataOffset: number; pieces: Piece[] }>;
+
 /**
  * File data: writing chunks, recording slices in segment records, reading them back. Chunk
  * writes happen before the metadata transaction (chunks are immutable and unreferenced until it
@@ -22,11 +26,17 @@ export interface StagedWrite {
  * removes.
  */
 export class FileData {
+  /** Fetches ahead of sequential readers (read-ahead.ts); file-io.ts decides what to fetch. */
+  readonly readAhead: ReadAhead;
+
   constructor(
     private readonly chunks: ChunkStore,
     private readonly newChunkId: () => string,
     private readonly onSegmentGrew: (id: number, index: number) => void,
-  ) {}
+    readAheadLimits: ReadAheadLimits = READ_AHEAD_DEFAULTS,
+  ) {
+    this.readAhead = new ReadAhead(chunks, readAheadLimits);
+  }
 
   /**
    * Writes the data's chunks, one per segment touched; durable when it resolves. A small write
@@ -108,7 +118,7 @@ export class FileData {
   }
 
   /** Reads the segment records for a range inside one consistent read transaction. */
-  async plan(tx: ReadTransaction, id: number, offset: number, length: number, epoch?: number): Promise<Array<{ dataOffset: number; pieces: ReturnType<typeof resolveSlices> }>> {
+  async plan(tx: ReadTransaction, id: number, offset: number, length: number, epoch?: number): Promise<Plan> {
     return Promise.all(
       segmentsOf(offset, length).map(async (part) => {
         const version = await readVersion<SegmentRecord>(tx, segmentPrefix(id, part.index), epoch);
@@ -119,8 +129,18 @@ export class FileData {
     );
   }
 
-  /** Fetches the planned pieces into one buffer; holes stay zero. */
-  async fetch(plan: Awaited<ReturnType<FileData['plan']>>, length: number): Promise<Uint8Array> {
+  /**
+   * Fetches the planned pieces into one buffer; holes stay zero. A read that is one piece of one
+   * chunk (a whole-segment read of a file written in large runs) is answered with the bytes the
+   * store returned, without a copy.
+   */
+  async fetch(plan: Plan, length: number): Promise<Uint8Array> {
+    const only = plan.length === 1 ? plan[0] : undefined;
+    const single = only !== undefined && only.pieces.length === 1 ? only.pieces[0] : undefined;
+    if (single !== undefined && single.chunkId !== undefined && single.inlineBytes === undefined && single.length === length && only?.dataOffset === -single.offset) {
+      const fetched = await this.fetchPiece(single.chunkId, single);
+      return fetched.owned ? fetched.bytes : Uint8Array.prototype.slice.call(fetched.bytes);
+    }
     const buffer = new Uint8Array(length);
     const reads: Array<Promise<void>> = [];
     for (const { dataOffset, pieces } of plan) {
@@ -130,17 +150,31 @@ export class FileData {
           buffer.set(piece.inlineBytes.subarray(piece.chunkOffset, piece.chunkOffset + piece.length), dataOffset + piece.offset);
           continue;
         }
-        const chunkId = piece.chunkId;
-        reads.push(
-          this.chunks.get(chunkId, { offset: piece.chunkOffset, length: piece.length }).then((bytes) => {
-            if (bytes.length !== piece.length) throw new FsError('Internal', `chunk ${chunkId} is shorter than its slice`);
-            buffer.set(bytes, dataOffset + piece.offset);
-          }),
-        );
+        reads.push(this.fetchPiece(piece.chunkId, piece).then(({ bytes }) => buffer.set(bytes, dataOffset + piece.offset)));
       }
     }
     await Promise.all(reads);
     return buffer;
+  }
+
+  /** Starts fetching the chunk pieces of a plan ahead of the read that will ask for them. */
+  prefetch(plan: Plan): void {
+    const ranges: ChunkRange[] = [];
+    for (const { pieces } of plan) {
+      for (const piece of pieces) {
+        if (piece.chunkId !== undefined && piece.inline !== true) ranges.push({ chunkId: piece.chunkId, offset: piece.chunkOffset, length: piece.length });
+      }
+    }
+    this.readAhead.prefetch(ranges);
+  }
+
+  /** One piece's bytes, from the read-ahead when it fetched them, else from the store. */
+  private async fetchPiece(chunkId: string, piece: Piece): Promise<{ bytes: Uint8Array; owned: boolean }> {
+    const range = { offset: piece.chunkOffset, length: piece.length };
+    const ahead = await this.readAhead.take(chunkId, range);
+    const fetched = ahead ?? { bytes: await this.chunks.get(chunkId, range), owned: true };
+    if (fetched.bytes.length !== piece.length) throw new FsError('Internal', `chunk ${chunkId} is shorter than its slice`);
+    return fetched;
   }
 }
 

@@ -29,12 +29,14 @@ function requireWrite(ctx: OpContext, record: InodeRecord, offset: number): void
  * Reads up to `length` bytes at `offset`; holes read as zeros; a read past the end returns fewer
  * bytes (or none) with `eof`. If a concurrent overwrite lets the garbage collector reclaim a chunk
  * between planning and fetching (a narrow window: the collector waits before deleting), the read
- * is planned again once.
+ * is planned again once. A read that continues the previous read of the file also plans the next
+ * part of the file in the same transaction and starts fetching it (read-ahead.ts).
  */
 export async function readFile(engine: Engine, ctx: OpContext, handle: NodeHandle, request: { offset: number; length: number }): Promise<ReadResult> {
   checkOffset(request.offset);
   if (!Number.isSafeInteger(request.length) || request.length < 0) throw new FsError('InvalidArgument', 'a length is a non-negative integer');
   if (request.length > READ_BYTES_MAX) throw new FsError('InvalidArgument', `a read is at most ${READ_BYTES_MAX} bytes`);
+  const stream = `${handle.id}:${handle.generation}:${handle.snapshot ?? ''}`;
   for (let attempt = 0; ; attempt++) {
     const planned = await engine.inspect(ctx, handle, async (scope) => {
       const record = await scope.node(handle);
@@ -42,11 +44,15 @@ export async function readFile(engine: Engine, ctx: OpContext, handle: NodeHandl
       if (!hasAccess(ctx, record, Right.READ_DATA)) throw new FsError('PermissionDenied', 'read: READ_DATA is not granted');
       const length = Math.max(0, Math.min(request.length, record.size - request.offset));
       const plan = length === 0 ? [] : await engine.data.plan(scope.tx, handle.id, request.offset, length, scope.snapshotEpoch);
-      return { plan, length, eof: request.offset + length >= record.size };
+      const ahead = length === 0 ? undefined : engine.data.readAhead.advance(stream, request.offset, length, record.size);
+      const aheadPlan = ahead === undefined ? [] : await engine.data.plan(scope.tx, handle.id, ahead.offset, ahead.length, scope.snapshotEpoch);
+      return { plan, aheadPlan, length, eof: request.offset + length >= record.size, attributes: toAttributes(handle.id, record) };
     });
     try {
-      const data = planned.length === 0 ? new Uint8Array(0) : await engine.data.fetch(planned.plan, planned.length);
-      return { data, eof: planned.eof };
+      const fetching = planned.length === 0 ? Promise.resolve(new Uint8Array(0)) : engine.data.fetch(planned.plan, planned.length);
+      // Started after this read's own fetch, so its chunk reads queue first.
+      if (planned.aheadPlan.length > 0) engine.data.prefetch(planned.aheadPlan);
+      return { data: await fetching, eof: planned.eof, attributes: planned.attributes };
     } catch (error) {
       if (attempt === 0 && isChunkNotFound(error)) continue;
       throw error;

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { NodeHandle } from '../../../core/file-system.js';
 
 /**
@@ -28,9 +28,17 @@ export interface DecodedHandle {
   readonly node: NodeHandle;
 }
 
+/** Verified handles remembered (every call verifies its handle; clients reuse a few). */
+const VERIFIED_HANDLES_MAX = 4_096;
+
 export class FileHandleCodec {
-  constructor(private readonly key: Uint8Array) {
+  private readonly key: KeyObject;
+  /** Handles whose MAC checked, by their exact bytes; emptied when full. */
+  private readonly verified = new Map<string, DecodedHandle>();
+
+  constructor(key: Uint8Array) {
     if (key.byteLength < KEY_BYTES_MIN) throw new Error(`the NFS handle key needs at least ${KEY_BYTES_MIN} bytes`);
+    this.key = createSecretKey(key);
   }
 
   encode(exportId: number, node: NodeHandle): Uint8Array {
@@ -48,6 +56,17 @@ export class FileHandleCodec {
   decode(handle: Uint8Array): DecodedHandle | undefined {
     if (handle.byteLength !== FILE_HANDLE_BYTES) return undefined;
     const bytes = Buffer.from(handle.buffer, handle.byteOffset, handle.byteLength);
+    const text = bytes.toString('latin1');
+    const known = this.verified.get(text);
+    if (known !== undefined) return known;
+    const decoded = this.verify(bytes);
+    if (decoded === undefined) return undefined;
+    if (this.verified.size >= VERIFIED_HANDLES_MAX) this.verified.clear();
+    this.verified.set(text, decoded);
+    return decoded;
+  }
+
+  private verify(bytes: Buffer): DecodedHandle | undefined {
     if (bytes.readUInt8(0) !== FILE_HANDLE_VERSION || bytes.readUInt8(1) !== 0) return undefined;
     const expected = this.mac(bytes.subarray(0, BODY_BYTES));
     if (!timingSafeEqual(expected, bytes.subarray(BODY_BYTES))) return undefined;

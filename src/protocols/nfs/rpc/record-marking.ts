@@ -29,7 +29,11 @@ export class RecordDecoder {
 
   constructor(private readonly limits: RecordLimits) {}
 
-  /** Feeds bytes from the socket; returns every record now complete. Throws RecordError. */
+  /**
+   * Feeds bytes from the socket; returns every record now complete. Throws RecordError. A record
+   * is a view of a socket read or of one concatenation made for it, never written again, so
+   * callers may keep it (the write gatherer keeps WRITE data without copying).
+   */
   push(chunk: Buffer): Buffer[] {
     this.pending.push(chunk);
     this.pendingBytes += chunk.byteLength;

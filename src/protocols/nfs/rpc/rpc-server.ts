@@ -65,6 +65,8 @@ export class RpcServer {
     const client: RpcClient = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0, localPort: socket.localPort ?? 0 };
     const decoder = new RecordDecoder(this.limits);
     const closed = new AbortController();
+    // Calls see their connection close or the server stop; combined once per connection.
+    const callSignal = AbortSignal.any([closed.signal, this.stopping.signal]);
     let inFlight = 0;
     this.sockets.add(socket);
     socket.setNoDelay(true);
@@ -74,9 +76,14 @@ export class RpcServer {
       if (saturated && !socket.isPaused()) socket.pause();
       else if (!saturated && socket.isPaused() && !socket.destroyed) socket.resume();
     };
-    const send = (reply: Uint8Array): void => {
+    // A reply in several parts (a READ's data is not copied into it) goes out in one writev.
+    const send = (reply: Reply): void => {
       if (socket.destroyed) return;
-      socket.write(reply, () => updateFlow());
+      const last = reply.length - 1;
+      if (last > 0) socket.cork();
+      for (let index = 0; index < last; index += 1) socket.write(reply[index] as Uint8Array);
+      socket.write(reply[last] as Uint8Array, () => updateFlow());
+      if (last > 0) socket.uncork();
     };
     socket.on('data', (chunk: Buffer) => {
       let records: Buffer[];
@@ -91,7 +98,7 @@ export class RpcServer {
         if (socket.destroyed) return;
         inFlight += 1;
         updateFlow();
-        this.handleRecord(record, client, closed.signal)
+        this.handleRecord(record, client, callSignal)
           .then(
             (reply) => {
               if (reply === 'close') socket.destroy();
@@ -122,7 +129,7 @@ export class RpcServer {
   }
 
   /** The framed reply, undefined to send nothing (a duplicate still running), 'close' for a bad record. */
-  private async handleRecord(record: Buffer, client: RpcClient, signal: AbortSignal): Promise<Uint8Array | 'close' | undefined> {
+  private async handleRecord(record: Buffer, client: RpcClient, signal: AbortSignal): Promise<Reply | 'close' | undefined> {
     const reader = new XdrReader(record);
     let header;
     try {
@@ -155,23 +162,24 @@ export class RpcServer {
       if (error instanceof XdrError) return framed(acceptedErrorReply(xid, AcceptStatus.GARBAGE_ARGS, MARK_BYTES));
       throw error;
     }
-    const call: RpcCall = { xid, program: header.program, version: header.version, procedure: header.procedure, credential: header.credential, client, signal: AbortSignal.any([signal, this.stopping.signal]) };
+    const call: RpcCall = { xid, program: header.program, version: header.version, procedure: header.procedure, credential: header.credential, client, signal };
     if (procedure.idempotent) return this.run(run, call, program.name, procedure.name);
     const key = DuplicateRequestCache.key({ address: client.address, xid, program: header.program, version: header.version, procedure: header.procedure, args });
     const seen = this.cache.begin(key);
     if (seen === 'running') return undefined;
-    if (seen !== 'new') return seen;
+    if (seen !== 'new') return [seen];
     try {
       const reply = await this.run(run, call, program.name, procedure.name);
-      this.cache.finish(key, reply);
-      return reply;
+      const whole = reply.length === 1 ? (reply[0] as Uint8Array) : Buffer.concat(reply);
+      this.cache.finish(key, whole);
+      return [whole];
     } catch (error) {
       this.cache.abandon(key);
       throw error;
     }
   }
 
-  private async run(run: (call: RpcCall, results: XdrWriter) => Promise<void>, call: RpcCall, programName: string, procedureName: string): Promise<Uint8Array> {
+  private async run(run: (call: RpcCall, results: XdrWriter) => Promise<void>, call: RpcCall, programName: string, procedureName: string): Promise<Reply> {
     const writer = beginSuccessReply(call.xid, MARK_BYTES);
     try {
       await run(call, writer);
@@ -184,11 +192,13 @@ export class RpcServer {
   }
 }
 
+/** A framed reply: the record's bytes in order, sent as one record of one fragment. */
+type Reply = readonly Uint8Array[];
+
 /** Writes the record mark into the reserved front of the reply and returns the whole record. */
-function framed(writer: XdrWriter): Uint8Array {
-  const bytes = writer.bytes();
-  writer.patchUint32(0, (0x8000_0000 | (bytes.byteLength - MARK_BYTES)) >>> 0);
-  return writer.bytes();
+function framed(writer: XdrWriter): Reply {
+  writer.patchUint32(0, (0x8000_0000 | (writer.length - MARK_BYTES)) >>> 0);
+  return writer.parts();
 }
 
 export { frameRecord, RecordError };

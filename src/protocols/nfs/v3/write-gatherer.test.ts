@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { FsError } from '../../../core/errors.js';
 import type { FileSystem, NodeHandle } from '../../../core/file-system.js';
 import { contextFor, ROOT, silentLogger } from '../../../core/testing/core-fixture.test-support.js';
-import { contiguousRuns, WriteGatherer } from './write-gatherer.js';
+import { contiguousRuns, FILE_BYTES_MAX, WriteGatherer } from './write-gatherer.js';
 
 const node: NodeHandle = { id: 7, generation: 1 };
 
@@ -54,5 +54,34 @@ describe('NFS write gathering', () => {
     assert.equal(gatherer.mayGather(node), false, 'after a failure the next write goes to core and is refused there');
     await assert.rejects(gatherer.flush(node, { report: true }), (error) => error instanceof FsError && error.code === 'QuotaExceeded');
     await gatherer.flush(node, { report: true });
+  });
+
+  it('writes a full run in the background while the next gathers, and a flush waits for it', async () => {
+    const gatherer = new WriteGatherer(silentLogger);
+    const ctx = contextFor(ROOT);
+    gatherer.warm(node);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const writes: number[] = [];
+    const fs = {
+      write: async (_ctx: unknown, _node: NodeHandle, request: { offset: number; data: Uint8Array }) => {
+        await released;
+        writes.push(request.offset);
+        return { bytesWritten: request.data.length, attributes: {} };
+      },
+    } as unknown as FileSystem;
+    const half = FILE_BYTES_MAX / 2;
+    await gatherer.add(fs, ctx, node, 0, new Uint8Array(half));
+    await gatherer.add(fs, ctx, node, half, new Uint8Array(half));
+    // The run is being written (and held up): the WRITE that filled it was answered anyway.
+    await gatherer.add(fs, ctx, node, FILE_BYTES_MAX, new Uint8Array(16));
+    assert.equal(gatherer.hasPending, true);
+    const flushed = gatherer.flush(node, { report: true });
+    release();
+    await flushed;
+    assert.deepEqual(writes, [0, FILE_BYTES_MAX], 'in arrival order, the full run first');
+    assert.equal(gatherer.hasPending, false);
   });
 });

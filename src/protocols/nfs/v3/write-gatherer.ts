@@ -10,7 +10,9 @@ import type { FileSystem, NodeHandle } from '../../../core/file-system.js';
  * it at WRITE) are held here and written to core in large runs: at COMMIT, when the file has
  * FILE_BYTES_MAX pending, when the server holds TOTAL_BYTES_MAX, after FLUSH_AFTER_MS, and before
  * any other procedure touches the file. Consecutive contiguous writes become one core write, and
- * writes are applied in arrival order, so an overlap resolves as the client sent it.
+ * writes are applied in arrival order, so an overlap resolves as the client sent it. A file's
+ * full run is written out in the background while the next gathers; anything that waits for the
+ * file (COMMIT, another procedure, `flush`) waits for that too.
  *
  * What other protocols read of a file with writes pending is its state before them, until the
  * flush (at most FLUSH_AFTER_MS later): NFS's close-to-open consistency, which clients expect.
@@ -19,6 +21,8 @@ import type { FileSystem, NodeHandle } from '../../../core/file-system.js';
 export const FILE_BYTES_MAX = 16 * 1024 * 1024;
 export const TOTAL_BYTES_MAX = 256 * 1024 * 1024;
 export const FLUSH_AFTER_MS = 1_000;
+/** Writes at least this large are held as they came, smaller ones copied (see `add`). */
+const KEEP_BYTES_MIN = 64 * 1024;
 
 interface Pending {
   readonly fs: FileSystem;
@@ -69,13 +73,19 @@ export class WriteGatherer {
       this.files.set(key, pending);
     }
     pending.ctx = ctx;
-    // The request buffer may be reused by the RPC layer: keep a copy.
-    pending.writes.push({ offset, data: Uint8Array.prototype.slice.call(data) });
+    // Request records are never reused (rpc/record-marking.ts), so large data is kept as it came;
+    // small data is copied so that it does not hold on to a whole socket read.
+    pending.writes.push({ offset, data: data.byteLength >= KEEP_BYTES_MIN ? data : Uint8Array.prototype.slice.call(data) });
     pending.bytes += data.length;
     pending.end = Math.max(pending.end, offset + data.length);
     this.totalBytes += data.length;
     pending.timer ??= setTimeout(() => void this.flush(node, { report: false }), FLUSH_AFTER_MS);
-    if (pending.bytes >= FILE_BYTES_MAX) await this.flush(node, { report: false });
+    if (pending.bytes >= FILE_BYTES_MAX) {
+      // The full run is written while the client sends the next one; a second full run waits for
+      // it (back-pressure: at most two runs of a file in memory).
+      while (pending.flushing !== undefined) await pending.flushing;
+      if (pending.writes.length > 0) this.beginWriteOut(pending);
+    }
     if (this.totalBytes >= TOTAL_BYTES_MAX) await this.flushAll();
   }
 
@@ -88,12 +98,7 @@ export class WriteGatherer {
     const pending = this.files.get(key);
     if (pending === undefined) return;
     while (pending.flushing !== undefined) await pending.flushing;
-    if (pending.writes.length > 0) {
-      pending.flushing = this.writeOut(pending).finally(() => {
-        pending.flushing = undefined;
-      });
-      await pending.flushing;
-    }
+    if (pending.writes.length > 0) await this.beginWriteOut(pending);
     if (pending.writes.length > 0 || pending.flushing !== undefined) return;
     if (pending.error === undefined || options.report) this.files.delete(key);
     if (pending.error !== undefined && options.report) throw pending.error;
@@ -104,9 +109,19 @@ export class WriteGatherer {
     for (const pending of [...this.files.values()]) await this.flush(pending.node, { report: false });
   }
 
+  /** Whether any file has writes not yet in core (gathered, or being written out). */
   get hasPending(): boolean {
-    for (const pending of this.files.values()) if (pending.writes.length > 0) return true;
+    for (const pending of this.files.values()) if (pending.writes.length > 0 || pending.flushing !== undefined) return true;
     return false;
+  }
+
+  /** Starts writing the file's pending writes to core; the caller made sure none is running. */
+  private beginWriteOut(pending: Pending): Promise<void> {
+    const flushing = this.writeOut(pending).finally(() => {
+      pending.flushing = undefined;
+    });
+    pending.flushing = flushing;
+    return flushing;
   }
 
   private async writeOut(pending: Pending): Promise<void> {

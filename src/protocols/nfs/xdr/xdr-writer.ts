@@ -1,14 +1,26 @@
 /**
  * An XDR encoder (RFC 4506) into a growing buffer. Replies are built whole and sent as one
  * record, so the writer also reserves room for the record mark (rpc/record-marking.ts).
+ *
+ * Opaques of at least BORROW_BYTES_MIN (a READ's file data) are not copied: the writer keeps a
+ * reference and `parts()` hands them out between the encoded pieces, for one gathered socket
+ * write. Contract: such bytes must not change until the reply is sent.
  */
 const textEncoder = new TextEncoder();
 const INITIAL_BYTES = 512;
+export const BORROW_BYTES_MIN = 16 * 1024;
 
 export class XdrWriter {
   private buffer: Uint8Array;
   private view: DataView;
   private offset: number;
+  /** Finished parts: encoded pieces of `buffer` and borrowed opaques, in order. */
+  private readonly finished: Uint8Array[] = [];
+  private borrowedBytes = 0;
+  /** Where the piece of `buffer` not yet in `finished` starts. */
+  private pieceStart = 0;
+  /** Buffer offsets below this are logical offsets too (nothing borrowed before them). */
+  private patchableEnd = Number.POSITIVE_INFINITY;
 
   /** `reserveBytes` are left at the front (zeroed) for a header written later. */
   constructor(reserveBytes = 0) {
@@ -17,8 +29,9 @@ export class XdrWriter {
     this.offset = reserveBytes;
   }
 
+  /** Bytes encoded so far, borrowed ones included. */
   get length(): number {
-    return this.offset;
+    return this.offset + this.borrowedBytes;
   }
 
   private ensure(count: number): void {
@@ -68,7 +81,20 @@ export class XdrWriter {
 
   opaque(bytes: Uint8Array): this {
     this.uint32(bytes.byteLength);
-    return this.fixedOpaque(bytes);
+    if (bytes.byteLength < BORROW_BYTES_MIN) return this.fixedOpaque(bytes);
+    this.patchableEnd = Math.min(this.patchableEnd, this.offset);
+    this.finished.push(this.buffer.subarray(this.pieceStart, this.offset), bytes);
+    this.borrowedBytes += bytes.byteLength;
+    this.pieceStart = this.offset;
+    return this.padding(bytes.byteLength);
+  }
+
+  private padding(byteLength: number): this {
+    const count = ((byteLength + 3) & ~3) - byteLength;
+    this.ensure(count);
+    this.buffer.fill(0, this.offset, this.offset + count);
+    this.offset += count;
+    return this;
   }
 
   string(text: string): this {
@@ -83,12 +109,21 @@ export class XdrWriter {
 
   /** Overwrites a uint32 already written (a record mark, a count known only at the end). */
   patchUint32(at: number, value: number): void {
+    if (at + 4 > this.patchableEnd) throw new RangeError('cannot patch after a borrowed opaque');
     this.view.setUint32(at, value >>> 0);
   }
 
-  /** The encoded bytes (a view, valid until the next write). */
+  /** The encoded bytes (a view, valid until the next write; a copy once something was borrowed). */
   bytes(): Uint8Array {
-    return this.buffer.subarray(0, this.offset);
+    if (this.finished.length === 0) return this.buffer.subarray(0, this.offset);
+    return Buffer.concat(this.parts());
+  }
+
+  /** The encoded bytes as the pieces to send in order (views, valid until the next write). */
+  parts(): Uint8Array[] {
+    const current = this.buffer.subarray(this.pieceStart, this.offset);
+    if (this.finished.length === 0) return [current];
+    return current.byteLength === 0 ? [...this.finished] : [...this.finished, current];
   }
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { frameRecord, RecordDecoder, RecordError } from '../rpc/record-marking.js';
 import { XdrError, XdrReader } from './xdr-reader.js';
-import { XdrWriter } from './xdr-writer.js';
+import { BORROW_BYTES_MIN, XdrWriter } from './xdr-writer.js';
 
 describe('XDR codec', () => {
   it('round-trips integers, booleans, opaque data, strings, arrays and optionals with padding', () => {
@@ -29,6 +29,25 @@ describe('XDR codec', () => {
     assert.equal(reader.optional((inner) => inner.uint32()), undefined);
     assert.deepEqual(reader.array(4, (inner) => inner.uint32()), [10, 20]);
     reader.end();
+  });
+
+  it('references large opaques instead of copying them, and the parts read back as the whole', () => {
+    const data = new Uint8Array(BORROW_BYTES_MIN + 3).map((_, index) => index % 256);
+    const writer = new XdrWriter(4).uint32(7).opaque(data).bool(true);
+    writer.patchUint32(0, writer.length - 4);
+    const parts = writer.parts();
+    assert.equal(parts.length, 3);
+    assert.equal(parts[1], data, 'the data itself, not a copy');
+    assert.equal(writer.length, 4 + 4 + 4 + data.byteLength + 1 + 4);
+    const whole = writer.bytes();
+    assert.deepEqual(whole, Buffer.concat(parts));
+    const reader = new XdrReader(whole);
+    assert.equal(reader.uint32(), writer.length - 4);
+    assert.equal(reader.uint32(), 7);
+    assert.deepEqual(Uint8Array.from(reader.opaque(data.byteLength)), data);
+    assert.equal(reader.bool(), true);
+    reader.end();
+    assert.throws(() => writer.patchUint32(12, 0), RangeError, 'offsets after a borrowed opaque are not the buffer\'s');
   });
 
   it('refuses a length beyond the maximum before reading anything', () => {

@@ -53,7 +53,8 @@ export class EncryptedChunkStore implements ChunkStore {
     checkChunkSize(id, data.byteLength, CHUNK_BYTES_MAX);
     const { version, key: dataKey } = this.#keyring.currentDataKey();
     const header = encodeHeader(version, this.#random(NONCE_BYTES), data.byteLength);
-    const sealed = Buffer.alloc(sealedBytes(data.byteLength));
+    // Not zero-filled: the header and every frame's ciphertext and tag cover it exactly.
+    const sealed = Buffer.allocUnsafeSlow(sealedBytes(data.byteLength));
     header.bytes.copy(sealed, 0);
     const key = deriveChunkKey(dataKey, id, header);
     try {
@@ -72,6 +73,10 @@ export class EncryptedChunkStore implements ChunkStore {
     checkChunkId(id);
     checkRange(range);
     if (range === undefined) return this.#getWhole(id);
+    if (range.length > 0 && range.offset < FRAME_BYTES) {
+      const opened = await this.#getFromStart(id, range);
+      if (opened !== undefined) return opened;
+    }
     const header = await this.#readHeader(id);
     const { start, end } = clipRange(header.plaintextBytes, range);
     const lastIndex = frameCount(header.plaintextBytes) - 1;
@@ -128,6 +133,27 @@ export class EncryptedChunkStore implements ChunkStore {
     if (header === undefined) throw corrupt(id, 'its header is not a sealed-chunk header');
     if (sealed.byteLength !== sealedBytes(header.plaintextBytes)) throw corrupt(id, 'its length does not match its header');
     return this.#openFrames(id, header, 0, frameCount(header.plaintextBytes) - 1, sealed.subarray(HEADER_BYTES));
+  }
+
+  /**
+   * A range that starts in the first frame: the header and the frames are read from the inner
+   * store in one request, sized as if the chunk held the whole range (the inner store clips it to
+   * the chunk). Undefined when that cannot answer (an empty answer, or frames beyond the largest
+   * chunk), which the two-step path then does.
+   */
+  async #getFromStart(id: ChunkId, range: ByteRange): Promise<Uint8Array | undefined> {
+    const lastWanted = Math.min(Math.floor((range.offset + range.length - 1) / FRAME_BYTES), frameCount(CHUNK_BYTES_MAX) - 1);
+    const sealed = await this.#inner.get(id, { offset: 0, length: frameOffset(lastWanted + 1) });
+    const header = decodeHeader(sealed);
+    if (header === undefined) throw corrupt(id, 'its header is not a sealed-chunk header');
+    const { start, end } = clipRange(header.plaintextBytes, range);
+    if (end <= start) return undefined;
+    const last = Math.floor((end - 1) / FRAME_BYTES);
+    if (last > lastWanted) return undefined;
+    const readEnd = frameOffset(last) + framePlaintextBytes(header.plaintextBytes, last) + TAG_BYTES;
+    if (sealed.byteLength < readEnd) throw corrupt(id, 'it is shorter than its header says');
+    const plain = this.#openFrames(id, header, 0, last, sealed.subarray(HEADER_BYTES, readEnd));
+    return plain.subarray(start, end);
   }
 
   async #readHeader(id: ChunkId): Promise<ChunkHeader> {

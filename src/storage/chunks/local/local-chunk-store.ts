@@ -8,6 +8,7 @@ import { checkChunkId, checkChunkSize, checkListOptions, checkRange, clipRange, 
 import { isChunkId } from '../chunk-id.js';
 import { ChunkStoreError } from '../chunk-store.js';
 import type { ByteRange, ChunkCapacity, ChunkId, ChunkStore } from '../chunk-store.js';
+import { CoalescedSync } from '../../coalesced-sync.js';
 
 export interface LocalChunkStoreOptions {
   /** The folder that holds the chunks; created if missing. Nothing else should write below it. */
@@ -34,13 +35,16 @@ const DIRECTORY_MODE = 0o700;
  *
  * Durability: put writes a temp file beside the target, fsyncs it, hard-links it to the final
  * name (link fails with EEXIST instead of replacing, which gives 'exists' atomically), removes the
- * temp name and fsyncs the directory. A crash leaves either no chunk or the whole chunk, plus at
- * worst a temp file that the next open removes.
+ * temp name and fsyncs the directory (one fsync shared by the puts linked while the previous one
+ * ran). A crash leaves either no chunk or the whole chunk, plus at worst a temp file that the next
+ * open removes.
  */
 export class LocalChunkStore implements ChunkStore {
   readonly #root: string;
   /** Directories known to exist and to be durably linked into their parent, by path. */
   readonly #readyDirectories = new Map<string, Promise<void>>();
+  /** Directory fsyncs in progress, by path: concurrent puts into one leaf share them. */
+  readonly #directorySyncs = new Map<string, CoalescedSync>();
   #closed = false;
 
   private constructor(root: string) {
@@ -73,7 +77,7 @@ export class LocalChunkStore implements ChunkStore {
         // hide the put's own outcome, and a leftover is swept at the next open.
         await unlink(temp).catch(() => undefined);
       }
-      await fsyncDirectory(directory);
+      await this.#syncDirectory(directory);
     } catch (error) {
       if (errorCode(error) === 'EEXIST') throw new ChunkStoreError('exists', `chunk ${id} already exists`);
       throw asChunkStoreError(error, `put chunk ${id}`);
@@ -158,6 +162,19 @@ export class LocalChunkStore implements ChunkStore {
 
   async close(): Promise<void> {
     this.#closed = true;
+  }
+
+  /** Resolves once an fsync of `directory` that began after this call is done (coalesced-sync.ts). */
+  #syncDirectory(directory: string): Promise<void> {
+    let sync = this.#directorySyncs.get(directory);
+    if (sync === undefined) {
+      sync = new CoalescedSync(
+        () => fsyncDirectory(directory),
+        () => this.#directorySyncs.delete(directory),
+      );
+      this.#directorySyncs.set(directory, sync);
+    }
+    return sync.request();
   }
 
   #directoryOf(id: ChunkId): string {

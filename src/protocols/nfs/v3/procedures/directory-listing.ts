@@ -25,8 +25,6 @@ export function baseEntrySize(name: string): EntrySize {
 export interface ListingLimits {
   readonly replyBytesMax: number;
   readonly directoryBytesMax: number;
-  /** The smallest an entry can be, to size the first core request. */
-  readonly entryBytesMin: number;
   readonly sizeOf: (entry: DirectoryEntry) => EntrySize;
 }
 
@@ -53,6 +51,13 @@ function fitting(entries: readonly DirectoryEntry[], limits: ListingLimits, used
   }
   return entries.length;
 }
+
+/**
+ * The name length the first core request of a reply is sized for. Shorter names leave a reply a
+ * little short of full (allowed: the client asks for the rest); longer ones make the listing ask
+ * core a second time for exactly what fits.
+ */
+const TYPICAL_NAME = 'x'.repeat(20);
 
 /** The cookies after `.` and after `..` (page 0, which ReaddirCookies never issues). */
 const DOT_COOKIE = 1n;
@@ -82,9 +87,10 @@ export function listedHandle(call: Nfs3Call, entry: DirectoryEntry): Uint8Array 
 
 /**
  * One reply's worth of directory entries from `cookie` (see readdir-cookies.ts for the mapping).
- * Core is asked for an estimate of what fits; when fewer fit, core is asked again for exactly that
- * many, so the reply always ends at one of core's own cursors (which are stable under concurrent
- * changes). Each retry asks for strictly fewer entries, so this ends; usually after two calls.
+ * Core is asked for an estimate of what fits (entries with names of TYPICAL_NAME's length); when
+ * fewer fit, core is asked again for exactly that many, so the reply always ends at one of core's
+ * own cursors (which are stable under concurrent changes). Each retry asks for strictly fewer
+ * entries, so this ends; usually after one call.
  */
 export async function listDirectory(call: Nfs3Call, request: { cookie: bigint; verifier: Uint8Array; withAttributes: boolean }, limits: ListingLimits): Promise<Listing> {
   const { cookies } = call.services;
@@ -100,7 +106,9 @@ export async function listDirectory(call: Nfs3Call, request: { cookie: bigint; v
   if (resume.kind === 'bad') refuse(Nfs3Status.BAD_COOKIE, 'the cookie is unknown or from before a restart');
   if (resume.kind === 'eof') return { entries: [], eof: true };
   const { cursor, skip } = resume;
-  let limit = Math.max(1, Math.min(READDIR_LIMIT_MAX - skip, Math.floor((limits.replyBytesMax - REPLY_OVERHEAD_BYTES) / limits.entryBytesMin) + 1));
+  const typical = limits.sizeOf({ name: TYPICAL_NAME, handle: call.node, type: 'file' });
+  const room = Math.min(Math.floor((limits.replyBytesMax - used.replyBytes) / typical.replyBytes), Math.floor((limits.directoryBytesMax - used.directoryBytes) / typical.directoryBytes));
+  let limit = Math.max(1, Math.min(READDIR_LIMIT_MAX - skip, room));
   for (;;) {
     const page = await call.fs.readdir(call.ctx, call.node, { cursor, limit: skip + limit, withAttributes: request.withAttributes });
     const entries = page.entries.slice(skip);

@@ -28,7 +28,7 @@ export const readProcedure: Nfs3Procedure<ReadArgs, ReadOk, AttributesFail> = {
     try {
       if (args.offset > BigInt(Number.MAX_SAFE_INTEGER)) return ok({ attributes: await attributesOrNothing(call, call.node), data: new Uint8Array(0), eof: true });
       const result = await call.fs.read(call.ctx, call.node, { offset: Number(args.offset), length: Math.min(args.count, READ_BYTES_PREFERRED) });
-      return ok({ attributes: await attributesOrNothing(call, call.node), data: result.data, eof: result.eof });
+      return ok({ attributes: result.attributes ?? (await attributesOrNothing(call, call.node)), data: result.data, eof: result.eof });
     } catch (error) {
       return failWithAttributes(call, error);
     }

@@ -18,9 +18,6 @@ interface ReaddirOk {
   readonly listing: Listing;
 }
 
-/** The smallest READDIR entry: flag, fileid, a one-byte name, cookie. */
-const ENTRY_BYTES_MIN = 4 + 8 + 8 + 8;
-
 /**
  * RFC 1813 §3.3.16. `count` bounds the whole reply (capped at DIRECTORY_REPLY_BYTES_MAX). `.` and
  * `..` lead the listing (cookies 1 and 2; see directory-listing.ts), core's entries follow.
@@ -35,7 +32,7 @@ export const readdirProcedure: Nfs3Procedure<ReaddirArgs, ReaddirOk, AttributesF
   handle: async (call, args) => {
     try {
       const replyBytesMax = Math.min(args.count, DIRECTORY_REPLY_BYTES_MAX);
-      const listing = await listDirectory(call, { cookie: args.cookie, verifier: args.verifier, withAttributes: false }, { replyBytesMax, directoryBytesMax: replyBytesMax, entryBytesMin: ENTRY_BYTES_MIN, sizeOf: (entry) => baseEntrySize(entry.name) });
+      const listing = await listDirectory(call, { cookie: args.cookie, verifier: args.verifier, withAttributes: false }, { replyBytesMax, directoryBytesMax: replyBytesMax, sizeOf: (entry) => baseEntrySize(entry.name) });
       return ok({ attributes: await attributesOrNothing(call, call.node), verifier: call.services.cookies.verifier, listing });
     } catch (error) {
       return failWithAttributes(call, error);

@@ -23,7 +23,6 @@ interface ReaddirplusOk {
 
 const POST_OP_FH_BYTES = 4 + 4 + ((FILE_HANDLE_BYTES + 3) & ~3);
 const PLUS_BYTES = POST_OP_ATTR_BYTES + POST_OP_FH_BYTES;
-const ENTRY_BYTES_MIN = 4 + 8 + 8 + 8 + PLUS_BYTES;
 
 /**
  * RFC 1813 §3.3.17: READDIR with each entry's attributes and handle. `dircount` bounds the
@@ -52,7 +51,6 @@ export const readdirplusProcedure: Nfs3Procedure<ReaddirplusArgs, ReaddirplusOk,
           replyBytesMax,
           // Some clients send a small or zero dircount; the reply size still bounds the work.
           directoryBytesMax: args.dircount === 0 ? replyBytesMax : Math.max(args.dircount, 512),
-          entryBytesMin: ENTRY_BYTES_MIN,
           sizeOf: (entry) => {
             const base = baseEntrySize(entry.name);
             return { replyBytes: base.replyBytes + PLUS_BYTES, directoryBytes: base.directoryBytes };

@@ -1,7 +1,7 @@
-import { writeWccData, type WccData } from '../nfs3-attributes.js';
-import { failure, ok, refuse, type Nfs3Procedure } from '../nfs3-procedure.js';
+import { wccOf, writeWccData, type WccData } from '../nfs3-attributes.js';
+import { attributesOrNothing, failure, ok, refuse, type Nfs3Procedure } from '../nfs3-procedure.js';
 import { Nfs3Status, StableHow, VERIFIER_BYTES, WRITE_BYTES_PREFERRED } from '../nfs3-types.js';
-import { before, readFileHandle, wccAfter } from './common.js';
+import { readFileHandle, wccAfter } from './common.js';
 
 interface WriteArgs {
   readonly object: Uint8Array;
@@ -42,7 +42,8 @@ export const writeProcedure: Nfs3Procedure<WriteArgs, WriteOk, WccData> = {
   },
   object: (args) => args.object,
   handle: async (call, args) => {
-    const prior = await before(call, call.node);
+    const current = await attributesOrNothing(call, call.node);
+    const prior = wccOf(current);
     try {
       if (args.stable > StableHow.FILE_SYNC) refuse(Nfs3Status.INVAL, `stable_how ${args.stable} is not defined`);
       if (args.count > args.data.byteLength) refuse(Nfs3Status.INVAL, 'count exceeds the data sent');
@@ -50,12 +51,12 @@ export const writeProcedure: Nfs3Procedure<WriteArgs, WriteOk, WccData> = {
       const data = args.data.subarray(0, args.count);
       const offset = Number(args.offset);
       const gatherer = call.services.gatherer;
-      if (args.stable === StableHow.UNSTABLE && data.length > 0 && gatherer.mayGather(call.node)) {
+      if (args.stable === StableHow.UNSTABLE && data.length > 0 && gatherer.mayGather(call.node) && current !== undefined) {
         await gatherer.add(call.fs, call.ctx, call.node, offset, data);
-        const attributes = await call.fs.getattr(call.ctx, call.node);
-        const after = { ...attributes, size: Math.max(attributes.size, gatherer.pendingEnd(call.node) ?? 0) };
-        const wcc = prior === undefined ? { after } : { before: prior, after };
-        return ok({ wcc, count: data.length, committed: StableHow.UNSTABLE, verifier: call.services.writeVerifier });
+        // Core's attributes do not change when a write is gathered: the ones read before it
+        // serve as both sides of wcc_data, with the size the gathered writes will give.
+        const after = { ...current, size: Math.max(current.size, gatherer.pendingEnd(call.node) ?? 0) };
+        return ok({ wcc: { before: prior, after }, count: data.length, committed: StableHow.UNSTABLE, verifier: call.services.writeVerifier });
       }
       // Writes gathered earlier go first, so this one lands on top of them, in the client's order.
       await gatherer.flush(call.node, { report: false });
