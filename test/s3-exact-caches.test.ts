@@ -7,7 +7,7 @@ import { systemContext } from '../src/core/context.js';
 import { createLogger } from '../src/ops/logger.js';
 import { ensureDirectory } from '../src/protocols/s3/buckets.js';
 import { callApi } from './support/api-client.js';
-import { startS3, type S3Fixture } from './support/s3-fixture.js';
+import { startS3, type S3Fixture, s3ErrorName } from './support/s3-fixture.js';
 
 /**
  * The S3 server keeps access keys, users, group lists and bucket records in memory (ExactCache):
@@ -29,15 +29,6 @@ describe('S3 caches are exact: changes take effect at the next request', () => {
   });
   after(async () => fixture?.stop());
 
-  const errorName = async (promise: Promise<unknown>): Promise<string> => {
-    try {
-      await promise;
-    } catch (error) {
-      assert.ok(error instanceof S3ServiceException, String(error));
-      return error.name;
-    }
-    return 'no error';
-  };
   const read = (client: S3Client, bucket: string, key: string) => client.send(new GetObjectCommand({ Bucket: bucket, Key: key })).then((answer) => answer.Body?.transformToString());
   const newKey = async (name: string) => {
     const user = await fixture.server.instance.users.findByName(name);
@@ -50,14 +41,14 @@ describe('S3 caches are exact: changes take effect at the next request', () => {
     const key = await newKey('alice');
     assert.equal(await read(key.client, 'alpha', 'hello.txt'), 'hello');
     await fixture.accessKeys.revoke(key.id);
-    assert.equal(await errorName(read(key.client, 'alpha', 'hello.txt')), 'InvalidAccessKeyId');
+    assert.equal(await s3ErrorName(read(key.client, 'alpha', 'hello.txt')), 'InvalidAccessKeyId');
   });
 
   it('an access key revoked through the management API is refused at the next request', async () => {
     const key = await newKey('alice');
     assert.equal(await read(key.client, 'alpha', 'hello.txt'), 'hello');
     assert.equal((await api('DELETE', `/v1/s3/access-keys/${key.id}`)).status, 204);
-    assert.equal(await errorName(read(key.client, 'alpha', 'hello.txt')), 'InvalidAccessKeyId');
+    assert.equal(await s3ErrorName(read(key.client, 'alpha', 'hello.txt')), 'InvalidAccessKeyId');
   });
 
   it('a bucket removed from the store, or through the management API, is gone at the next request', async () => {
@@ -69,7 +60,7 @@ describe('S3 caches are exact: changes take effect at the next request', () => {
       await alice.send(new PutObjectCommand({ Bucket: name, Key: 'x.txt', Body: 'x' }));
       assert.equal(await read(alice, name, 'x.txt'), 'x');
       await remove();
-      assert.equal(await errorName(read(alice, name, 'x.txt')), 'NoSuchBucket', name);
+      assert.equal(await s3ErrorName(read(alice, name, 'x.txt')), 'NoSuchBucket', name);
     }
   });
 
@@ -82,14 +73,14 @@ describe('S3 caches are exact: changes take effect at the next request', () => {
     await fs.remove(ctx, folder, 'x.txt');
     await fs.rmdir(ctx, (await fs.resolvePath(ctx, '/s3/delta')).handle, 'folder');
     await fs.rmdir(ctx, (await fs.resolvePath(ctx, '/s3')).handle, 'delta');
-    assert.equal(await errorName(read(alice, 'delta', 'folder/x.txt')), 'NoSuchBucket');
-    assert.equal(await errorName(alice.send(new ListObjectsV2Command({ Bucket: 'delta' }))), 'NoSuchBucket');
-    assert.equal(await errorName(alice.send(new ListObjectsV2Command({ Bucket: 'delta', Prefix: 'folder/' }))), 'NoSuchBucket');
-    assert.equal(await errorName(alice.send(new ListObjectsV2Command({ Bucket: 'delta', MaxKeys: 0 }))), 'NoSuchBucket');
-    assert.equal(await errorName(alice.send(new HeadBucketCommand({ Bucket: 'delta' }))), 'NotFound');
+    assert.equal(await s3ErrorName(read(alice, 'delta', 'folder/x.txt')), 'NoSuchBucket');
+    assert.equal(await s3ErrorName(alice.send(new ListObjectsV2Command({ Bucket: 'delta' }))), 'NoSuchBucket');
+    assert.equal(await s3ErrorName(alice.send(new ListObjectsV2Command({ Bucket: 'delta', Prefix: 'folder/' }))), 'NoSuchBucket');
+    assert.equal(await s3ErrorName(alice.send(new ListObjectsV2Command({ Bucket: 'delta', MaxKeys: 0 }))), 'NoSuchBucket');
+    assert.equal(await s3ErrorName(alice.send(new HeadBucketCommand({ Bucket: 'delta' }))), 'NotFound');
     // A directory made again at the same path is another node: the bucket stays gone.
     await ensureDirectory(fs, ctx, '/s3/delta', { mustCreate: true });
-    assert.equal(await errorName(alice.send(new ListObjectsV2Command({ Bucket: 'delta' }))), 'NoSuchBucket');
+    assert.equal(await s3ErrorName(alice.send(new ListObjectsV2Command({ Bucket: 'delta' }))), 'NoSuchBucket');
   });
 
   it('a group membership added or removed shows in the caller\'s groups at the next request', async () => {
@@ -101,11 +92,11 @@ describe('S3 caches are exact: changes take effect at the next request', () => {
     await fs.setattr(ctx, dir.handle, { mode: 0o770 });
     await alice.send(new PutObjectCommand({ Bucket: 'alpha', Key: 'team/plan.txt', Body: 'plan' }));
     const bobClient = fixture.client(fixture.users.bob.credentials);
-    assert.equal(await errorName(read(bobClient, 'alpha', 'team/plan.txt')), 'AccessDenied');
+    assert.equal(await s3ErrorName(read(bobClient, 'alpha', 'team/plan.txt')), 'AccessDenied');
     await groups.addMember(team.id, bob.id);
     assert.equal(await read(bobClient, 'alpha', 'team/plan.txt'), 'plan');
     await groups.removeMember(team.id, bob.id);
-    assert.equal(await errorName(read(bobClient, 'alpha', 'team/plan.txt')), 'AccessDenied');
+    assert.equal(await s3ErrorName(read(bobClient, 'alpha', 'team/plan.txt')), 'AccessDenied');
     await groups.addMember(team.id, bob.id);
     assert.equal(await read(bobClient, 'alpha', 'team/plan.txt'), 'plan');
     await fs.setattr(ctx, dir.handle, { gid: 100 });
@@ -121,6 +112,6 @@ describe('S3 caches are exact: changes take effect at the next request', () => {
     assert.equal(await read(client, 'alpha', 'hello.txt'), 'hello');
     // Straight to the store, which leaves the key in place: the user lookup itself must see it.
     await users.deleteUser(carol.id);
-    assert.equal(await errorName(read(client, 'alpha', 'hello.txt')), 'InvalidAccessKeyId');
+    assert.equal(await s3ErrorName(read(client, 'alpha', 'hello.txt')), 'InvalidAccessKeyId');
   });
 });

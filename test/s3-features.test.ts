@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { systemContext } from '../src/core/context.js';
 import { createLogger } from '../src/ops/logger.js';
-import { presign, rawRequest, startS3, type S3Fixture } from './support/s3-fixture.js';
+import { presign, rawRequest, startS3, type S3Fixture, s3ErrorName } from './support/s3-fixture.js';
 
 const run = promisify(execFile);
 
@@ -27,15 +27,6 @@ describe('S3 tagging, versions, bucket policies, presigned URLs, s3cmd', () => {
   });
   after(async () => fixture?.stop());
 
-  const errorName = async (promise: Promise<unknown>): Promise<string> => {
-    try {
-      await promise;
-    } catch (error) {
-      assert.ok(error instanceof S3ServiceException, String(error));
-      return error.name;
-    }
-    return 'no error';
-  };
   const anonymous = (method: string, path: string, options: { body?: Buffer; plain?: boolean } = {}) => rawRequest(fixture.port, { method, path, ...options });
   const setPolicy = (statements: unknown[]) => alice.send(new PutBucketPolicyCommand({ Bucket: 'alpha', Policy: JSON.stringify({ Version: '2012-10-17', Statement: statements }) }));
 
@@ -47,13 +38,13 @@ describe('S3 tagging, versions, bucket policies, presigned URLs, s3cmd', () => {
     await alice.send(new PutObjectTaggingCommand({ Bucket: 'alpha', Key: 'tags/one', Tagging: { TagSet: [{ Key: 'only', Value: '1' }] } }));
     assert.deepEqual((await alice.send(new GetObjectTaggingCommand({ Bucket: 'alpha', Key: 'tags/one' }))).TagSet, [{ Key: 'only', Value: '1' }]);
     const tooMany = Array.from({ length: 11 }, (_, index) => ({ Key: `k${index}`, Value: 'v' }));
-    assert.equal(await errorName(alice.send(new PutObjectTaggingCommand({ Bucket: 'alpha', Key: 'tags/one', Tagging: { TagSet: tooMany } }))), 'InvalidTag');
-    assert.equal(await errorName(alice.send(new PutObjectTaggingCommand({ Bucket: 'alpha', Key: 'tags/one', Tagging: { TagSet: [{ Key: 'k'.repeat(129), Value: 'v' }] } }))), 'InvalidTag');
-    assert.equal(await errorName(alice.send(new PutObjectTaggingCommand({ Bucket: 'alpha', Key: 'tags/one', Tagging: { TagSet: [{ Key: 'k', Value: 'v'.repeat(257) }] } }))), 'InvalidTag');
-    assert.equal(await errorName(alice.send(new PutObjectCommand({ Bucket: 'alpha', Key: 'tags/two', Body: 'x', Tagging: 'a=1&a=2' }))), 'InvalidTag');
+    assert.equal(await s3ErrorName(alice.send(new PutObjectTaggingCommand({ Bucket: 'alpha', Key: 'tags/one', Tagging: { TagSet: tooMany } }))), 'InvalidTag');
+    assert.equal(await s3ErrorName(alice.send(new PutObjectTaggingCommand({ Bucket: 'alpha', Key: 'tags/one', Tagging: { TagSet: [{ Key: 'k'.repeat(129), Value: 'v' }] } }))), 'InvalidTag');
+    assert.equal(await s3ErrorName(alice.send(new PutObjectTaggingCommand({ Bucket: 'alpha', Key: 'tags/one', Tagging: { TagSet: [{ Key: 'k', Value: 'v'.repeat(257) }] } }))), 'InvalidTag');
+    assert.equal(await s3ErrorName(alice.send(new PutObjectCommand({ Bucket: 'alpha', Key: 'tags/two', Body: 'x', Tagging: 'a=1&a=2' }))), 'InvalidTag');
     await alice.send(new DeleteObjectTaggingCommand({ Bucket: 'alpha', Key: 'tags/one' }));
     assert.deepEqual((await alice.send(new GetObjectTaggingCommand({ Bucket: 'alpha', Key: 'tags/one' }))).TagSet ?? [], []);
-    assert.equal(await errorName(alice.send(new GetObjectTaggingCommand({ Bucket: 'alpha', Key: 'tags/none' }))), 'NoSuchKey');
+    assert.equal(await s3ErrorName(alice.send(new GetObjectTaggingCommand({ Bucket: 'alpha', Key: 'tags/none' }))), 'NoSuchKey');
   });
 
   it('object metadata is published with the object (small and staged), and dropped when another protocol changes the data', async () => {
@@ -96,23 +87,23 @@ describe('S3 tagging, versions, bucket policies, presigned URLs, s3cmd', () => {
     // The cleanup pattern of tools: list versions, delete them by (key, null).
     await alice.send(new DeleteObjectsCommand({ Bucket: 'alpha', Delete: { Objects: (all.Versions ?? []).map((version) => ({ Key: version.Key!, VersionId: version.VersionId! })) } }));
     assert.equal((await alice.send(new ListObjectVersionsCommand({ Bucket: 'alpha', Prefix: 'ver/' }))).Versions, undefined);
-    const refused = await errorName(alice.send(new PutBucketVersioningCommand({ Bucket: 'alpha', VersioningConfiguration: { Status: 'Enabled' } })));
+    const refused = await s3ErrorName(alice.send(new PutBucketVersioningCommand({ Bucket: 'alpha', VersioningConfiguration: { Status: 'Enabled' } })));
     assert.equal(refused, 'NotImplemented');
   });
 
   it('bucket policies: validation, Get/Delete, owner only', async () => {
-    assert.equal(await errorName(alice.send(new GetBucketPolicyCommand({ Bucket: 'alpha' }))), 'NoSuchBucketPolicy');
-    assert.equal(await errorName(alice.send(new PutBucketPolicyCommand({ Bucket: 'alpha', Policy: 'not json' }))), 'MalformedPolicy');
-    assert.equal(await errorName(setPolicy([{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::other/*' }])), 'MalformedPolicy');
-    assert.equal(await errorName(setPolicy([{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::alpha/*', Condition: { StringLike: { 'aws:Referer': 'x' } } }])), 'MalformedPolicy');
-    assert.equal(await errorName(setPolicy([{ Effect: 'Allow', NotPrincipal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::alpha/*' }])), 'MalformedPolicy');
+    assert.equal(await s3ErrorName(alice.send(new GetBucketPolicyCommand({ Bucket: 'alpha' }))), 'NoSuchBucketPolicy');
+    assert.equal(await s3ErrorName(alice.send(new PutBucketPolicyCommand({ Bucket: 'alpha', Policy: 'not json' }))), 'MalformedPolicy');
+    assert.equal(await s3ErrorName(setPolicy([{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::other/*' }])), 'MalformedPolicy');
+    assert.equal(await s3ErrorName(setPolicy([{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::alpha/*', Condition: { StringLike: { 'aws:Referer': 'x' } } }])), 'MalformedPolicy');
+    assert.equal(await s3ErrorName(setPolicy([{ Effect: 'Allow', NotPrincipal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::alpha/*' }])), 'MalformedPolicy');
     const policy = [{ Sid: 'public', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::alpha/public/*' }];
     await setPolicy(policy);
     assert.deepEqual(JSON.parse((await alice.send(new GetBucketPolicyCommand({ Bucket: 'alpha' }))).Policy ?? '').Statement, policy);
-    assert.equal(await errorName(bob.send(new GetBucketPolicyCommand({ Bucket: 'alpha' }))), 'AccessDenied');
-    assert.equal(await errorName(bob.send(new DeleteBucketPolicyCommand({ Bucket: 'alpha' }))), 'AccessDenied');
+    assert.equal(await s3ErrorName(bob.send(new GetBucketPolicyCommand({ Bucket: 'alpha' }))), 'AccessDenied');
+    assert.equal(await s3ErrorName(bob.send(new DeleteBucketPolicyCommand({ Bucket: 'alpha' }))), 'AccessDenied');
     await alice.send(new DeleteBucketPolicyCommand({ Bucket: 'alpha' }));
-    assert.equal(await errorName(alice.send(new GetBucketPolicyCommand({ Bucket: 'alpha' }))), 'NoSuchBucketPolicy');
+    assert.equal(await s3ErrorName(alice.send(new GetBucketPolicyCommand({ Bucket: 'alpha' }))), 'NoSuchBucketPolicy');
   });
 
   it('anonymous access only where a policy allows "*", then as nobody through core ACLs', async () => {
@@ -147,7 +138,7 @@ describe('S3 tagging, versions, bucket policies, presigned URLs, s3cmd', () => {
     await alice.send(new PutObjectCommand({ Bucket: 'alpha', Key: 'team/doc.txt', Body: 'doc' }));
     assert.equal(await (await bob.send(new GetObjectCommand({ Bucket: 'alpha', Key: 'team/doc.txt' }))).Body!.transformToString(), 'doc');
     await setPolicy([{ Effect: 'Deny', Principal: { AWS: ['arn:aws:iam::enclave:user/bob'] }, Action: 's3:GetObject', Resource: 'arn:aws:s3:::alpha/team/*' }]);
-    assert.equal(await errorName(bob.send(new GetObjectCommand({ Bucket: 'alpha', Key: 'team/doc.txt' }))), 'AccessDenied');
+    assert.equal(await s3ErrorName(bob.send(new GetObjectCommand({ Bucket: 'alpha', Key: 'team/doc.txt' }))), 'AccessDenied');
     assert.equal(await (await alice.send(new GetObjectCommand({ Bucket: 'alpha', Key: 'team/doc.txt' }))).Body!.transformToString(), 'doc');
     // DeleteObjects checks each key against the policy.
     await setPolicy([{ Effect: 'Deny', Principal: '*', Action: 's3:DeleteObject', Resource: 'arn:aws:s3:::alpha/team/*' }]);
@@ -155,10 +146,10 @@ describe('S3 tagging, versions, bucket policies, presigned URLs, s3cmd', () => {
     assert.equal(deleted.Errors?.[0]?.Code, 'AccessDenied');
     // An Allow for bob does not let him write where core refuses him (alice's 0755 directory).
     await setPolicy([{ Effect: 'Allow', Principal: { AWS: 'bob' }, Action: 's3:*', Resource: ['arn:aws:s3:::alpha', 'arn:aws:s3:::alpha/*'] }]);
-    assert.equal(await errorName(bob.send(new PutObjectCommand({ Bucket: 'alpha', Key: 'team/bob.txt', Body: 'x' }))), 'AccessDenied');
+    assert.equal(await s3ErrorName(bob.send(new PutObjectCommand({ Bucket: 'alpha', Key: 'team/bob.txt', Body: 'x' }))), 'AccessDenied');
     // Conditions: deny everyone outside 10.0.0.0/8 -> we (127.0.0.1) are denied; NotIpAddress the other way.
     await setPolicy([{ Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::alpha/*', Condition: { NotIpAddress: { 'aws:SourceIp': ['10.0.0.0/8'] } } }]);
-    assert.equal(await errorName(alice.send(new GetObjectCommand({ Bucket: 'alpha', Key: 'team/doc.txt' }))), 'AccessDenied');
+    assert.equal(await s3ErrorName(alice.send(new GetObjectCommand({ Bucket: 'alpha', Key: 'team/doc.txt' }))), 'AccessDenied');
     await setPolicy([{ Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::alpha/*', Condition: { IpAddress: { 'aws:SourceIp': '10.0.0.0/8' } } }]);
     assert.equal(await (await alice.send(new GetObjectCommand({ Bucket: 'alpha', Key: 'team/doc.txt' }))).Body!.transformToString(), 'doc');
     // aws:SecureTransport: allow anonymous reads only over TLS.

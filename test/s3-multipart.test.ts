@@ -7,11 +7,11 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand,
-  ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand, S3Client, S3ServiceException, UploadPartCommand, UploadPartCopyCommand,
+  ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { systemContext } from '../src/core/context.js';
 import { createLogger } from '../src/ops/logger.js';
-import { startS3, type S3Fixture } from './support/s3-fixture.js';
+import { startS3, type S3Fixture, s3ErrorName } from './support/s3-fixture.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -30,15 +30,6 @@ describe('S3 multipart upload and CopyObject by shared chunks', () => {
   });
   after(async () => fixture?.stop());
 
-  const errorName = async (promise: Promise<unknown>): Promise<string> => {
-    try {
-      await promise;
-    } catch (error) {
-      assert.ok(error instanceof S3ServiceException, String(error));
-      return error.name;
-    }
-    return 'no error';
-  };
   const body = async (key: string) => Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: 'alpha', Key: key }))).Body!.transformToByteArray());
 
   it('the SDK uploads 3 parts; the object is assembled with the -N ETag; staging is invisible and removed', async () => {
@@ -69,7 +60,7 @@ describe('S3 multipart upload and CopyObject by shared chunks', () => {
     const ranged = await client.send(new GetObjectCommand({ Bucket: 'alpha', Key: 'mp/three', Range: `bytes=${5 * MiB - 2}-${5 * MiB + 1}` }));
     assert.deepEqual(Buffer.from(await ranged.Body!.transformToByteArray()), Buffer.concat(parts).subarray(5 * MiB - 2, 5 * MiB + 2));
     assert.equal((await client.send(new ListMultipartUploadsCommand({ Bucket: 'alpha' }))).Uploads, undefined);
-    assert.equal(await errorName(client.send(new ListPartsCommand({ Bucket: 'alpha', Key: 'mp/three', UploadId }))), 'NoSuchUpload');
+    assert.equal(await s3ErrorName(client.send(new ListPartsCommand({ Bucket: 'alpha', Key: 'mp/three', UploadId }))), 'NoSuchUpload');
     // The staging directory of the upload is gone.
     const fs = fixture.server.instance.fileSystem;
     const ctx = systemContext(createLogger({ level: 'silent' }));
@@ -83,23 +74,23 @@ describe('S3 multipart upload and CopyObject by shared chunks', () => {
     const first = await client.send(new UploadPartCommand({ Bucket: 'alpha', Key: 'mp/bad', UploadId, PartNumber: 1, Body: small }));
     const second = await client.send(new UploadPartCommand({ Bucket: 'alpha', Key: 'mp/bad', UploadId, PartNumber: 2, Body: small }));
     const complete = (Parts: Array<{ ETag: string; PartNumber: number }>) => client.send(new CompleteMultipartUploadCommand({ Bucket: 'alpha', Key: 'mp/bad', UploadId, MultipartUpload: { Parts } }));
-    assert.equal(await errorName(complete([{ ETag: first.ETag!, PartNumber: 1 }, { ETag: second.ETag!, PartNumber: 2 }])), 'EntityTooSmall');
-    assert.equal(await errorName(complete([{ ETag: second.ETag!, PartNumber: 2 }, { ETag: first.ETag!, PartNumber: 1 }])), 'InvalidPartOrder');
-    assert.equal(await errorName(complete([{ ETag: '"00000000000000000000000000000000"', PartNumber: 1 }])), 'InvalidPart');
-    assert.equal(await errorName(complete([{ ETag: first.ETag!, PartNumber: 3 }])), 'InvalidPart');
-    assert.equal(await errorName(client.send(new UploadPartCommand({ Bucket: 'alpha', Key: 'mp/bad', UploadId, PartNumber: 10_001, Body: small }))), 'InvalidArgument');
-    assert.equal(await errorName(client.send(new UploadPartCommand({ Bucket: 'alpha', Key: 'mp/other-key', UploadId, PartNumber: 1, Body: small }))), 'NoSuchUpload');
+    assert.equal(await s3ErrorName(complete([{ ETag: first.ETag!, PartNumber: 1 }, { ETag: second.ETag!, PartNumber: 2 }])), 'EntityTooSmall');
+    assert.equal(await s3ErrorName(complete([{ ETag: second.ETag!, PartNumber: 2 }, { ETag: first.ETag!, PartNumber: 1 }])), 'InvalidPartOrder');
+    assert.equal(await s3ErrorName(complete([{ ETag: '"00000000000000000000000000000000"', PartNumber: 1 }])), 'InvalidPart');
+    assert.equal(await s3ErrorName(complete([{ ETag: first.ETag!, PartNumber: 3 }])), 'InvalidPart');
+    assert.equal(await s3ErrorName(client.send(new UploadPartCommand({ Bucket: 'alpha', Key: 'mp/bad', UploadId, PartNumber: 10_001, Body: small }))), 'InvalidArgument');
+    assert.equal(await s3ErrorName(client.send(new UploadPartCommand({ Bucket: 'alpha', Key: 'mp/other-key', UploadId, PartNumber: 1, Body: small }))), 'NoSuchUpload');
     // Another user cannot add parts to or abort alice's upload: core refuses them the upload directory.
-    assert.equal(await errorName(bob.send(new UploadPartCommand({ Bucket: 'alpha', Key: 'mp/bad', UploadId, PartNumber: 1, Body: small }))), 'AccessDenied');
-    assert.equal(await errorName(bob.send(new AbortMultipartUploadCommand({ Bucket: 'alpha', Key: 'mp/bad', UploadId }))), 'AccessDenied');
+    assert.equal(await s3ErrorName(bob.send(new UploadPartCommand({ Bucket: 'alpha', Key: 'mp/bad', UploadId, PartNumber: 1, Body: small }))), 'AccessDenied');
+    assert.equal(await s3ErrorName(bob.send(new AbortMultipartUploadCommand({ Bucket: 'alpha', Key: 'mp/bad', UploadId }))), 'AccessDenied');
     // A single small part is fine (the last part may be small).
     const single = await complete([{ ETag: first.ETag!, PartNumber: 1 }]);
     assert.equal(single.ETag, multipartEtag([small]));
     const { UploadId: abandoned } = await client.send(new CreateMultipartUploadCommand({ Bucket: 'alpha', Key: 'mp/aborted' }));
     await client.send(new UploadPartCommand({ Bucket: 'alpha', Key: 'mp/aborted', UploadId: abandoned, PartNumber: 1, Body: small }));
     await client.send(new AbortMultipartUploadCommand({ Bucket: 'alpha', Key: 'mp/aborted', UploadId: abandoned }));
-    assert.equal(await errorName(client.send(new ListPartsCommand({ Bucket: 'alpha', Key: 'mp/aborted', UploadId: abandoned }))), 'NoSuchUpload');
-    assert.equal(await errorName(client.send(new HeadObjectCommand({ Bucket: 'alpha', Key: 'mp/aborted' }))), 'NotFound');
+    assert.equal(await s3ErrorName(client.send(new ListPartsCommand({ Bucket: 'alpha', Key: 'mp/aborted', UploadId: abandoned }))), 'NoSuchUpload');
+    assert.equal(await s3ErrorName(client.send(new HeadObjectCommand({ Bucket: 'alpha', Key: 'mp/aborted' }))), 'NotFound');
   });
 
   it('UploadPartCopy shares chunks of a range of an existing object', async () => {
@@ -110,8 +101,8 @@ describe('S3 multipart upload and CopyObject by shared chunks', () => {
     assert.equal(one.CopyPartResult?.ETag, `"${md5(source)}"`);
     const two = await client.send(new UploadPartCopyCommand({ Bucket: 'alpha', Key: 'mp/copied', UploadId, PartNumber: 2, CopySource: 'alpha/mp/source', CopySourceRange: 'bytes=100-199' }));
     assert.equal(two.CopyPartResult?.ETag, `"${md5(source.subarray(100, 200))}"`);
-    assert.equal(await errorName(client.send(new UploadPartCopyCommand({ Bucket: 'alpha', Key: 'mp/copied', UploadId, PartNumber: 3, CopySource: 'alpha/mp/source', CopySourceRange: `bytes=0-${6 * MiB}` }))), 'InvalidRange');
-    assert.equal(await errorName(client.send(new UploadPartCopyCommand({ Bucket: 'alpha', Key: 'mp/copied', UploadId, PartNumber: 3, CopySource: 'alpha/mp/source', CopySourceIfMatch: '"nope"' }))), 'PreconditionFailed');
+    assert.equal(await s3ErrorName(client.send(new UploadPartCopyCommand({ Bucket: 'alpha', Key: 'mp/copied', UploadId, PartNumber: 3, CopySource: 'alpha/mp/source', CopySourceRange: `bytes=0-${6 * MiB}` }))), 'InvalidRange');
+    assert.equal(await s3ErrorName(client.send(new UploadPartCopyCommand({ Bucket: 'alpha', Key: 'mp/copied', UploadId, PartNumber: 3, CopySource: 'alpha/mp/source', CopySourceIfMatch: '"nope"' }))), 'PreconditionFailed');
     await client.send(new CompleteMultipartUploadCommand({ Bucket: 'alpha', Key: 'mp/copied', UploadId, MultipartUpload: { Parts: [{ ETag: one.CopyPartResult!.ETag!, PartNumber: 1 }, { ETag: two.CopyPartResult!.ETag!, PartNumber: 2 }] } }));
     assert.deepEqual(await body('mp/copied'), Buffer.concat([source, source.subarray(100, 200)]));
   });
@@ -131,14 +122,14 @@ describe('S3 multipart upload and CopyObject by shared chunks', () => {
     assert.equal(replaced.ContentType, 'text/x-new');
     assert.deepEqual(replaced.Metadata, { b: '2' });
     // Conditions: If-Match wrong, If-None-Match right, If-Modified-Since in the future all fail with 412.
-    assert.equal(await errorName(client.send(new CopyObjectCommand({ Bucket: 'alpha', Key: 'cp/c1', CopySource: 'alpha/cp/source', CopySourceIfMatch: '"abc"' }))), 'PreconditionFailed');
-    assert.equal(await errorName(client.send(new CopyObjectCommand({ Bucket: 'alpha', Key: 'cp/c1', CopySource: 'alpha/cp/source', CopySourceIfNoneMatch: put.ETag }))), 'PreconditionFailed');
-    assert.equal(await errorName(client.send(new CopyObjectCommand({ Bucket: 'alpha', Key: 'cp/c1', CopySource: 'alpha/cp/source', CopySourceIfModifiedSince: new Date(Date.now() + 86_400_000) }))), 'PreconditionFailed');
-    assert.equal(await errorName(client.send(new CopyObjectCommand({ Bucket: 'alpha', Key: 'cp/c1', CopySource: 'alpha/cp/source', CopySourceIfUnmodifiedSince: new Date(Date.now() - 86_400_000) }))), 'PreconditionFailed');
+    assert.equal(await s3ErrorName(client.send(new CopyObjectCommand({ Bucket: 'alpha', Key: 'cp/c1', CopySource: 'alpha/cp/source', CopySourceIfMatch: '"abc"' }))), 'PreconditionFailed');
+    assert.equal(await s3ErrorName(client.send(new CopyObjectCommand({ Bucket: 'alpha', Key: 'cp/c1', CopySource: 'alpha/cp/source', CopySourceIfNoneMatch: put.ETag }))), 'PreconditionFailed');
+    assert.equal(await s3ErrorName(client.send(new CopyObjectCommand({ Bucket: 'alpha', Key: 'cp/c1', CopySource: 'alpha/cp/source', CopySourceIfModifiedSince: new Date(Date.now() + 86_400_000) }))), 'PreconditionFailed');
+    assert.equal(await s3ErrorName(client.send(new CopyObjectCommand({ Bucket: 'alpha', Key: 'cp/c1', CopySource: 'alpha/cp/source', CopySourceIfUnmodifiedSince: new Date(Date.now() - 86_400_000) }))), 'PreconditionFailed');
     await client.send(new CopyObjectCommand({ Bucket: 'alpha', Key: 'cp/c1', CopySource: 'alpha/cp/source', CopySourceIfMatch: put.ETag, CopySourceIfUnmodifiedSince: new Date(Date.now() - 86_400_000) }));
     assert.deepEqual(await body('cp/c1'), data);
-    assert.equal(await errorName(client.send(new CopyObjectCommand({ Bucket: 'alpha', Key: 'cp/source', CopySource: 'alpha/cp/source' }))), 'InvalidRequest');
-    assert.equal(await errorName(client.send(new CopyObjectCommand({ Bucket: 'alpha', Key: 'cp/x', CopySource: 'alpha/cp/missing' }))), 'NoSuchKey');
+    assert.equal(await s3ErrorName(client.send(new CopyObjectCommand({ Bucket: 'alpha', Key: 'cp/source', CopySource: 'alpha/cp/source' }))), 'InvalidRequest');
+    assert.equal(await s3ErrorName(client.send(new CopyObjectCommand({ Bucket: 'alpha', Key: 'cp/x', CopySource: 'alpha/cp/missing' }))), 'NoSuchKey');
   });
 
   it('abandoned uploads expire: the sweep removes uploads older than the configured age', async () => {
@@ -151,7 +142,7 @@ describe('S3 multipart upload and CopyObject by shared chunks', () => {
     } finally {
       fixture.clockOffsetMs = 0;
     }
-    assert.equal(await errorName(client.send(new ListPartsCommand({ Bucket: 'alpha', Key: 'mp/abandoned', UploadId }))), 'NoSuchUpload');
+    assert.equal(await s3ErrorName(client.send(new ListPartsCommand({ Bucket: 'alpha', Key: 'mp/abandoned', UploadId }))), 'NoSuchUpload');
     assert.equal((await client.send(new ListMultipartUploadsCommand({ Bucket: 'alpha' }))).Uploads, undefined);
   });
 

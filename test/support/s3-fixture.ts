@@ -5,7 +5,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { S3Client } from '@aws-sdk/client-s3';
+import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { defaultConfig } from '../../src/config/config-schema.js';
 import { systemContext } from '../../src/core/context.js';
@@ -189,4 +189,15 @@ export function signedRequest(port: number, credentials: Credentials, options: {
   const signature = createHmac('sha256', key).update(toSign).digest('hex');
   headers.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`;
   return rawRequest(port, { method: options.method, path: query === '' ? path : `${path}?${query}`, headers, ...(options.body === undefined ? {} : { body: options.body }) });
+}
+
+/** The S3 error code an SDK call failed with (the exception's name), or 'no error'. */
+export async function s3ErrorName(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    if (!(error instanceof S3ServiceException)) throw error;
+    return error.name;
+  }
+  return 'no error';
 }
