@@ -59,6 +59,16 @@ describe('S3 multipart upload and CopyObject by shared chunks', () => {
     assert.equal(head.PartsCount, 3);
     const ranged = await client.send(new GetObjectCommand({ Bucket: 'alpha', Key: 'mp/three', Range: `bytes=${5 * MiB - 2}-${5 * MiB + 1}` }));
     assert.deepEqual(Buffer.from(await ranged.Body!.transformToByteArray()), Buffer.concat(parts).subarray(5 * MiB - 2, 5 * MiB + 2));
+    // GET and HEAD by partNumber answer that part's bytes (206, Content-Range, parts count).
+    for (const [index, part] of parts.entries()) {
+      const got = await client.send(new GetObjectCommand({ Bucket: 'alpha', Key: 'mp/three', PartNumber: index + 1 }));
+      assert.deepEqual(Buffer.from(await got.Body!.transformToByteArray()), part, `part ${index + 1}`);
+      const offset = parts.slice(0, index).reduce((sum, earlier) => sum + earlier.length, 0);
+      assert.equal(got.ContentRange, `bytes ${offset}-${offset + part.length - 1}/${Buffer.concat(parts).length}`);
+      assert.equal(got.PartsCount, 3);
+      assert.equal((await client.send(new HeadObjectCommand({ Bucket: 'alpha', Key: 'mp/three', PartNumber: index + 1 }))).ContentLength, part.length);
+    }
+    assert.equal(await s3ErrorName(client.send(new GetObjectCommand({ Bucket: 'alpha', Key: 'mp/three', PartNumber: 4 }))), 'InvalidPartNumber');
     assert.equal((await client.send(new ListMultipartUploadsCommand({ Bucket: 'alpha' }))).Uploads, undefined);
     assert.equal(await s3ErrorName(client.send(new ListPartsCommand({ Bucket: 'alpha', Key: 'mp/three', UploadId }))), 'NoSuchUpload');
     // The staging directory of the upload is gone.

@@ -26,7 +26,7 @@ import { bucketRoot, bucketRootAttributes, type Bucket } from './buckets.js';
 import type { BucketRequest, S3Services } from './context.js';
 import { S3Error } from './errors.js';
 import { compareKeys, parseObjectKey, RESERVED_PREFIX } from './object-keys.js';
-import { objectXattrs, storedObjectMetadata, type ObjectMetadata } from './object-metadata.js';
+import { encodePartSizes, objectXattrs, storedObjectMetadata, type ObjectMetadata } from './object-metadata.js';
 import { checkCopySourceConditions, copyBytes, copySource, md5Of, metadataFromHeaders, stageAndPublish, WRITE_PIECE_BYTES, writeBody } from './object-operations.js';
 import { readBody } from './payload.js';
 import { isoTime, sendEmpty, sendXml } from './respond.js';
@@ -289,7 +289,7 @@ export async function completeMultipartUpload(services: S3Services, s3: BucketRe
       const digests = Buffer.concat(parts.map((part) => Buffer.from(part.etag, 'hex')));
       return `${createHash('md5').update(digests).digest('hex')}-${parts.length}`;
     },
-    { ...record.metadata, partsCount: parts.length },
+    { ...record.metadata, partsCount: parts.length, partSizes: encodePartSizes(parts.map((part) => part.size)) },
     { noReplace: false },
   );
   await removeUpload(services, s3.ctx, s3.bucket, record.uploadId);

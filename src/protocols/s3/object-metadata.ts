@@ -26,6 +26,22 @@ export interface ObjectMetadata {
   readonly tags?: ReadonlyArray<{ readonly key: string; readonly value: string }>;
   /** Parts of a multipart object (x-amz-mp-parts-count). */
   readonly partsCount?: number;
+  /**
+   * The sizes of a multipart object's parts in order, run-length encoded as [bytes, count] pairs
+   * (parts are usually all one size but the last), for GET and HEAD by partNumber.
+   */
+  readonly partSizes?: ReadonlyArray<readonly [number, number]>;
+}
+
+/** [bytes, count] runs of part sizes. */
+export function encodePartSizes(sizes: readonly number[]): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
+  for (const size of sizes) {
+    const last = runs.at(-1);
+    if (last !== undefined && last[0] === size) last[1]++;
+    else runs.push([size, 1]);
+  }
+  return runs;
 }
 
 const encoder = new TextEncoder();

@@ -296,7 +296,7 @@ export async function getObject(services: S3Services, s3: BucketRequest, head: b
   const headers = objectHeaders(found.attributes, metadata);
   checkConditions(s3, found.attributes, metadata.etag, headers);
   Object.assign(headers, overrides);
-  const part = partRange(s3, { size, partsCount: metadata.partsCount });
+  const part = partRange(s3, { size, partsCount: metadata.partsCount, ...(metadata.partSizes === undefined ? {} : { partSizes: metadata.partSizes }) });
   const range = part ?? (found.attributes.type === 'file' ? parseRange(s3.request.headers.range, size) : undefined);
   const start = range?.start ?? 0;
   const end = range?.end ?? size - 1;

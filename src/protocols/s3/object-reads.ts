@@ -33,12 +33,12 @@ export function responseOverrides(s3: BucketRequest): Record<string, string> {
 
 /**
  * The bytes `partNumber` names, or undefined for the whole object (no partNumber, or part 1 of an
- * empty single-part object). A single-part object has one part, the whole object; a part number
- * beyond the object's parts is InvalidPartNumber (416). The parts of a multipart object are not
- * recorded (only their count), so reading one of them is NotImplemented. With a Range header it
- * is InvalidRequest: the two select bytes in different ways.
+ * empty single-part object). A single-part object has one part, the whole object; a multipart
+ * object's part is found from its recorded part sizes; a part number beyond the object's parts is
+ * InvalidPartNumber (416). With a Range header it is InvalidRequest: the two select bytes in
+ * different ways. An empty part reads as the whole (empty) answer.
  */
-export function partRange(s3: BucketRequest, object: { size: number; partsCount: number | undefined }): { start: number; end: number } | undefined {
+export function partRange(s3: BucketRequest, object: { size: number; partsCount: number | undefined; partSizes?: ReadonlyArray<readonly [number, number]> }): { start: number; end: number } | undefined {
   const text = s3.query.get('partNumber');
   if (text === undefined) return undefined;
   if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > PART_NUMBER_MAX) {
@@ -47,6 +47,20 @@ export function partRange(s3: BucketRequest, object: { size: number; partsCount:
   if (s3.request.headers.range !== undefined) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
   const partNumber = Number(text);
   if (partNumber > (object.partsCount ?? 1)) throw new S3Error('InvalidPartNumber', undefined, { PartNumberRequested: text, ActualPartCount: String(object.partsCount ?? 1) });
-  if (object.partsCount !== undefined) throw new S3Error('NotImplemented', 'Reading one part of a multipart object is not implemented (the part boundaries are not recorded); use a Range');
+  if (object.partsCount !== undefined) {
+    // Objects completed before part sizes were recorded have only the count.
+    if (object.partSizes === undefined) throw new S3Error('NotImplemented', 'The part boundaries of this object were not recorded; use a Range');
+    let start = 0;
+    let before = partNumber - 1;
+    for (const [bytes, count] of object.partSizes) {
+      if (before < count) {
+        start += before * bytes;
+        return bytes === 0 ? undefined : { start, end: start + bytes - 1 };
+      }
+      start += count * bytes;
+      before -= count;
+    }
+    throw new S3Error('InvalidPartNumber', undefined, { PartNumberRequested: text, ActualPartCount: String(object.partsCount) });
+  }
   return object.size === 0 ? undefined : { start: 0, end: object.size - 1 };
 }
