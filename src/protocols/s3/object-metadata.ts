@@ -31,6 +31,11 @@ export interface ObjectMetadata {
    * (parts are usually all one size but the last), for GET and HEAD by partNumber.
    */
   readonly partSizes?: ReadonlyArray<readonly [number, number]>;
+  /**
+   * Full-object checksums the upload carried and that matched its bytes (`x-amz-checksum-crc32`
+   * and the like -> base64), answered on GetObject and HeadObject with x-amz-checksum-mode ENABLED.
+   */
+  readonly checksums?: Readonly<Record<string, string>>;
 }
 
 /** [bytes, count] runs of part sizes. */

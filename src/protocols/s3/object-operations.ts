@@ -119,7 +119,15 @@ const camel = (header: string): string => header.replace(/-([a-z])/g, (_m, lette
  * new one with its metadata, never a mix. For bodies too large to hold in memory; small ones go
  * through publishWhole.
  */
-export async function stageAndPublish(services: S3Services, s3: BucketRequest, key: ObjectKey, write: (stage: NodeHandle) => Promise<string>, metadata: Omit<ObjectMetadata, 'etag'>, options: { noReplace: boolean }): Promise<{ etag: string; attributes: Attributes }> {
+export async function stageAndPublish(
+  services: S3Services,
+  s3: BucketRequest,
+  key: ObjectKey,
+  write: (stage: NodeHandle) => Promise<string>,
+  /** The metadata to publish, or a function answering it once `write` is done (checksums). */
+  metadata: Omit<ObjectMetadata, 'etag'> | (() => Omit<ObjectMetadata, 'etag'>),
+  options: { noReplace: boolean },
+): Promise<{ etag: string; attributes: Attributes }> {
   const { fs } = services;
   const root = await bucketRoot(fs, s3.ctx, s3.bucket);
   const parent = await parentOf(fs, s3.ctx, root, key, true);
@@ -130,7 +138,7 @@ export async function stageAndPublish(services: S3Services, s3: BucketRequest, k
   try {
     const etag = await write(stage.handle);
     try {
-      await fs.rename(s3.ctx, { sourceDir: parent, sourceName: stagingName, targetDir: parent, targetName: name, noReplace: options.noReplace, xattrs: objectXattrs({ ...metadata, etag }) });
+      await fs.rename(s3.ctx, { sourceDir: parent, sourceName: stagingName, targetDir: parent, targetName: name, noReplace: options.noReplace, xattrs: objectXattrs({ ...(typeof metadata === 'function' ? metadata() : metadata), etag }) });
     } catch (error) {
       throw publishError(error, key, options);
     }
@@ -214,8 +222,9 @@ export async function putObject(services: S3Services, s3: BucketRequest): Promis
     const pieces: Buffer[] = [];
     for await (const piece of body.pieces) pieces.push(piece);
     const data = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces);
-    const etag = body.finish().md5Hex;
-    await publishWhole(services, s3, key, data, { ...metadataFromHeaders(s3), etag }, { noReplace: ifNoneMatch === '*' });
+    const finished = body.finish();
+    const etag = finished.md5Hex;
+    await publishWhole(services, s3, key, data, { ...metadataFromHeaders(s3), etag, ...checksumsOf(finished.checksums) }, { noReplace: ifNoneMatch === '*' });
     sendEmpty(s3.response, 200, { etag: `"${etag}"` });
     return;
   }
@@ -224,7 +233,7 @@ export async function putObject(services: S3Services, s3: BucketRequest): Promis
     s3,
     key,
     (stage) => writeBody(services, s3, stage, body),
-    metadataFromHeaders(s3),
+    () => ({ ...metadataFromHeaders(s3), ...checksumsOf(body.finish().checksums) }),
     { noReplace: ifNoneMatch === '*' },
   );
   sendEmpty(s3.response, 200, { etag: `"${result.etag}"` });
@@ -246,6 +255,11 @@ function objectHeaders(attributes: Attributes, metadata: ObjectMetadata): Record
   if (metadata.tags !== undefined && metadata.tags.length > 0) headers['x-amz-tagging-count'] = metadata.tags.length;
   if (metadata.partsCount !== undefined) headers['x-amz-mp-parts-count'] = metadata.partsCount;
   return headers;
+}
+
+/** The verified checksums of a body, as stored object metadata (none: nothing). */
+function checksumsOf(verified: ReadonlyMap<string, string>): { checksums?: Record<string, string> } {
+  return verified.size === 0 ? {} : { checksums: Object.fromEntries(verified) };
 }
 
 /** RFC 9110 §13.2.2 order, as S3 applies it: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since. */
@@ -302,6 +316,12 @@ export async function getObject(services: S3Services, s3: BucketRequest, head: b
   const end = range?.end ?? size - 1;
   headers['content-length'] = Math.max(0, end - start + 1);
   if (range !== undefined) headers['content-range'] = `bytes ${start}-${end}/${size}`;
+  // Stored full-object checksums, when asked for and the whole object is answered (S3 answers no
+  // full-object checksum for a range).
+  if (String(s3.request.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED' && range === undefined && metadata.checksums !== undefined) {
+    for (const [name, value] of Object.entries(metadata.checksums)) headers[name] = value;
+    headers['x-amz-checksum-type'] = 'FULL_OBJECT';
+  }
   // The first read happens before the status is sent, so a denied read is an AccessDenied answer
   // (HEAD too: a zero-byte read asks core whether the caller may read the data, with no data I/O).
   const first = found.attributes.type !== 'file' ? undefined : await services.fs.read(s3.ctx, found.handle, { offset: start, length: head || size === 0 ? 0 : Math.min(READ_PIECE_BYTES, end - start + 1) });

@@ -115,6 +115,8 @@ class ByteReader {
 class BodyDigests {
   readonly md5 = createHash('md5');
   readonly checksums = new Map<string, Checksum>();
+  /** Checksums that matched the data: header name -> base64. */
+  readonly verified = new Map<string, string>();
   bytes = 0;
 
   constructor(names: Iterable<string>, private readonly onVerified?: (name: string, valueBase64: string) => void) {
@@ -136,6 +138,7 @@ class BodyDigests {
     const checksum = this.checksums.get(name.toLowerCase());
     if (checksum === undefined) throw new S3Error('InvalidRequest', `the trailer ${name} was not announced in x-amz-trailer`);
     if (checksum.digestBase64() !== expectedBase64.trim()) throw new S3Error('BadDigest', `The ${name.slice('x-amz-checksum-'.length).toUpperCase()} you specified did not match the calculated checksum.`);
+    this.verified.set(name.toLowerCase(), expectedBase64.trim());
     this.onVerified?.(name.toLowerCase(), expectedBase64.trim());
   }
 }
@@ -143,6 +146,8 @@ class BodyDigests {
 export interface BodyResult {
   readonly bytes: number;
   readonly md5Hex: string;
+  /** The `x-amz-checksum-*` values (header or trailer) that matched the body: name -> base64. */
+  readonly checksums: ReadonlyMap<string, string>;
 }
 
 /**
@@ -168,7 +173,7 @@ export function readBody(source: AsyncIterable<Buffer>, options: BodyOptions, pi
     pieces: checked(),
     finish: () => {
       if (!finished) throw new Error('assertion failed: the body was not read to its end');
-      return { bytes: digests.bytes, md5Hex };
+      return { bytes: digests.bytes, md5Hex, checksums: digests.verified };
     },
   };
 }
