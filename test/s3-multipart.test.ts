@@ -51,6 +51,7 @@ describe('S3 multipart upload and CopyObject by shared chunks', () => {
     assert.deepEqual(uploads.Uploads?.map((upload) => [upload.Key, upload.UploadId]), [['mp/three', UploadId]]);
     const done = await client.send(new CompleteMultipartUploadCommand({ Bucket: 'alpha', Key: 'mp/three', UploadId, MultipartUpload: { Parts: etags.map((ETag, index) => ({ ETag, PartNumber: index + 1 })) } }));
     assert.equal(done.ETag, multipartEtag(parts));
+    assert.match(done.Location ?? '', /^https:\/\/(127\.0\.0\.1|localhost):\d+\/alpha\/mp\/three$/, 'an absolute URL, as S3 answers');
     assert.deepEqual(await body('mp/three'), Buffer.concat(parts));
     const head = await client.send(new HeadObjectCommand({ Bucket: 'alpha', Key: 'mp/three' }));
     assert.equal(head.ETag, done.ETag);

@@ -293,7 +293,10 @@ export async function completeMultipartUpload(services: S3Services, s3: BucketRe
     { noReplace: false },
   );
   await removeUpload(services, s3.ctx, s3.bucket, record.uploadId);
-  const location = `/${s3.bucket.name}/${uriEncode(record.key, true)}`;
+  // An absolute URL, as S3 answers it: the scheme and host the request came to, path-style.
+  const scheme = (s3.request.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+  const host = typeof s3.request.headers.host === 'string' && /^[A-Za-z0-9.:[\]-]+$/.test(s3.request.headers.host) ? s3.request.headers.host : 'localhost';
+  const location = `${scheme}://${host}/${s3.bucket.name}/${uriEncode(record.key, true)}`;
   sendXml(s3.response, 200, 'CompleteMultipartUploadResult', element('Location', location) + element('Bucket', s3.bucket.name) + element('Key', record.key) + element('ETag', `"${result.etag}"`));
 }
 
