@@ -29,6 +29,11 @@ export class SqliteReadTransaction implements ReadTransaction {
     checkScanOptions(options);
     if (options.limit === 0 || compareKeys(options.start, options.end) >= 0) return [];
     const statement = options.reverse === true ? this.statements.scanReverse : this.statements.scanForward;
+    if (options.limit === 1) {
+      // One row (every versioned point read): get() skips building a result array.
+      const row = guard('scan', () => statement.get(asBuffer(options.start), asBuffer(options.end), 1));
+      return row === undefined ? [] : [{ key: fromBuffer(row[0]), value: fromBuffer(row[1]) }];
+    }
     const rows = guard('scan', () => statement.all(asBuffer(options.start), asBuffer(options.end), options.limit));
     return rows.map(([key, value]) => ({ key: fromBuffer(key), value: fromBuffer(value) }));
   }
