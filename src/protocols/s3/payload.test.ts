@@ -56,6 +56,11 @@ describe('request bodies', () => {
     const wire = signedWire(example.chunks);
     assert.equal(await codeOf(decode(wire.subarray(0, 40_000), options)), 'IncompleteBody');
     assert.equal(await codeOf(decode(wire, { ...options, decodedLength: 5 })), 'IncompleteBody');
+    // Refused at the chunk that exceeds the declaration, before any of its bytes are handed on.
+    const handedOn: Buffer[] = [];
+    const short = readBody((async function* () { yield wire; })(), { ...options, decodedLength: 5 });
+    await assert.rejects(async () => { for await (const piece of short.pieces) handedOn.push(piece); }, (error: unknown) => error instanceof Error && /decoded-content-length/.test(error.message));
+    assert.equal(Buffer.concat(handedOn).length, 0);
     assert.equal(await codeOf(decode(Buffer.from('zz;chunk-signature=00\r\n'), options)), 'InvalidRequest');
     assert.equal(await codeOf(decode(Buffer.alloc(10_000, 'f'), options)), 'InvalidRequest');
   });

@@ -210,6 +210,11 @@ async function* readChunked(reader: ByteReader, options: BodyOptions, digests: B
     if (match === null) throw new S3Error('InvalidRequest', signed ? 'a chunk header is not <hex size>;chunk-signature=<signature>' : 'a chunk header is not a hex size');
     const size = Number.parseInt(match[1] as string, 16);
     if (size > options.bytesMax - digests.bytes) throw new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: String(options.bytesMax) });
+    // More than the declared decoded length is refused at the chunk that exceeds it, not at the
+    // end: a receiver may size its buffers by the declaration.
+    if (options.decodedLength !== undefined && size > options.decodedLength - digests.bytes) {
+      throw new S3Error('IncompleteBody', `x-amz-decoded-content-length says ${options.decodedLength} bytes; the chunks hold more`);
+    }
     const chunkHash = signed ? createHash('sha256') : undefined;
     let remaining = size;
     while (remaining > 0) {
