@@ -46,8 +46,10 @@ NFS_LOCAL_DIR=$BENCH_ROOT/ganesha/export
 E
 # nfs.sh names its files by run number (big_1, s1_f...), and NFS CREATE of an existing name is
 # EXIST; ganesha's metadata cache keeps names removed behind its back. So instead of compare.sh's
-# interleaving (every round would be run 1), each side runs nfs.sh once with RUNS=ROUNDS on a
-# fresh export, Enclave first, and the medians are compared.
+# interleaving (every round would be run 1), each side runs ROUNDS rounds on a fresh export,
+# Enclave first, and the medians are compared: ganesha's in one nfs.sh with RUNS=ROUNDS (nfs.sh
+# deletes each round's files through its local folder), Enclave's one nfs.sh per round with /bench
+# emptied before each (nfs-side.sh), so both list the same 301 entries every round.
 run_side() { ( set -a; . "$1"; set +a; RUNS=$ROUNDS bash "$HERE/nfs-side.sh" ) 2> >(sed "s/^/# [$2] /" >&2); }
 run_side "$BENCH_ROOT/enclave-nfs.env" enclave > "$BENCH_ROOT/enclave-nfs.result"
 run_side "$BENCH_ROOT/ganesha-nfs.env" ganesha > "$BENCH_ROOT/ganesha-nfs.result"

@@ -100,6 +100,37 @@ describe('core file system', () => {
       await rejectsWith(fx.fs.setattr(fx.root, handle, { size: -1 }), 'InvalidArgument');
       await rejectsWith(fx.fs.setattr(fx.root, handle, { size: 2 ** 51 }), 'FileTooLarge');
     });
+
+    it('setting a file to the size it has changes nothing and writes nothing, after the same checks', async () => {
+      const parent = await dir('same-size');
+      const handle = await file(parent, 'f', 'four');
+      const bobFile = (await fx.fs.create(fx.root, parent, 'not-bobs', { mode: 0o644 })).handle;
+      const before = await fx.fs.getattr(fx.root, handle);
+      const write = fx.metadata.write.bind(fx.metadata);
+      let writes = 0;
+      fx.metadata.write = (fn) => {
+        writes += 1;
+        return write(fn);
+      };
+      try {
+        fx.clock.advanceMs(1_000);
+        const same = await fx.fs.setattr(fx.root, handle, { size: 4 });
+        assert.deepEqual(same, before);
+        assert.deepEqual(await fx.fs.setattr(fx.root, handle, { size: 4, guardCtimeNs: before.ctimeNs }), before);
+        assert.equal(writes, 0);
+        await rejectsWith(fx.fs.setattr(fx.root, handle, { size: 4, guardCtimeNs: before.ctimeNs - 1n }), 'Conflict');
+        await rejectsWith(fx.fs.setattr(fx.root, parent, { size: (await fx.fs.getattr(fx.root, parent)).size }), 'IsADirectory');
+        await rejectsWith(fx.fs.setattr(contextFor(BOB), bobFile, { size: 0 }), 'PermissionDenied');
+        // A real change, or the size with anything else, is a durable change that moves the times.
+        const cut = await fx.fs.setattr(fx.root, handle, { size: 2 });
+        assert.ok(cut.mtimeNs > before.mtimeNs && cut.ctimeNs > before.ctimeNs);
+        const withMode = await fx.fs.setattr(fx.root, handle, { size: 2, mode: 0o600 });
+        assert.ok(withMode.ctimeNs > cut.ctimeNs);
+        assert.equal(writes, 2);
+      } finally {
+        fx.metadata.write = write;
+      }
+    });
   });
 
   describe('data', () => {

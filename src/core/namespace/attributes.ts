@@ -47,11 +47,13 @@ function checkChanges(changes: SetAttributes): void {
 export async function setattr(engine: Engine, ctx: OpContext, handle: NodeHandle, changes: SetAttributes): Promise<Attributes> {
   requireLive(handle);
   checkChanges(changes);
+  if (isSizeOnly(changes)) {
+    const unchanged = await sameSize(engine, ctx, handle, changes);
+    if (unchanged !== undefined) return unchanged;
+  }
   return engine.mutate(ctx, async (scope) => {
     let record = await scope.node(handle);
-    if (changes.guardCtimeNs !== undefined && BigInt(record.ctimeNs) !== changes.guardCtimeNs) {
-      throw new FsError('Conflict', 'the node changed since the guard time');
-    }
+    checkGuard(record, changes);
     if (changes.size !== undefined) record = await resize(engine, scope, ctx, handle.id, record, changes.size);
     if (changes.mode !== undefined) record = chmod(ctx, record, changes.mode);
     if (changes.uid !== undefined || changes.gid !== undefined) record = chown(ctx, record, changes.uid, changes.gid);
@@ -62,10 +64,44 @@ export async function setattr(engine: Engine, ctx: OpContext, handle: NodeHandle
   });
 }
 
-async function resize(engine: Engine, scope: WriteScope, ctx: OpContext, id: number, record: InodeRecord, size: number): Promise<InodeRecord> {
+function checkGuard(record: InodeRecord, changes: SetAttributes): void {
+  if (changes.guardCtimeNs !== undefined && BigInt(record.ctimeNs) !== changes.guardCtimeNs) {
+    throw new FsError('Conflict', 'the node changed since the guard time');
+  }
+}
+
+/** A size and nothing else (a guard aside): what a truncating open sends (NFS SETATTR size 0). */
+function isSizeOnly(changes: SetAttributes): boolean {
+  if (changes.size === undefined) return false;
+  for (const name of Object.keys(changes)) if (name !== 'size' && name !== 'guardCtimeNs') return false;
+  return true;
+}
+
+/**
+ * Setting a file's size to the size it has changes nothing: as POSIX truncate() ("if the file
+ * size is changed, ... mark for update the last data modification and last file status change
+ * timestamps") and ext4, the times stay, so no transaction is needed (the Linux NFS client drops
+ * such a truncation itself; libnfs sends SETATTR size 0 after every CREATE). The same checks as a
+ * real resize run on one consistent read, whose answer is what a getattr would see then;
+ * undefined when the size differs (the caller then makes the change durably).
+ */
+async function sameSize(engine: Engine, ctx: OpContext, handle: NodeHandle, changes: SetAttributes): Promise<Attributes | undefined> {
+  return engine.inspect(ctx, handle, async (scope) => {
+    const record = await scope.node(handle);
+    checkGuard(record, changes);
+    checkResizable(ctx, record);
+    return record.size === changes.size ? toAttributes(handle.id, record) : undefined;
+  });
+}
+
+function checkResizable(ctx: OpContext, record: InodeRecord): void {
   if (record.type === 'directory') throw new FsError('IsADirectory', 'cannot set the size of a directory');
   if (record.type !== 'file') throw new FsError('InvalidArgument', 'only a file has a settable size');
   requireAccess(ctx, record, Right.WRITE_DATA, 'change the size');
+}
+
+async function resize(engine: Engine, scope: WriteScope, ctx: OpContext, id: number, record: InodeRecord, size: number): Promise<InodeRecord> {
+  checkResizable(ctx, record);
   if (size === record.size) return record;
   const coveredDelta = size < record.size ? await engine.data.truncate(scope, id, size) : 0;
   await adjustForSize(scope, id, record, size - record.size);

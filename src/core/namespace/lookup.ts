@@ -12,6 +12,8 @@ import { aliveEntries } from '../versions.js';
 import { decodeXattrs } from './xattrs.js';
 
 const SYMLINK_FOLLOWS_MAX = 40;
+/** Rows a directory scan asks for at least once dead versions were met (see listPage). */
+const SCAN_ROWS_MIN = 16;
 
 /** Finds `name` in a directory the caller may search; case-insensitively on request (SMB). */
 export async function lookupIn(scope: ReadScope, ctx: OpContext, dirHandle: NodeHandle, name: string, options?: LookupOptions, engine?: Engine): Promise<NodeInfo> {
@@ -79,13 +81,18 @@ interface NamePage {
  * One page of a directory in name order. The cursor is the last name returned, so resuming is
  * stable under concurrent changes: entries are never repeated, and ones added behind the cursor
  * are not seen. Dead versions of entries are skipped without loading the whole directory.
+ *
+ * The first scan asks for exactly `limit` rows: with no dead versions (no snapshot keeps any) that
+ * is the whole page, and every row read is decoded, so reading more only costs (scanning 2x + 16
+ * made a 42-entry NFS page 1.8x slower). When dead versions took room, later scans ask for twice
+ * what is missing (at least SCAN_ROWS_MIN), so a directory full of them takes few scans.
  */
 async function listPage(scope: ReadScope, dirId: number, options: { cursor?: string; limit: number }): Promise<NamePage> {
   const dirPrefix = direntDirectoryPrefix(dirId);
   const end = prefixEnd(dirPrefix);
   let start = options.cursor === undefined ? dirPrefix : prefixEnd(direntNamePrefix(dirId, decodeCursor(options.cursor)));
   const names: Array<{ name: string; record: DirentRecord }> = [];
-  const scanLimit = Math.min(options.limit * 2 + 16, READDIR_LIMIT_MAX);
+  let scanLimit = Math.min(options.limit, READDIR_LIMIT_MAX);
   for (;;) {
     const entries = await scope.tx.scan({ start, end, limit: scanLimit });
     for (const version of aliveEntries<DirentRecord>(entries, scope.snapshotEpoch)) {
@@ -98,6 +105,7 @@ async function listPage(scope: ReadScope, dirId: number, options: { cursor?: str
     const lastKey = entries.at(-1)?.key;
     if (entries.length < scanLimit || lastKey === undefined) return { names };
     start = prefixEnd(lastKey);
+    scanLimit = Math.min(Math.max(2 * (options.limit - names.length), SCAN_ROWS_MIN), READDIR_LIMIT_MAX);
   }
 }
 

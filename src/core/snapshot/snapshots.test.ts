@@ -124,6 +124,30 @@ describe('snapshots', () => {
     await rejectsWith(fx.fs.createSnapshot(fx.root, projects, { name: 'past', expirationNs: 1n }), 'InvalidArgument');
     await rejectsWith(fx.fs.createSnapshot(contextFor(ALICE), projects, { name: 'alice' }), 'PermissionDenied');
   });
+
+  it('pages the live tree past the dead versions a snapshot keeps, and the snapshot sees them all', async () => {
+    const churn = (await fx.fs.mkdir(fx.root, projects, 'churn', { mode: 0o777 })).handle;
+    const names = Array.from({ length: 60 }, (_, index) => `f${String(index).padStart(2, '0')}`);
+    for (const name of names) await fx.fs.create(fx.root, churn, name);
+    const snapshot = await fx.fs.createSnapshot(fx.root, churn, { name: 'churn' });
+    // Every entry but every fifth dies in the live tree; the snapshot keeps the dead versions.
+    const kept = names.filter((_, index) => index % 5 === 0);
+    for (const name of names) if (!kept.includes(name)) await fx.fs.remove(fx.root, churn, name);
+    const list = async (dir: NodeHandle, limit: number): Promise<string[]> => {
+      const listed: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await fx.fs.readdir(fx.root, dir, { limit, ...(cursor === undefined ? {} : { cursor }) });
+        assert.ok(page.entries.length <= limit);
+        listed.push(...page.entries.map((entry) => entry.name));
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+      return listed;
+    };
+    for (const limit of [1, 3, 7, 100]) assert.deepEqual(await list(churn, limit), kept);
+    const snapshotRoot = await fx.fs.snapshotRoot(fx.root, snapshot.id);
+    assert.deepEqual(await list(snapshotRoot, 7), names);
+  });
 });
 
 describe('snapshot differences and reclaim', () => {

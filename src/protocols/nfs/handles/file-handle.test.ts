@@ -21,6 +21,22 @@ describe('NFS file handles', () => {
     assert.notDeepEqual(codec.encode(3, { id: 9, generation: 2 }), codec.encode(3, { id: 9, generation: 2, snapshot: 0 }));
   });
 
+  it('encode a node to the same bytes whether remembered or computed, past the cache bound too', () => {
+    const key = randomBytes(32);
+    const remembering = new FileHandleCodec(key);
+    const nodes = Array.from({ length: 20_000 }, (_, index) => ({ id: index + 1, generation: index % 3 }));
+    const first = nodes.map((node) => Uint8Array.from(remembering.encode(2, node)));
+    for (const index of [0, 1, 9_999, 16_383, 16_384, 19_999]) {
+      const node = nodes[index] as { id: number; generation: number };
+      const fresh = Uint8Array.from(new FileHandleCodec(key).encode(2, node));
+      assert.deepEqual(Uint8Array.from(remembering.encode(2, node)), fresh);
+      assert.deepEqual(first[index], fresh);
+      assert.deepEqual(new FileHandleCodec(key).decode(fresh), { exportId: 2, node });
+    }
+    assert.notDeepEqual(remembering.encode(2, { id: 1, generation: 0 }), remembering.encode(3, { id: 1, generation: 0 }));
+    assert.notDeepEqual(remembering.encode(2, { id: 1, generation: 0 }), remembering.encode(2, { id: 1, generation: 0, snapshot: 0 }));
+  });
+
   it('refuses every single-bit change, other sizes and another instance key', () => {
     const handle = codec.encode(7, { id: 42, generation: 1 });
     for (let bit = 0; bit < FILE_HANDLE_BYTES * 8; bit += 1) {

@@ -40,9 +40,10 @@ const MARK_BYTES = 4;
  */
 export class RpcServer {
   private readonly programs = new Map<number, RpcProgram>();
-  private readonly sockets = new Set<Socket>();
+  /** Open connections, each with the controller its calls' signal comes from. */
+  private readonly sockets = new Map<Socket, AbortController>();
   private readonly cache: DuplicateRequestCache;
-  private readonly stopping = new AbortController();
+  private stopped = false;
 
   constructor(
     programs: readonly RpcProgram[],
@@ -58,17 +59,19 @@ export class RpcServer {
   }
 
   accept(socket: Socket): void {
-    if (this.stopping.signal.aborted) {
+    if (this.stopped) {
       socket.destroy();
       return;
     }
     const client: RpcClient = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0, localPort: socket.localPort ?? 0 };
     const decoder = new RecordDecoder(this.limits);
+    // Calls see their connection close or the server stop: `close()` aborts every connection's
+    // controller itself, so no AbortSignal.any is needed (it cost ~65 µs per connection, and a
+    // libnfs tool opens two connections per file).
     const closed = new AbortController();
-    // Calls see their connection close or the server stop; combined once per connection.
-    const callSignal = AbortSignal.any([closed.signal, this.stopping.signal]);
+    const callSignal = closed.signal;
     let inFlight = 0;
-    this.sockets.add(socket);
+    this.sockets.set(socket, closed);
     socket.setNoDelay(true);
     socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy());
     const updateFlow = (): void => {
@@ -124,8 +127,11 @@ export class RpcServer {
 
   /** Stops accepting calls and ends every connection (in-flight calls see their signal abort). */
   close(): void {
-    this.stopping.abort();
-    for (const socket of this.sockets) socket.destroy();
+    this.stopped = true;
+    for (const [socket, closed] of this.sockets) {
+      closed.abort();
+      socket.destroy();
+    }
   }
 
   /** The framed reply, undefined to send nothing (a duplicate still running), 'close' for a bad record. */

@@ -25,7 +25,7 @@ const PATH_DEPTH_MAX = 256;
  * moves everything below it. NFS handles carry no path, and finding a node's name from its id
  * would mean scanning its parent, so a node this process has not seen named (a handle kept across
  * a restart, a rename made over another protocol) is audited by file id alone. The export root is
- * its fs path. Bounded: the oldest links are dropped first.
+ * its fs path. Bounded: the links learned first are dropped first.
  */
 export class NfsPathMemory {
   /** child key -> its parent's key and its name there. */
@@ -60,6 +60,8 @@ export class NfsPathMemory {
 
   private link(parent: string, name: string, child: string): void {
     const previous = this.links.get(child);
+    // Known already (every READDIRPLUS page and LOOKUP relearns its names): nothing to move.
+    if (previous !== undefined && previous.parent === parent && previous.name === name && this.byName.get(`${parent}/${name}`) === child) return;
     if (previous !== undefined) this.byName.delete(`${previous.parent}/${previous.name}`);
     this.links.delete(child);
     if (this.links.size >= PATH_LINKS_MAX) {
