@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { ChunkStoreError, type ChunkStore } from '../storage/chunks/chunk-store.js';
-import { MetadataStoreError, type MetadataStore, type WriteTransaction } from '../storage/metadata/metadata-store.js';
+import { MetadataStoreError, type MetadataStore, type ReadTransaction, type WriteTransaction } from '../storage/metadata/metadata-store.js';
+import { VersionCache } from './version-cache.js';
 import type { Clock } from './clock.js';
 import type { OpContext } from './context.js';
 import { FsError } from './errors.js';
@@ -33,6 +34,8 @@ export interface EngineOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly random?: (size: number) => Buffer;
+  /** false: no version cache (tests that compare against uncached reads). */
+  readonly versionCache?: boolean;
 }
 
 /**
@@ -48,6 +51,8 @@ export class Engine {
   private currentEpoch = 1;
   data!: FileData;
   private readonly cache = new EngineInodeCache();
+  /** Newest versions as live reads saw them, exact by commit sequence (version-cache.ts). */
+  private readonly versionCache: VersionCache | undefined;
   snapshots = new SnapshotRegistry();
   /** The last computed total of the bytes held by snapshots (snapshot/space.ts), for statfs. */
   snapshotBytes: { bytes: number; atMs: number } | undefined;
@@ -61,6 +66,17 @@ export class Engine {
     this.clock = options.clock;
     this.logger = options.logger;
     this.random = options.random ?? randomBytes;
+    this.versionCache = options.versionCache === false ? undefined : VersionCache.for(options.metadata);
+  }
+
+  /** A read transaction with live version reads served from the version cache. */
+  reading(tx: ReadTransaction): ReadTransaction {
+    return this.versionCache?.reading(tx) ?? tx;
+  }
+
+  /** Stops listening to commits (the file system is closing). */
+  close(): void {
+    this.versionCache?.close();
   }
 
   get epoch(): number {
@@ -130,7 +146,7 @@ export class Engine {
   async inspect<T>(ctx: OpContext, handle: NodeHandle | undefined, fn: (scope: ReadScope) => Promise<T>): Promise<T> {
     checkSignal(ctx);
     const epoch = this.viewEpoch(handle);
-    return this.metadata.read((tx) => fn(new ReadScope(tx, epoch)));
+    return this.metadata.read((tx) => fn(new ReadScope(this.reading(tx), epoch)));
   }
 
   /**

@@ -84,6 +84,7 @@ export async function openFileSystem(options: OpenFileSystemOptions): Promise<Co
     clearInterval(timer);
     await compactor.stop();
     await collecting;
+    engine.close();
   });
 }
 

@@ -152,7 +152,8 @@ async function resolveNode(engine: Engine, ctx: OpContext, path: string, options
   const initial = splitPath(path);
   // One consistent read for the whole walk; each step reads at the view of its directory (a path
   // may enter a snapshot through `.snapshot/{id}_{name}`, after which it reads that epoch).
-  return engine.metadata.read(async (tx) => {
+  return engine.metadata.read(async (stored) => {
+    const tx = engine.reading(stored);
     const scopes = new Map<number | undefined, ReadScope>();
     const scopeFor = (handle: NodeHandle | undefined): ReadScope => {
       const epoch = engine.viewEpoch(handle);

@@ -45,6 +45,12 @@ export interface Entry {
 export interface ReadTransaction {
   get(key: Key): Promise<Value | undefined>;
   scan(options: ScanOptions): Promise<Entry[]>;
+  /**
+   * For a read transaction of a store that reports commits (`onCommitted`): how many commits its
+   * snapshot includes, exactly. Undefined for write transactions (they also see their own and
+   * their batch's uncommitted changes).
+   */
+  readonly sequence?: number;
 }
 
 export interface WriteTransaction extends ReadTransaction {
@@ -61,6 +67,13 @@ export interface WriteTransaction extends ReadTransaction {
 
 export interface MetadataStore {
   read<T>(fn: (tx: ReadTransaction) => Promise<T>): Promise<T>;
+  /**
+   * Calls `listener` after each commit, synchronously and before any read transaction can see
+   * it, with every key the commit wrote (put or deleted) and the commit's sequence number (the
+   * `sequence` of read transactions that see it). For caches of committed reads. Returns the
+   * function that stops listening.
+   */
+  onCommitted?(listener: (keys: readonly Key[], sequence: number) => void): () => void;
   write<T>(fn: (tx: WriteTransaction) => Promise<T>): Promise<T>;
   /** Waits for in-flight transactions, then releases resources. Later calls reject. */
   close(): Promise<void>;

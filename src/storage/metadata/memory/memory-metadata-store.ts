@@ -28,6 +28,13 @@ export class MemoryMetadataStore implements MetadataStore {
   private writeTail: Promise<void> = Promise.resolve();
   private readonly readsInFlight = new Set<Promise<unknown>>();
   private closed = false;
+  private sequence = 0;
+  private readonly commitListeners = new Set<(keys: readonly Uint8Array[], sequence: number) => void>();
+
+  onCommitted(listener: (keys: readonly Uint8Array[], sequence: number) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
 
   read<T>(fn: (tx: ReadTransaction) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new MetadataStoreError('metadata store is closed'));
@@ -53,7 +60,7 @@ export class MemoryMetadataStore implements MetadataStore {
 
   private async runRead<T>(fn: (tx: ReadTransaction) => Promise<T>): Promise<T> {
     await this.gate.enterRead();
-    const tx = new MemoryReadTransaction(this.entries);
+    const tx = new MemoryReadTransaction(this.entries, this.sequence);
     try {
       return await fn(tx);
     } finally {
@@ -73,7 +80,12 @@ export class MemoryMetadataStore implements MetadataStore {
       throw error;
     }
     tx.finish();
-    await this.gate.commit(() => tx.applyTo(this.entries));
+    await this.gate.commit(() => {
+      tx.applyTo(this.entries);
+      this.sequence++;
+      const keys = tx.changedKeys();
+      for (const listener of this.commitListeners) listener(keys, this.sequence);
+    });
     return result;
   }
 }
@@ -125,7 +137,10 @@ class CommitGate {
 class MemoryReadTransaction implements ReadTransaction {
   protected finished = false;
 
-  constructor(protected readonly entries: SortedEntries) {}
+  constructor(
+    protected readonly entries: SortedEntries,
+    readonly sequence?: number,
+  ) {}
 
   finish(): void {
     this.finished = true;
@@ -195,6 +210,10 @@ class MemoryWriteTransaction extends MemoryReadTransaction implements WriteTrans
     checkKey(key);
     const owned = copy(key);
     this.changes.set(Buffer.from(owned).toString('hex'), { key: owned, value: undefined });
+  }
+
+  changedKeys(): Key[] {
+    return [...this.changes.values()].map((change) => change.key);
   }
 
   applyTo(entries: SortedEntries): void {

@@ -95,6 +95,9 @@ export class SqliteMetadataStore implements MetadataStore {
   /** Set when an fsync of the WAL failed: nothing more is written (decision 0001). */
   private syncFailure: MetadataStoreError | undefined;
   private readonly acknowledging = new Set<Promise<void>>();
+  /** Commits so far: a read transaction's `sequence` is this at its snapshot. */
+  private sequence = 0;
+  private readonly commitListeners = new Set<(keys: readonly Uint8Array[], sequence: number) => void>();
   /** Wakes an open batch that waits for more work while the previous batch's WAL sync runs. */
   private wake: (() => void) | undefined;
 
@@ -133,6 +136,11 @@ export class SqliteMetadataStore implements MetadataStore {
       this.readsInFlight--;
       if (this.readsInFlight === 0) this.readsDrained?.();
     });
+  }
+
+  onCommitted(listener: (keys: readonly Uint8Array[], sequence: number) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
   }
 
   write<T>(fn: (tx: WriteTransaction) => Promise<T>): Promise<T> {
@@ -241,6 +249,12 @@ export class SqliteMetadataStore implements MetadataStore {
       this.failBatch(pending, error);
       return;
     }
+    // Synchronously after the COMMIT, before any reader can begin on the new state.
+    this.sequence++;
+    if (this.commitListeners.size > 0) {
+      const keys = pending.flatMap((done) => done.tx.written);
+      for (const listener of this.commitListeners) listener(keys, this.sequence);
+    }
     if (pending.length === 0) return;
     // Acknowledged once the WAL is on stable storage; the next batch runs meanwhile.
     const acknowledged = this.walSync.durable().then(
@@ -313,12 +327,15 @@ export class SqliteMetadataStore implements MetadataStore {
   private async runRead<T>(fn: (tx: ReadTransaction) => Promise<T>): Promise<T> {
     const reader = await this.acquireReader();
     try {
-      guard('begin read', () => {
+      // The snapshot is fixed and its sequence taken in one synchronous step: no COMMIT (also
+      // synchronous, on this thread) can fall between them.
+      const sequence = guard('begin read', () => {
         reader.statements.begin.run();
         // The first read fixes the snapshot now, not at the transaction's first get.
         reader.statements.fixSnapshot.get();
+        return this.sequence;
       });
-      const tx = new SqliteReadTransaction(reader.statements);
+      const tx = new SqliteReadTransaction(reader.statements, sequence);
       try {
         return await fn(tx);
       } finally {

@@ -10,7 +10,10 @@ import { asBuffer, fromBuffer, guard, type Statements, type WriterStatements } f
 export class SqliteReadTransaction implements ReadTransaction {
   private finished = false;
 
-  constructor(private readonly statements: Statements) {}
+  constructor(
+    private readonly statements: Statements,
+    readonly sequence?: number,
+  ) {}
 
   /** Called by the store when the transaction's function has settled; later use throws. */
   finish(): void {
@@ -45,6 +48,8 @@ export class SqliteReadTransaction implements ReadTransaction {
 
 export class SqliteWriteTransaction extends SqliteReadTransaction implements WriteTransaction {
   private readonly rollbackCallbacks: Array<() => void> = [];
+  /** Every key put or deleted, for the store's commit listeners (owned copies). */
+  readonly written: Key[] = [];
 
   constructor(private readonly writer: WriterStatements) {
     super(writer);
@@ -64,11 +69,13 @@ export class SqliteWriteTransaction extends SqliteReadTransaction implements Wri
     checkKey(key);
     checkValue(value);
     guard('put', () => this.writer.put.run(asBuffer(key), asBuffer(value)));
+    this.written.push(Uint8Array.prototype.slice.call(key));
   }
 
   delete(key: Key): void {
     this.checkOpen();
     checkKey(key);
     guard('delete', () => this.writer.delete.run(asBuffer(key)));
+    this.written.push(Uint8Array.prototype.slice.call(key));
   }
 }

@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { ReadTransaction } from '../storage/metadata/metadata-store.js';
+import { SqliteMetadataStore } from '../storage/metadata/sqlite/sqlite-metadata-store.js';
+import { decodeJson, encodeJson, inodeKey, inodePrefix, type InodeRecord } from './records.js';
+import { VersionCache } from './version-cache.js';
+import { readVersion } from './versions.js';
+
+const record = (size: number) => ({ size }) as unknown as InodeRecord;
+
+describe('version cache', () => {
+  let directory = '';
+  let store: SqliteMetadataStore;
+  before(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'enclave-version-cache-'));
+    store = await SqliteMetadataStore.open({ path: join(directory, 'metadata.db') });
+  });
+  after(async () => {
+    await store.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  const write = (id: number, born: number, size: number) => store.write(async (tx) => tx.put(inodeKey(id, born), encodeJson(record(size))));
+  const sizeIn = async (tx: ReadTransaction, id: number) => (await readVersion<InodeRecord>(tx, inodePrefix(id)))?.record.size;
+  /** Counts the scans that reach the store. */
+  const counting = (tx: ReadTransaction, counter: { scans: number }): ReadTransaction => ({
+    sequence: tx.sequence,
+    get: (key) => tx.get(key),
+    scan: (options) => {
+      counter.scans++;
+      return tx.scan(options);
+    },
+  });
+
+  it('serves a live version read from memory until a commit changes the record', async () => {
+    const cache = VersionCache.for(store) as VersionCache;
+    try {
+      await write(10, 1, 100);
+      const counter = { scans: 0 };
+      const read = () => store.read((tx) => sizeIn(cache.reading(counting(tx, counter)), 10));
+      assert.equal(await read(), 100);
+      assert.equal(await read(), 100);
+      assert.equal(counter.scans, 1, 'the second read came from the cache');
+      await write(10, 1, 200);
+      assert.equal(await read(), 200, 'a commit replaces the entry with a mark');
+      assert.equal(counter.scans, 2);
+      // Snapshot-epoch reads and other scans are never served from the cache.
+      await store.read(async (tx) => readVersion(cache.reading(counting(tx, counter)), inodePrefix(10), 1));
+      assert.equal(counter.scans, 3);
+    } finally {
+      cache.close();
+    }
+  });
+
+  it('a read that began before a commit does not fill the cache with what the commit replaced', async () => {
+    const cache = VersionCache.for(store) as VersionCache;
+    try {
+      await write(20, 1, 1);
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let began!: () => void;
+      const beganPromise = new Promise<void>((resolve) => (began = resolve));
+      // Reader A fixes its snapshot, waits while a commit lands, then reads (the old value).
+      const stale = store.read(async (tx) => {
+        began();
+        await held;
+        return sizeIn(cache.reading(tx), 20);
+      });
+      await beganPromise;
+      await write(20, 1, 2);
+      release();
+      assert.equal(await stale, 1, 'A reads its own snapshot');
+      const counter = { scans: 0 };
+      assert.equal(await store.read((tx) => sizeIn(cache.reading(counting(tx, counter)), 20)), 2, 'a later reader sees the commit');
+      assert.equal(counter.scans, 1, 'not served from a stale fill');
+      assert.equal(await store.read((tx) => sizeIn(cache.reading(counting(tx, counter)), 20)), 2);
+      assert.equal(counter.scans, 1, 'now cached');
+    } finally {
+      cache.close();
+    }
+  });
+
+  it('an entry filled by a newer read is not served to an older read', async () => {
+    const cache = VersionCache.for(store) as VersionCache;
+    try {
+      await write(30, 1, 1);
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let began!: () => void;
+      const beganPromise = new Promise<void>((resolve) => (began = resolve));
+      const old = store.read(async (tx) => {
+        began();
+        await held;
+        return sizeIn(cache.reading(tx), 30);
+      });
+      await beganPromise;
+      await write(30, 1, 2);
+      assert.equal(await store.read((tx) => sizeIn(cache.reading(tx), 30)), 2, 'a newer reader fills');
+      release();
+      assert.equal(await old, 1, 'the older reader still reads its snapshot');
+    } finally {
+      cache.close();
+    }
+  });
+
+  it('when full it empties, and reads older than the newest commit may not fill afterwards', async () => {
+    const cache = VersionCache.for(store, 2) as VersionCache;
+    try {
+      await write(40, 1, 1);
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let began!: () => void;
+      const beganPromise = new Promise<void>((resolve) => (began = resolve));
+      const stale = store.read(async (tx) => {
+        began();
+        await held;
+        return sizeIn(cache.reading(tx), 40);
+      });
+      await beganPromise;
+      await write(40, 1, 2); // marks 40
+      // Other records fill the cache past its bound: it empties, forgetting the mark on 40.
+      for (const id of [41, 42, 43]) await write(id, 1, id);
+      for (const id of [41, 42, 43]) await store.read((tx) => sizeIn(cache.reading(tx), id));
+      release();
+      assert.equal(await stale, 1);
+      const counter = { scans: 0 };
+      assert.equal(await store.read((tx) => sizeIn(cache.reading(counting(tx, counter)), 40)), 2, 'the stale read did not fill');
+      assert.ok(cache.size <= 2);
+    } finally {
+      cache.close();
+    }
+  });
+
+  it('write transactions never use it', async () => {
+    const cache = VersionCache.for(store) as VersionCache;
+    try {
+      await write(50, 1, 1);
+      await store.read((tx) => sizeIn(cache.reading(tx), 50));
+      const seen = await store.write(async (tx) => {
+        tx.put(inodeKey(50, 1), encodeJson(record(9)));
+        return sizeIn(cache.reading(tx), 50);
+      });
+      assert.equal(seen, 9, 'its own uncommitted change, not the cached entry');
+      assert.equal(decodeJson<{ size: number }>((await store.read((tx) => tx.get(inodeKey(50, 1)))) as Uint8Array).size, 9);
+    } finally {
+      cache.close();
+    }
+  });
+});

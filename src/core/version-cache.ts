@@ -1,0 +1,112 @@
+import type { Entry, Key, MetadataStore, ReadTransaction, ScanOptions } from '../storage/metadata/metadata-store.js';
+import { prefixEnd, RecordType } from './records.js';
+
+/**
+ * A cache of the newest stored version of versioned records (inodes, directory entries, segments)
+ * as read transactions of the live tree saw them, so that hot nodes are not read (and, with
+ * SQLCipher, decrypted) again on every call: SQLite drops a reader connection's whole page cache
+ * whenever anything commits.
+ *
+ * It is exact, by commit sequence numbers (MetadataStore.onCommitted, ReadTransaction.sequence):
+ * - every commit marks each versioned record it wrote as changed at its sequence;
+ * - a read transaction at sequence r uses an entry only if the entry was read at a sequence <= r
+ *   (so it is what r's snapshot holds: any later change would have replaced it with a mark);
+ * - a read at r fills an entry only if no mark newer than r exists and nothing was forgotten
+ *   since r (when full, the cache is emptied and remembers the sequence it was emptied at).
+ * Only the exact shape of a live version read is served (versions.ts readVersion without an
+ * epoch: the newest entry under a record's prefix, reverse, limit 1); write transactions never use
+ * it (they see uncommitted changes of their batch).
+ */
+const VERSIONED = new Set<number>([RecordType.inode, RecordType.dirent, RecordType.segment]);
+/** A version key is its record's prefix plus the born epoch (8 bytes). */
+const BORN_EPOCH_BYTES = 8;
+
+interface Slot {
+  readonly sequence: number;
+  /** The newest entry under the prefix (null: none); undefined: only a mark of a change. */
+  readonly entry?: Entry | null;
+}
+
+export class VersionCache {
+  private readonly slots = new Map<string, Slot>();
+  /** Reads older than this may not fill: marks of commits up to it were forgotten. */
+  private emptiedAt = 0;
+  /** The newest commit reported. */
+  private latestCommit = 0;
+  private readonly stop: () => void;
+
+  constructor(
+    metadata: MetadataStore & { onCommitted: NonNullable<MetadataStore['onCommitted']> },
+    private readonly slotsMax = 32_768,
+  ) {
+    this.stop = metadata.onCommitted((keys, sequence) => this.committed(keys, sequence));
+  }
+
+  static for(metadata: MetadataStore, slotsMax?: number): VersionCache | undefined {
+    return metadata.onCommitted === undefined ? undefined : new VersionCache(metadata as MetadataStore & { onCommitted: NonNullable<MetadataStore['onCommitted']> }, slotsMax);
+  }
+
+  close(): void {
+    this.stop();
+    this.slots.clear();
+  }
+
+  /** `tx`, with live version reads served from and remembered in the cache. */
+  reading(tx: ReadTransaction): ReadTransaction {
+    const sequence = tx.sequence;
+    if (sequence === undefined) return tx;
+    return {
+      sequence,
+      get: (key: Key) => tx.get(key),
+      scan: async (options: ScanOptions) => {
+        const slotKey = versionReadOf(options);
+        if (slotKey === undefined) return tx.scan(options);
+        const slot = this.slots.get(slotKey);
+        if (slot !== undefined && slot.entry !== undefined && slot.sequence <= sequence) return slot.entry === null ? [] : [slot.entry];
+        const entries = await tx.scan(options);
+        this.fill(slotKey, entries[0] ?? null, sequence);
+        return entries;
+      },
+    };
+  }
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  private fill(slotKey: string, entry: Entry | null, sequence: number): void {
+    if (sequence < this.emptiedAt) return;
+    const slot = this.slots.get(slotKey);
+    // A newer mark: this read is older than a change. An entry: already known.
+    if (slot !== undefined && (slot.entry !== undefined || slot.sequence > sequence)) return;
+    this.put(slotKey, { sequence, entry });
+  }
+
+  private committed(keys: readonly Key[], sequence: number): void {
+    this.latestCommit = Math.max(this.latestCommit, sequence);
+    for (const key of keys) {
+      if (key.length <= BORN_EPOCH_BYTES || !VERSIONED.has(key[0] as number)) continue;
+      this.put(Buffer.from(key.buffer, key.byteOffset, key.length - BORN_EPOCH_BYTES).toString('latin1'), { sequence });
+    }
+  }
+
+  private put(slotKey: string, slot: Slot): void {
+    if (this.slots.size >= this.slotsMax && !this.slots.has(slotKey)) {
+      // Emptying at once is O(1) amortised. The marks of every commit so far are forgotten, so a
+      // read older than the newest commit may no longer fill (it could be older than a mark).
+      this.slots.clear();
+      this.emptiedAt = this.latestCommit;
+    }
+    this.slots.set(slotKey, slot);
+  }
+}
+
+/** The slot key of a live version read (reverse, limit 1, over exactly one record's prefix). */
+function versionReadOf(options: ScanOptions): string | undefined {
+  const { start, end } = options;
+  if (options.limit !== 1 || options.reverse !== true || start.length === 0 || !VERSIONED.has(start[0] as number)) return undefined;
+  const expected = prefixEnd(start);
+  if (expected.length !== end.length) return undefined;
+  for (let index = 0; index < end.length; index++) if (expected[index] !== end[index]) return undefined;
+  return Buffer.from(start.buffer, start.byteOffset, start.length).toString('latin1');
+}
