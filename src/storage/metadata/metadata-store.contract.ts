@@ -49,11 +49,40 @@ export function metadataStoreContract(name: string, open: () => Promise<OpenedSt
     describeTransactions(fresh);
     describeBytes(fresh);
     describeLifecycleAndLimits(fresh);
+    describeCommitReports(fresh);
     describeModel(open);
   });
 }
 
 type Fresh = () => Promise<MetadataStore>;
+
+function describeCommitReports(fresh: Fresh): void {
+  describe('commit reports (onCommitted, sequence)', () => {
+    it('reports each commit\'s written keys with the next sequence, which later reads carry', async () => {
+      const store = await fresh();
+      assert.ok(store.onCommitted !== undefined, 'both backends report commits');
+      const reports: Array<{ keys: string[]; sequence: number }> = [];
+      const stop = store.onCommitted((keys, sequence) => reports.push({ keys: keys.map((key) => new TextDecoder().decode(key)).sort(), sequence }));
+      const before = await store.read(async (tx) => tx.sequence);
+      assert.equal(typeof before, 'number');
+      await store.write(async (tx) => {
+        tx.put(text('a'), text('1'));
+        tx.delete(text('b'));
+      });
+      await assert.rejects(store.write(async (tx) => {
+        tx.put(text('never'), text('x'));
+        throw new Error('refused');
+      }));
+      assert.deepEqual(reports, [{ keys: ['a', 'b'], sequence: (before as number) + 1 }], 'a failed transaction reports nothing');
+      assert.equal(await store.read(async (tx) => tx.sequence), (before as number) + 1);
+      assert.equal(await store.write(async (tx) => tx.sequence), undefined, 'write transactions carry none');
+      stop();
+      const reported = reports.length;
+      await store.write(async (tx) => tx.put(text('c'), text('3')));
+      assert.equal(reports.length, reported, 'stopped listening');
+    });
+  });
+}
 
 function describeBasics(fresh: Fresh): void {
   describe('get, put, delete', () => {

@@ -249,13 +249,13 @@ export class SqliteMetadataStore implements MetadataStore {
       this.failBatch(pending, error);
       return;
     }
+    if (pending.length === 0) return;
     // Synchronously after the COMMIT, before any reader can begin on the new state.
     this.sequence++;
     if (this.commitListeners.size > 0) {
       const keys = pending.flatMap((done) => done.tx.written);
       for (const listener of this.commitListeners) listener(keys, this.sequence);
     }
-    if (pending.length === 0) return;
     // Acknowledged once the WAL is on stable storage; the next batch runs meanwhile.
     const acknowledged = this.walSync.durable().then(
       () => {
