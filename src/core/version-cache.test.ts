@@ -25,6 +25,23 @@ describe('version cache', () => {
 
   const write = (id: number, born: number, size: number) => store.write(async (tx) => tx.put(inodeKey(id, born), encodeJson(record(size))));
   const sizeIn = async (tx: ReadTransaction, id: number) => (await readVersion<InodeRecord>(tx, inodePrefix(id)))?.record.size;
+  /**
+   * A read transaction that fixes its snapshot at once and reads `id` through the cache only when
+   * released (so commits can land in between).
+   */
+  const heldRead = async (cache: VersionCache, id: number): Promise<{ release: () => void; result: Promise<number | undefined> }> => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let began!: () => void;
+    const begun = new Promise<void>((resolve) => (began = resolve));
+    const result = store.read(async (tx) => {
+      began();
+      await held;
+      return sizeIn(cache.reading(tx), id);
+    });
+    await begun;
+    return { release, result };
+  };
   /** Counts the scans that reach the store. */
   const counting = (tx: ReadTransaction, counter: { scans: number }): ReadTransaction => ({
     sequence: tx.sequence,
@@ -59,17 +76,8 @@ describe('version cache', () => {
     const cache = VersionCache.for(store) as VersionCache;
     try {
       await write(20, 1, 1);
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      let began!: () => void;
-      const beganPromise = new Promise<void>((resolve) => (began = resolve));
       // Reader A fixes its snapshot, waits while a commit lands, then reads (the old value).
-      const stale = store.read(async (tx) => {
-        began();
-        await held;
-        return sizeIn(cache.reading(tx), 20);
-      });
-      await beganPromise;
+      const { release, result: stale } = await heldRead(cache, 20);
       await write(20, 1, 2);
       release();
       assert.equal(await stale, 1, 'A reads its own snapshot');
@@ -87,16 +95,7 @@ describe('version cache', () => {
     const cache = VersionCache.for(store) as VersionCache;
     try {
       await write(30, 1, 1);
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      let began!: () => void;
-      const beganPromise = new Promise<void>((resolve) => (began = resolve));
-      const old = store.read(async (tx) => {
-        began();
-        await held;
-        return sizeIn(cache.reading(tx), 30);
-      });
-      await beganPromise;
+      const { release, result: old } = await heldRead(cache, 30);
       await write(30, 1, 2);
       assert.equal(await store.read((tx) => sizeIn(cache.reading(tx), 30)), 2, 'a newer reader fills');
       release();
@@ -110,16 +109,7 @@ describe('version cache', () => {
     const cache = VersionCache.for(store, 2) as VersionCache;
     try {
       await write(40, 1, 1);
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      let began!: () => void;
-      const beganPromise = new Promise<void>((resolve) => (began = resolve));
-      const stale = store.read(async (tx) => {
-        began();
-        await held;
-        return sizeIn(cache.reading(tx), 40);
-      });
-      await beganPromise;
+      const { release, result: stale } = await heldRead(cache, 40);
       await write(40, 1, 2); // marks 40
       // Other records fill the cache past its bound: it empties, forgetting the mark on 40.
       for (const id of [41, 42, 43]) await write(id, 1, id);
