@@ -24,8 +24,7 @@ import { completeLocalKekRotation, LocalKekRotation } from './keys/local-kek-rot
 import { Keyring } from './keys/keyring.js';
 import { LocalKeyFileProvider, kekFilePath } from './keys/local-key-file.js';
 import type { TlsIdentity } from './protocols/rest/tls.js';
-import { EncryptedChunkStore } from './storage/chunks/layers/encrypted-chunk-store.js';
-import { LocalChunkStore } from './storage/chunks/local/local-chunk-store.js';
+import { openChunkStore } from './instance/chunk-stores.js';
 import type { ChunkStore } from './storage/chunks/chunk-store.js';
 import type { MetadataStore } from './storage/metadata/metadata-store.js';
 import { SqliteMetadataStore } from './storage/metadata/sqlite/sqlite-metadata-store.js';
@@ -118,10 +117,7 @@ export async function openInstance(config: Config, logger: Logger, options: Open
       batchMax: config.metadataGroupCommitTransactionsMax,
     });
     closers.push(() => metadata.close());
-    const chunks = new EncryptedChunkStore({
-      inner: await LocalChunkStore.open({ root: layout.chunksDir, logger: logger.child({ component: 'chunks' }) }),
-      keyring,
-    });
+    const chunks = await openChunkStore({ folders: layout, keyring, writeCacheBytes: config.writeCacheBytes, logger });
     closers.push(() => chunks.close());
     const fileSystem = await openFileSystem({
       metadata,

@@ -21,6 +21,8 @@ import { LocalKeyFileProvider, kekFilePath } from '../../src/keys/local-key-file
 import { openInstance } from '../../src/main.js';
 import { EncryptedChunkStore } from '../../src/storage/chunks/layers/encrypted-chunk-store.js';
 import { LocalChunkStore } from '../../src/storage/chunks/local/local-chunk-store.js';
+import { WriteCacheChunkStore } from '../../src/storage/chunks/layers/write-cache.js';
+import { writeCacheGeometry } from '../../src/instance/chunk-stores.js';
 import type { ChunkStore } from '../../src/storage/chunks/chunk-store.js';
 import type { MetadataStore } from '../../src/storage/metadata/metadata-store.js';
 import { SqliteMetadataStore } from '../../src/storage/metadata/sqlite/sqlite-metadata-store.js';
@@ -33,11 +35,20 @@ export interface OpenedEnclave {
 
 async function viaCompositionRoot(dataDir: string, logger: Logger): Promise<OpenedEnclave> {
   const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
-  const instance = await openInstance({ ...defaultConfig(), dataDir }, logger, {
+  const instance = await openInstance({ ...defaultConfig(), ...writeCacheOverride(), dataDir }, logger, {
     environment: { ENCLAVE_ADMIN_PASSWORD: randomBytes(18).toString('base64url') },
     stdout: discard,
   });
   return { fileSystem: instance.fileSystem, via: 'openInstance (src/main.ts)', close: () => instance.close() };
+}
+
+/** BENCH_WRITE_CACHE_BYTES sets the server's write_cache_bytes (0: no write cache), for side-by-side runs. */
+function writeCacheOverride(): { writeCacheBytes?: number } {
+  const text = process.env.BENCH_WRITE_CACHE_BYTES;
+  if (text === undefined) return {};
+  const bytes = Number(text);
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new Error(`BENCH_WRITE_CACHE_BYTES must be a byte count, not ${JSON.stringify(text)}`);
+  return { writeCacheBytes: bytes };
 }
 
 /** The same stores as src/main.ts, in the same order, closed in reverse. */
@@ -46,7 +57,7 @@ export async function viaOwnComposition(
   logger: Logger,
   wrap: { metadata?: (store: MetadataStore) => MetadataStore; inner?: (store: ChunkStore) => ChunkStore; outer?: (store: ChunkStore) => ChunkStore } = {},
 ): Promise<OpenedEnclave> {
-  const config = defaultConfig();
+  const config = { ...defaultConfig(), ...writeCacheOverride() };
   await mkdir(join(dataDir, 'metadata'), { recursive: true, mode: 0o700 });
   const provider = await LocalKeyFileProvider.open({ file: kekFilePath(dataDir), create: true });
   const keyring = await Keyring.open({ dir: join(dataDir, 'keys'), provider, create: true });
@@ -58,7 +69,11 @@ export async function viaOwnComposition(
   });
   const metadata = wrap.metadata?.(sqlite) ?? sqlite;
   const local = await LocalChunkStore.open({ root: join(dataDir, 'chunks'), logger });
-  const encrypted = new EncryptedChunkStore({ inner: wrap.inner?.(local) ?? local, keyring });
+  const cached =
+    config.writeCacheBytes > 0
+      ? await WriteCacheChunkStore.open({ dir: join(dataDir, 'write-cache'), tier: local, logger, ...writeCacheGeometry(config.writeCacheBytes) })
+      : local;
+  const encrypted = new EncryptedChunkStore({ inner: wrap.inner?.(cached) ?? cached, keyring });
   const chunks = wrap.outer?.(encrypted) ?? encrypted;
   const fileSystem = await openFileSystem({ metadata, chunks, logger, gc: { sweepGraceMs: config.gcGraceSeconds * 1_000 } });
   return {

@@ -56,6 +56,13 @@ export const ConfigSchema = Type.Object(
       minimum: 0,
       maximum: 30 * 24 * 3_600,
     }),
+    writeCacheBytes: Type.Integer({
+      description:
+        'Size of the write cache: chunk data is acknowledged once durable in preallocated segment files under data_dir/write-cache and copied to the chunk folder in the background. 0 writes every chunk straight to the chunk folder.',
+      default: 256 * 1_048_576,
+      minimum: 0,
+      maximum: 64 * 1_073_741_824,
+    }),
     kekPassphraseEnv: Type.String({
       description:
         'Name of the environment variable holding the passphrase that protects the local key-encryption key file; when that variable is unset the key file relies on its 0600 mode alone.',

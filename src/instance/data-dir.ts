@@ -19,6 +19,8 @@ export interface DataDirLayout {
   readonly metadataDir: string;
   readonly metadataDatabaseFile: string;
   readonly chunksDir: string;
+  /** The write cache's segment files (storage/chunks/layers/write-cache.ts). */
+  readonly writeCacheDir: string;
 }
 
 export const DIRECTORY_MODE = 0o700;
@@ -38,11 +40,12 @@ export function dataDirLayout(dataDir: string): DataDirLayout {
     metadataDir: join(root, 'metadata'),
     metadataDatabaseFile: join(root, 'metadata', 'enclave.db'),
     chunksDir: join(root, 'chunks'),
+    writeCacheDir: join(root, 'write-cache'),
   };
 }
 
 /** Names init may leave behind; anything else in an uninitialised data dir is someone else's. */
-const INSTANCE_ENTRY_NAMES = new Set(['instance.json', 'instance-init.json', 'initial-admin-password', 'keys', 'tls', 'metadata', 'chunks', 'audit-spool']);
+const INSTANCE_ENTRY_NAMES = new Set(['instance.json', 'instance-init.json', 'initial-admin-password', 'keys', 'tls', 'metadata', 'chunks', 'write-cache', 'audit-spool']);
 
 /**
  * Creates the data dir (0700) if missing and tightens it to 0700 when a new instance is made in

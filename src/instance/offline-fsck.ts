@@ -4,14 +4,14 @@ import { ConfigError } from '../config/load-config.js';
 import { checkConsistency, type ConsistencyReport } from '../core/check/consistency-check.js';
 import { Keyring } from '../keys/keyring.js';
 import { LocalKeyFileProvider, kekFilePath } from '../keys/local-key-file.js';
-import { EncryptedChunkStore } from '../storage/chunks/layers/encrypted-chunk-store.js';
-import { LocalChunkStore } from '../storage/chunks/local/local-chunk-store.js';
+import { openChunkStore } from './chunk-stores.js';
 import { SqliteMetadataStore } from '../storage/metadata/sqlite/sqlite-metadata-store.js';
 import { dataDirLayout, fileExists } from './data-dir.js';
 
 /**
  * `enclave fsck --data-dir DIR`: opens an instance's stores the way the server does (keys, the
- * encrypted SQLite metadata, the encrypted chunk folder) but starts nothing else: no core, so no
+ * encrypted SQLite metadata, the encrypted chunks in the write cache, read-only, and the chunk
+ * folder) but starts nothing else: no core, so no
  * garbage collector, reclaim, compaction or recovery, and no listener. Runs the consistency check
  * over them, writes nothing, and closes them. Best run with the server stopped; with it running,
  * the check still reads one consistent state of the metadata (SQLite WAL), and a chunk found
@@ -35,7 +35,8 @@ export async function offlineFsck(config: Config, logger: Logger, environment: R
       batchMax: config.metadataGroupCommitTransactionsMax,
     });
     closers.push(() => metadata.close());
-    const chunks = new EncryptedChunkStore({ inner: await LocalChunkStore.open({ root: layout.chunksDir, logger: logger.child({ component: 'chunks' }) }), keyring });
+    // Read-only: chunks a stopped server left in its write cache are checked where they are.
+    const chunks = await openChunkStore({ folders: layout, keyring, writeCacheBytes: config.writeCacheBytes, logger, readOnly: true });
     closers.push(() => chunks.close());
     return await checkConsistency(metadata, chunks, { online: true });
   } finally {

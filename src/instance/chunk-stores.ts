@@ -1,0 +1,53 @@
+import type { Logger } from 'pino';
+import type { Keyring } from '../keys/keyring.js';
+import type { ChunkStore } from '../storage/chunks/chunk-store.js';
+import { EncryptedChunkStore } from '../storage/chunks/layers/encrypted-chunk-store.js';
+import { WriteCacheChunkStore } from '../storage/chunks/layers/write-cache.js';
+import { LocalChunkStore } from '../storage/chunks/local/local-chunk-store.js';
+
+const MIB = 1_048_576;
+const SEGMENT_BYTES_MAX = 32 * MIB;
+const SEGMENT_BYTES_MIN = 1 * MIB;
+
+export interface ChunkStoreFolders {
+  readonly chunksDir: string;
+  readonly writeCacheDir: string;
+}
+
+/** How a write cache of `bytes` is cut into segments: at most 32 MiB each, at least 2 of them. */
+export function writeCacheGeometry(bytes: number): { segmentBytes: number; segmentCount: number } {
+  const segmentBytes = Math.min(SEGMENT_BYTES_MAX, Math.max(SEGMENT_BYTES_MIN, Math.floor(bytes / 8)));
+  return { segmentBytes, segmentCount: Math.max(2, Math.floor(bytes / segmentBytes)) };
+}
+
+/**
+ * The chunk stack the server runs on: encryption over the write cache over the local chunk folder
+ * (DESIGN.md). `writeCacheBytes` 0 leaves the cache out. `readOnly` (offline fsck) serves what a
+ * stopped server left in the cache without copying it, so the check writes nothing.
+ */
+export async function openChunkStore(options: {
+  readonly folders: ChunkStoreFolders;
+  readonly keyring: Keyring;
+  readonly writeCacheBytes: number;
+  readonly logger: Logger;
+  readonly readOnly?: boolean;
+}): Promise<EncryptedChunkStore> {
+  const local = await LocalChunkStore.open({ root: options.folders.chunksDir, logger: options.logger.child({ component: 'chunks' }) });
+  let inner: ChunkStore = local;
+  try {
+    // A read-only open always looks at the cache: a server with a cache may have left chunks there.
+    if (options.writeCacheBytes > 0 || options.readOnly === true) {
+      inner = await WriteCacheChunkStore.open({
+        dir: options.folders.writeCacheDir,
+        tier: local,
+        ...writeCacheGeometry(Math.max(options.writeCacheBytes, 2 * SEGMENT_BYTES_MIN)),
+        logger: options.logger.child({ component: 'write-cache' }),
+        ...(options.readOnly === true ? { readOnly: true } : {}),
+      });
+    }
+  } catch (error) {
+    await local.close();
+    throw error;
+  }
+  return new EncryptedChunkStore({ inner, keyring: options.keyring });
+}

@@ -1,0 +1,273 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { newChunkId } from '../chunk-id.js';
+import { chunkStoreContract, rejectsWithCode } from '../chunk-store.contract.js';
+import { ChunkStoreError } from '../chunk-store.js';
+import type { ByteRange, ChunkCapacity, ChunkId, ChunkStore } from '../chunk-store.js';
+import { LocalChunkStore } from '../local/local-chunk-store.js';
+import { WriteCacheChunkStore } from './write-cache.js';
+import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './write-cache-format.js';
+
+const KIB = 1024;
+
+async function temporaryRoot(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'enclave-write-cache-'));
+}
+
+/** Small segments, so that the contract's chunks fill, seal and reuse them, and the largest bypass them. */
+chunkStoreContract('write cache over local (256 KiB segments)', async () => {
+  const root = await temporaryRoot();
+  const store = await WriteCacheChunkStore.open({
+    dir: join(root, 'cache'),
+    tier: await LocalChunkStore.open({ root: join(root, 'chunks') }),
+    segmentBytes: 256 * KIB,
+    segmentCount: 3,
+  });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+});
+
+/** A tier whose puts wait until the gate opens, or fail while `failing` is set. */
+class GatedTier implements ChunkStore {
+  #open: Promise<void>;
+  #release: () => void = () => undefined;
+  failing = 0;
+  puts = 0;
+
+  constructor(readonly inner: ChunkStore, openAtStart = false) {
+    this.#open = openAtStart ? Promise.resolve() : new Promise((resolve) => (this.#release = resolve));
+  }
+
+  release(): void {
+    this.#release();
+    this.#open = Promise.resolve();
+  }
+
+  async put(id: ChunkId, data: Uint8Array): Promise<void> {
+    await this.#open;
+    if (this.failing > 0) {
+      this.failing -= 1;
+      throw new ChunkStoreError('unavailable', 'the tier is down');
+    }
+    this.puts += 1;
+    return this.inner.put(id, data);
+  }
+
+  get(id: ChunkId, range?: ByteRange): Promise<Uint8Array> {
+    return this.inner.get(id, range);
+  }
+
+  delete(id: ChunkId): Promise<void> {
+    return this.inner.delete(id);
+  }
+
+  list(options: { after?: ChunkId; limit: number }): Promise<ChunkId[]> {
+    return this.inner.list(options);
+  }
+
+  capacity(): Promise<ChunkCapacity> {
+    return this.inner.capacity();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+async function withRoot(test: (root: string) => Promise<void>): Promise<void> {
+  const root = await temporaryRoot();
+  try {
+    await test(root);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+async function openCache(root: string, tier: ChunkStore, segmentBytes = 64 * KIB, segmentCount = 3): Promise<WriteCacheChunkStore> {
+  return WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier, segmentBytes, segmentCount });
+}
+
+describe('WriteCacheChunkStore', () => {
+  it('acknowledges a put before the tier has it, serves it from the cache, and copies it to the tier', async () => {
+    await withRoot(async (root) => {
+      const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      const tier = new GatedTier(local);
+      const cache = await openCache(root, tier);
+      const id = newChunkId(Date.now());
+      const data = randomBytes(5_000);
+      await cache.put(id, data);
+      await rejectsWithCode(local.get(id), 'not-found');
+      assert.deepEqual(Buffer.from(await cache.get(id)), data);
+      assert.deepEqual(Buffer.from(await cache.get(id, { offset: 4_990, length: 100 })), data.subarray(4_990));
+      assert.deepEqual(await cache.list({ limit: 10 }), [id]);
+      assert.equal(cache.stats().backlogChunks, 1);
+      tier.release();
+      await cache.drain();
+      assert.deepEqual(Buffer.from(await local.get(id)), data);
+      assert.equal(cache.stats().backlogChunks, 0);
+      assert.deepEqual(Buffer.from(await cache.get(id)), data);
+      await cache.close();
+    });
+  });
+
+  it('replays acknowledged chunks after a crash (the process never closed the cache)', async () => {
+    await withRoot(async (root) => {
+      const first = await openCache(root, new GatedTier(await LocalChunkStore.open({ root: join(root, 'chunks') })), 64 * KIB, 4);
+      const chunks = new Map<ChunkId, Buffer>();
+      // Enough to fill and seal more than one segment; puts run concurrently.
+      await Promise.all(
+        Array.from({ length: 20 }, async (_, index) => {
+          const id = newChunkId(Date.now() + index);
+          const data = randomBytes(7_000 + index);
+          chunks.set(id, data);
+          await first.put(id, data);
+        }),
+      );
+      // "Crash": a second process opens the same folders while the first never copied anything.
+      const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      const tier = new GatedTier(local);
+      const second = await openCache(root, tier, 64 * KIB, 4);
+      assert.equal(second.stats().backlogChunks, chunks.size);
+      for (const [id, data] of chunks) assert.deepEqual(Buffer.from(await second.get(id)), data);
+      assert.deepEqual(await second.list({ limit: 100 }), [...chunks.keys()].sort());
+      tier.release();
+      await second.drain();
+      for (const [id, data] of chunks) assert.deepEqual(Buffer.from(await local.get(id)), data);
+      await second.close();
+      // Retired segments are not replayed again.
+      const third = await openCache(root, new GatedTier(await LocalChunkStore.open({ root: join(root, 'chunks') })), 64 * KIB, 4);
+      assert.equal(third.stats().backlogChunks, 0);
+      await third.close();
+    });
+  });
+
+  it('a torn last record is dropped at replay; the records before it survive', async () => {
+    await withRoot(async (root) => {
+      const first = await openCache(root, new GatedTier(await LocalChunkStore.open({ root: join(root, 'chunks') })), 256 * KIB, 2);
+      const kept = newChunkId(Date.now());
+      const torn = newChunkId(Date.now() + 1);
+      await first.put(kept, randomBytes(3_000));
+      await first.put(torn, randomBytes(3_000));
+      // Cut the second record's data short, as a crash in the middle of its write would.
+      const segment = join(root, 'cache', 'segment-000');
+      const handle = await open(segment, 'r+');
+      const recordEnd = SEGMENT_HEADER_BYTES + 2 * (RECORD_HEADER_BYTES + 3_000);
+      await handle.write(Buffer.alloc(100, 0xee), 0, 100, recordEnd - 100);
+      await handle.close();
+      const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      const second = await openCache(root, new GatedTier(local, true), 256 * KIB, 2);
+      assert.equal(second.stats().backlogChunks, 1);
+      await rejectsWithCode(second.get(torn), 'not-found');
+      await second.drain();
+      assert.equal((await local.get(kept)).byteLength, 3_000);
+      await rejectsWithCode(local.get(torn), 'not-found');
+      await second.close();
+    });
+  });
+
+  it('records of an earlier use of a segment are never replayed as part of a later one', async () => {
+    await withRoot(async (root) => {
+      const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      const first = await openCache(root, new GatedTier(local, true), 64 * KIB, 2);
+      // Fill both segments several times over; each is copied, retired and reused.
+      for (let index = 0; index < 60; index += 1) await first.put(newChunkId(Date.now() + index), randomBytes(6_000));
+      await first.drain();
+      const recent = newChunkId(Date.now() + 1_000);
+      const gate = new GatedTier(await LocalChunkStore.open({ root: join(root, 'chunks') }));
+      await first.close();
+      const second = await openCache(root, gate, 64 * KIB, 2);
+      await second.put(recent, randomBytes(100));
+      // Crash now: only `recent` is not in the tier; the old records after it in its segment
+      // belong to an earlier generation.
+      const third = await openCache(root, new GatedTier(await LocalChunkStore.open({ root: join(root, 'chunks') })), 64 * KIB, 2);
+      assert.equal(third.stats().backlogChunks, 1);
+      assert.equal((await third.get(recent)).byteLength, 100);
+    });
+  });
+
+  it('deleting a chunk that is only in the cache removes it everywhere, copy or not', async () => {
+    await withRoot(async (root) => {
+      const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      const tier = new GatedTier(local);
+      const cache = await openCache(root, tier);
+      const id = newChunkId(Date.now());
+      await cache.put(id, randomBytes(1_000));
+      await cache.delete(id);
+      await rejectsWithCode(cache.get(id), 'not-found');
+      assert.deepEqual(await cache.list({ limit: 10 }), []);
+      tier.release();
+      await cache.drain();
+      await rejectsWithCode(local.get(id), 'not-found');
+      // The id can be put again, and this time it stays.
+      await cache.put(id, randomBytes(10));
+      await cache.drain();
+      assert.equal((await local.get(id)).byteLength, 10);
+      await cache.close();
+    });
+  });
+
+  it('when every segment waits for the tier, puts wait too, and all land once it catches up', async () => {
+    await withRoot(async (root) => {
+      const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      const tier = new GatedTier(local);
+      const cache = await openCache(root, tier, 32 * KIB, 2);
+      const ids = Array.from({ length: 12 }, (_, index) => newChunkId(Date.now() + index));
+      let acknowledged = 0;
+      const puts = ids.map((id) => cache.put(id, randomBytes(10_000)).then(() => (acknowledged += 1)));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Two segments of 32 KiB hold at most 6 of them.
+      assert.ok(acknowledged > 0 && acknowledged <= 6, `${acknowledged} acknowledged before the tier took any`);
+      tier.release();
+      await Promise.all(puts);
+      await cache.drain();
+      for (const id of ids) assert.equal((await local.get(id)).byteLength, 10_000);
+      await cache.close();
+    });
+  });
+
+  it('retries copies while the tier fails, without losing or reordering anything', async () => {
+    await withRoot(async (root) => {
+      const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      const tier = new GatedTier(local, true);
+      tier.failing = 2;
+      const cache = await openCache(root, tier);
+      const ids = [newChunkId(Date.now()), newChunkId(Date.now() + 1)];
+      for (const id of ids) await cache.put(id, randomBytes(500));
+      for (const id of ids) assert.equal((await cache.get(id)).byteLength, 500);
+      await cache.drain();
+      assert.equal(tier.failing, 0);
+      for (const id of ids) assert.equal((await local.get(id)).byteLength, 500);
+      await cache.close();
+    });
+  });
+
+  it('zero-fills segments ahead of use, to full size', async () => {
+    await withRoot(async (root) => {
+      const cache = await openCache(root, new GatedTier(await LocalChunkStore.open({ root: join(root, 'chunks') }), true), 128 * KIB, 3);
+      await cache.put(newChunkId(Date.now()), randomBytes(1_000));
+      await cache.drain();
+      await cache.close();
+      const sizes = await Promise.all((await readdir(join(root, 'cache'))).sort().map(async (name) => (await stat(join(root, 'cache', name))).size));
+      // segment-000 was written while it grew; the next one was filled ahead of need.
+      assert.equal(sizes.length, 3);
+      assert.equal(sizes[1], 128 * KIB);
+    });
+  });
+
+  it('refuses puts after close', async () => {
+    await withRoot(async (root) => {
+      const cache = await openCache(root, new GatedTier(await LocalChunkStore.open({ root: join(root, 'chunks') }), true));
+      await cache.close();
+      await rejectsWithCode(cache.put(newChunkId(Date.now()), new Uint8Array(1)), 'unavailable');
+    });
+  });
+});
