@@ -167,6 +167,37 @@ describe('SqliteMetadataStore WAL durability', () => {
     }
   });
 
+  it('tells a transaction that failed on what an earlier one of its batch wrote only once that is durable', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'enclave-metadata-'));
+    const store = await SqliteMetadataStore.open({ path: join(directory, 'metadata.db') });
+    try {
+      const events: string[] = [];
+      // Queued in one turn, so they run in one batch: the second sees the first's uncommitted put.
+      const first = store.write(async (tx) => tx.put(text('folder'), text('made'))).then(() => events.push('first acknowledged'));
+      const second = store
+        .write(async (tx) => {
+          if ((await tx.get(text('folder'))) !== undefined) throw new Error('exists');
+        })
+        .catch(async (error: unknown) => {
+          events.push(`second refused: ${(error as Error).message}`);
+          // What the refusal was about is there for a read that follows it.
+          events.push(`read after refusal: ${decode(await store.read((tx) => tx.get(text('folder'))))}`);
+        });
+      // A transaction that fails on its own, first in its batch, is told at once.
+      await Promise.all([first, second]);
+      assert.deepEqual(events, ['first acknowledged', 'second refused: exists', 'read after refusal: made']);
+      await assert.rejects(
+        store.write(async () => {
+          throw new Error('alone');
+        }),
+        /alone/,
+      );
+    } finally {
+      await store.close();
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
   it('stops accepting writes after a failed WAL fsync, and says so', async () => {
     const directory = await mkdtemp(join(tmpdir(), 'enclave-metadata-'));
     const store = await SqliteMetadataStore.open({ path: join(directory, 'metadata.db'), datasync: async () => Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })) });

@@ -70,6 +70,17 @@ interface Pending {
   readonly tx: SqliteWriteTransaction;
 }
 
+/**
+ * A transaction of the open batch that failed with its own error after earlier transactions of
+ * the batch wrote: it may have failed because of what they wrote ("exists"), so its caller hears
+ * of it only once that is durable (and, if the batch fails, hears the batch's failure instead).
+ * Otherwise a caller could be told "exists" and then not find the entry in a read.
+ */
+interface Refused {
+  readonly reject: (error: unknown) => void;
+  readonly error: unknown;
+}
+
 interface Reader {
   readonly connection: Connection;
   readonly statements: Statements;
@@ -224,13 +235,14 @@ export class SqliteMetadataStore implements MetadataStore {
       return;
     }
     const pending: Pending[] = [];
+    const refused: Refused[] = [];
     try {
       let ran = 0;
       for (;;) {
         while (ran < this.batchMax && this.queue[0]?.kind === 'transaction') {
           const job = this.queue.shift() as Extract<WriteJob, { kind: 'transaction' }>;
           ran++;
-          await this.runInSavepoint(job, pending);
+          await this.runInSavepoint(job, pending, refused);
         }
         // While the previous batch's WAL sync runs, this batch could not be acknowledged anyway:
         // keep it open and let more transactions join, then commit once the sync is over (one
@@ -246,10 +258,13 @@ export class SqliteMetadataStore implements MetadataStore {
       }
       guard('commit', () => statements.commit.run());
     } catch (error) {
-      this.failBatch(pending, error);
+      this.failBatch(pending, error, refused);
       return;
     }
-    if (pending.length === 0) return;
+    if (pending.length === 0) {
+      for (const failed of refused) failed.reject(failed.error);
+      return;
+    }
     // Synchronously after the COMMIT, before any reader can begin on the new state.
     this.sequence++;
     if (this.commitListeners.size > 0) {
@@ -260,11 +275,13 @@ export class SqliteMetadataStore implements MetadataStore {
     const acknowledged = this.walSync.durable().then(
       () => {
         for (const done of pending) done.resolve(done.result);
+        for (const failed of refused) failed.reject(failed.error);
       },
       (error: unknown) => {
         this.syncFailure ??= new MetadataStoreError('fsync of the metadata WAL failed; the store accepts no more writes', { cause: error });
         this.logger?.fatal({ err: this.syncFailure }, 'metadata WAL fsync failed');
         for (const done of pending) done.reject(this.syncFailure);
+        for (const failed of refused) failed.reject(this.syncFailure);
       },
     );
     this.acknowledging.add(acknowledged);
@@ -275,7 +292,7 @@ export class SqliteMetadataStore implements MetadataStore {
    * Runs one transaction in its savepoint. Its own failure rejects only it; a failure that leaves
    * the batch unusable (SQLite rolled everything back, or the savepoint cannot be undone) throws.
    */
-  private async runInSavepoint(job: Extract<WriteJob, { kind: 'transaction' }>, pending: Pending[]): Promise<void> {
+  private async runInSavepoint(job: Extract<WriteJob, { kind: 'transaction' }>, pending: Pending[], refused: Refused[]): Promise<void> {
     const statements = this.writerStatements;
     guard('savepoint', () => statements.savepoint.run());
     const tx = new SqliteWriteTransaction(statements);
@@ -296,7 +313,9 @@ export class SqliteMetadataStore implements MetadataStore {
         statements.release.run();
       });
       tx.rolledBack();
-      job.reject(error);
+      // With nothing written before it in this batch, it saw only committed data.
+      if (pending.length === 0) job.reject(error);
+      else refused.push({ reject: job.reject, error });
       return;
     }
     tx.finish();
@@ -310,7 +329,7 @@ export class SqliteMetadataStore implements MetadataStore {
     if (!this.writer.inTransaction) throw new MetadataStoreError('metadata batch was rolled back by SQLite', { cause });
   }
 
-  private failBatch(pending: Pending[], error: unknown): void {
+  private failBatch(pending: Pending[], error: unknown, refused: Refused[] = []): void {
     const failure = error instanceof MetadataStoreError ? error : new MetadataStoreError('metadata batch failed', { cause: error });
     this.logger?.error({ err: failure, transactions: pending.length }, 'metadata batch failed; rolling back');
     if (this.writer.inTransaction) {
@@ -322,6 +341,7 @@ export class SqliteMetadataStore implements MetadataStore {
     }
     for (const done of pending) done.tx.rolledBack();
     for (const done of pending) done.reject(failure);
+    for (const failed of refused) failed.reject(failure);
   }
 
   private async runRead<T>(fn: (tx: ReadTransaction) => Promise<T>): Promise<T> {
