@@ -11,8 +11,10 @@ APT_PACKAGES=(
   libnfs-utils      # nfs-ls, nfs-cp, nfs-cat, nfs-stat: the NFSv3 client tests
   awscli            # /usr/bin/aws: the S3 client tests
   s3cmd             # a second S3 client
+  curl              # fetches presigned S3 URLs made by the aws CLI
   rsyslog           # the audit trail's syslog receiver
   rsyslog-gnutls    # ... over TLS (RFC 5425)
+  rsyslog-relp      # ... over RELP (the exactly-once fault test)
   gnutls-bin        # certtool, for rsyslog's TLS set-up
 )
 

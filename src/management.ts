@@ -9,6 +9,7 @@ import { Auditor } from './audit/auditor.js';
 import { CheckpointKey } from './audit/checkpoint-key.js';
 import { LocalAuditLog } from './audit/local-log.js';
 import { SyslogSettings } from './audit/syslog/syslog-config.js';
+import { AuditRetentionSettings } from './audit/retention-config.js';
 import { SyslogSinks } from './audit/syslog/syslog-sinks.js';
 import { SinkCursors } from './audit/syslog/sink-cursors.js'; // audit: per-sink replay cursors (issue 7 item 5)
 import { S3AccessKeys } from './identity/s3-access-keys.js';
@@ -26,7 +27,7 @@ import { s3Settings } from './settings/protocol-settings.js';
 import { LockChallenges } from './snapshots/lock-challenges.js';
 import { PolicyScheduler } from './snapshots/policy-scheduler.js';
 import { PolicyStore } from './snapshots/policy-store.js';
-import type { Schedule } from './snapshots/policy.js';
+import { longestGapSeconds } from './snapshots/schedule.js';
 import { SecurityKeyStore } from './snapshots/security-keys.js';
 import type { Logger } from 'pino';
 import type { Config } from './config/config-schema.js';
@@ -54,10 +55,10 @@ import { quotaRoutes } from './protocols/rest/routes/quotas.js';
 import { sessionRoutes } from './protocols/rest/routes/session.js';
 import { userRoutes } from './protocols/rest/routes/users.js';
 import { webUiRoutes } from './protocols/rest/routes/web-ui.js';
+import { SessionSettings } from './settings/session-settings.js';
 import { SettingsStore } from './settings/settings-store.js';
 import { WebUiSettings } from './settings/web-ui-settings.js';
 
-const SESSION_LIFETIME_MS = 10 * 3_600_000;
 const UPLOAD_BYTES_MAX = 64 * 1024 ** 3;
 
 export interface Management {
@@ -70,15 +71,9 @@ export interface Management {
   readonly s3AccessKeys: S3AccessKeys;
   /** The one BucketStore of the instance: the S3 server shares it, since its cache is per instance. */
   readonly buckets: BucketStore;
+  /** Runs the snapshot policies; exposed so a test can run what is due at once (`tick`). */
+  readonly policyScheduler: PolicyScheduler;
   close(): Promise<void>;
-}
-
-/** How often a policy takes snapshots, for the posture check (seconds). */
-function intervalSecondsOf(schedule: Schedule): number {
-  if ('every' in schedule) return 'minutes' in schedule.every ? schedule.every.minutes * 60 : schedule.every.hours * 3_600;
-  if ('daily' in schedule) return 86_400;
-  if ('weekly' in schedule) return (7 / schedule.weekly.days.length) * 86_400;
-  return 31 * 86_400;
 }
 
 function authUser(user: LocalUser): AuthUser {
@@ -87,24 +82,32 @@ function authUser(user: LocalUser): AuthUser {
 
 export async function openManagement(instance: Instance, _config: Config, logger: Logger): Promise<Management> {
   const { metadata, clock, users, groups, roles, fileSystem } = instance;
-  const sessions = new Sessions({ metadata, clock, signingKey: instance.deriveKey('session-signing/v1'), lifetimeMs: async () => SESSION_LIFETIME_MS });
+  const settings = new SettingsStore({ metadata, onListenerError: (error, title) => logger.error({ err: error }, `${title} listener failed`) });
+  const webUi = new WebUiSettings(settings);
+  const sessionSettings = new SessionSettings(settings);
+  const sessions = new Sessions({
+    metadata,
+    clock,
+    signingKey: instance.deriveKey('session-signing/v1'),
+    lifetimeMs: () => sessionSettings.lifetimeMs(),
+    idleTimeoutMs: () => webUi.inactivityTimeoutMs(),
+  });
   const accessTokens = new AccessTokens({ metadata, clock });
   const mfaPolicy = new MetadataMfaPolicy({ metadata });
   const mfa = new Mfa({ metadata, clock, key: instance.deriveKey('mfa-secrets/v1'), policy: mfaPolicy });
   const throttle = new LoginThrottle({ clock });
-  const settings = new SettingsStore({ metadata, onListenerError: (error, title) => logger.error({ err: error }, `${title} listener failed`) });
   const networkAccess = await NetworkAccess.open(settings);
-  const webUi = new WebUiSettings(settings);
 
   const auditLog = await LocalAuditLog.open({ metadata, clock, key: CheckpointKey.fromSeed(instance.deriveKey('audit-checkpoints/v1')) });
   const auditor = new Auditor({ log: auditLog, clock, logger });
   const syslog = new SyslogSettings(settings);
+  const auditRetention = new AuditRetentionSettings(settings); // audit: retention by age and size (issue 7 item 2)
   const syslogSinks = new SyslogSinks({ auditor, settings: syslog, dataDir: instance.layout.root, hostname: hostname(), logger, replay: { source: auditLog, cursors: new SinkCursors(metadata) } }); // audit: replay from the local log
   await syslogSinks.start();
   const auditTimer = setInterval(() => {
     auditLog
       .checkpoint()
-      .then(() => auditLog.trim())
+      .then(async () => auditLog.trim(await auditRetention.policy()))
       .catch((error: unknown) => logger.error({ err: error }, 'audit checkpoint or retention failed'));
   }, 60_000);
   auditTimer.unref();
@@ -183,7 +186,7 @@ export async function openManagement(instance: Instance, _config: Config, logger
       },
       throttle,
       secondFactor: (user, code) => mfa.secondFactorRequirement(user, code),
-      bannerRequired: () => webUi.bannerRequired(),
+      loginBanner: () => webUi.loginBanner(),
     }),
     ...mfaRoutes({ mfa, policy: mfaPolicy, userExists: async (id) => (await users.get(id)) !== undefined }),
     ...authRoutes({
@@ -200,7 +203,7 @@ export async function openManagement(instance: Instance, _config: Config, logger
     ...quotaRoutes({ fs: fileSystem, logger, handleOf: (ctx, id) => fileSystem.handleOf(ctx, id) }),
     ...protocolRoutes({ settings }),
     ...networkRoutes({ settings }),
-    ...webUiRoutes({ webUi }),
+    ...webUiRoutes({ settings }),
     ...postureRoutes({
       posture: {
         ...settingsPostureInputs(settings),
@@ -238,14 +241,14 @@ export async function openManagement(instance: Instance, _config: Config, logger
         snapshotPolicies: async () =>
           (await policies.list()).map((policy) => ({
             sourcePath: policy.source_path ?? `id:${policy.source_file_id ?? ''}`,
-            intervalSeconds: intervalSecondsOf(policy.schedule),
+            intervalSeconds: longestGapSeconds(policy.schedule),
             retentionSeconds: policy.ttl ?? Number.MAX_SAFE_INTEGER,
             locked: policy.lock_key_ref !== null,
             enabled: policy.enabled,
           })),
       },
     }),
-    ...auditRoutes({ log: auditLog, syslog, auditor, clock }),
+    ...auditRoutes({ log: auditLog, syslog, retention: auditRetention, auditor, clock }),
     ...tlsRoutes({ certificates: instance.tlsCertificates }),
     ...encryptionRoutes({ keyring: instance.keyring, kek: instance.kek }),
     ...metricsRoutes({ metrics }),
@@ -273,6 +276,7 @@ export async function openManagement(instance: Instance, _config: Config, logger
     metrics,
     s3AccessKeys,
     buckets,
+    policyScheduler: scheduler,
     close: async () => {
       stopInternalAudit();
       clearInterval(auditTimer);

@@ -49,6 +49,19 @@ export class ProtocolSwitch<T extends { enabled: boolean }> {
     return this.queue;
   }
 
+  /**
+   * Closes and listens again if listening (after changes queued before it), so settings read at
+   * listen time (NFS's portmap port) take effect. Connections are dropped; clients reconnect.
+   */
+  restart(): Promise<void> {
+    this.queue = this.queue.then(async () => {
+      if (!this.running) return;
+      await this.stop();
+      await this.start();
+    });
+    return this.queue;
+  }
+
   async close(): Promise<void> {
     this.unsubscribe();
     await this.apply(false);

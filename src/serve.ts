@@ -1,3 +1,4 @@
+import type { Clock } from './core/clock.js';
 import type { AddressInfo } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -46,6 +47,8 @@ export interface ServeOptions {
   readonly environment: Readonly<Record<string, string | undefined>>;
   /** Receives the `listening <service> <host>:<port>` lines and the one-time admin password. */
   readonly stdout: Writable;
+  /** Tests pass a clock they control (session lifetimes, inactivity); the system clock otherwise. */
+  readonly clock?: Clock;
 }
 
 /**
@@ -54,7 +57,7 @@ export interface ServeOptions {
  */
 export async function serve(options: ServeOptions): Promise<Server> {
   const { config, logger } = options;
-  const instance = await openInstance(config, logger, { environment: options.environment, stdout: options.stdout });
+  const instance = await openInstance(config, logger, { environment: options.environment, stdout: options.stdout, ...(options.clock === undefined ? {} : { clock: options.clock }) });
   let api: ApiApp;
   let management: Management | undefined;
   try {

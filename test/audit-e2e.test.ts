@@ -147,6 +147,17 @@ describe('the audit trail through serve(), the REST API and the CLI', () => {
     writeFileSync(file, '{"sinks": [{"enabled": true}]}');
     const refused = await enclave(['audit', 'syslog', 'set', file]);
     assertExit(refused, 1);
+
+    const retention = await enclave(['audit', 'retention', 'show']);
+    assertExit(retention, 0);
+    assert.match(retention.stdout, /max age: 90 days\nmax size: 4294967296 bytes/);
+    const shortened = await enclave(['audit', 'retention', 'set', '--max-age-days', '30', '--json']);
+    assertExit(shortened, 0);
+    assert.deepEqual(JSON.parse(shortened.stdout), { max_age_days: 30, max_size_bytes: 4294967296 });
+    const [retentionChange] = await eventsWhere('operation=audit_set_retention');
+    assert.deepEqual([retentionChange?.status, retentionChange?.details?.before, retentionChange?.details?.after], ['ok', { max_age_days: 90 }, { max_age_days: 30 }]);
+    assertExit(await enclave(['audit', 'retention', 'set', '--max-age-days', '0']), 1);
+    assertExit(await enclave(['audit', 'retention', 'set', '--max-age-days', 'soon']), 2);
   });
 
   it('a record modified in the metadata store while the instance is stopped: verify names it (REST and CLI)', async () => {

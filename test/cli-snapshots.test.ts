@@ -249,6 +249,34 @@ describe('the enclave CLI: snapshots, policies, keys and fsck against a real ser
     assertExit(await enclave(['snapshot', 'policy', 'delete', created.id]), 0);
   });
 
+  it('restores a deleted file and a directory from a snapshot; refuses an existing target unless --overwrite', async () => {
+    const fs = server.instance.fileSystem;
+    const ctx = systemContext(logger);
+    const area = await fs.mkdir(ctx, await fs.root(ctx), 'restore-area', { mode: 0o777 });
+    const file = await fs.create(ctx, area.handle, 'draft.txt', { mode: 0o666 });
+    await fs.write(ctx, file.handle, { offset: 0, data: new TextEncoder().encode('the draft') });
+    const snapshot = JSON.parse((await enclave(['snapshot', 'create', '/restore-area', '--name', 'restore-me', '--json'])).stdout) as { id: number };
+    const id = String(snapshot.id);
+    await fs.remove(ctx, area.handle, 'draft.txt');
+
+    const restored = await enclave(['snapshots', 'restore', id, '/restore-area/draft.txt', '--path', 'draft.txt']);
+    assertExit(restored, 0);
+    assert.match(restored.stdout, new RegExp(`restored snapshot ${id} draft.txt to /restore-area/draft.txt: 1 files, 0 directories, 0 symlinks`));
+    const back = await fs.resolvePath(ctx, '/restore-area/draft.txt');
+    assert.equal(new TextDecoder().decode((await fs.read(ctx, back.handle, { offset: 0, length: 100 })).data), 'the draft');
+
+    const refused = await enclave(['snapshot', 'restore', id, '/restore-area/draft.txt', '--path', 'draft.txt']);
+    assertExit(refused, 1);
+    assert.match(refused.stderr, /exists/);
+    const replaced = await enclave(['snapshot', 'restore', id, '/restore-area/draft.txt', '--path', 'draft.txt', '--overwrite', '--json']);
+    assertExit(replaced, 0);
+    assert.equal((JSON.parse(replaced.stdout) as { replaced: number }).replaced, 1);
+    const whole = JSON.parse((await enclave(['snapshot', 'restore', id, '/restore-area/copy', '--json'])).stdout) as { files: number; directories: number; bytes: string };
+    assert.deepEqual({ files: whole.files, directories: whole.directories, bytes: whole.bytes }, { files: 1, directories: 1, bytes: '9' });
+    assertExit(await enclave(['snapshot', 'restore', id, 'relative/path']), 2);
+    assertExit(await enclave(['snapshot', 'delete', id]), 0);
+  });
+
   it('fsck --online checks the live stores read-only', async () => {
     const run = await enclave(['fsck', '--online']);
     assertExit(run, 0);

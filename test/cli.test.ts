@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect as connectTls } from 'node:tls';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +13,7 @@ import { createLogger } from '../src/ops/logger.js';
 import { serve, type Server } from '../src/serve.js';
 import { callApi } from './support/api-client.js';
 import { runEnclave, type CliRun } from './support/cli-runner.js';
+import { makeChain } from '../src/instance/tls-pki.test-support.js';
 
 const ADMIN_PASSWORD = 'Correct-Horse-Battery-Staple-9';
 const BOB_PASSWORD = 'violet-Quarry-Lantern-42';
@@ -19,6 +21,18 @@ const DAVE_PASSWORD = 'Maple-Uses-Two-Factors-5';
 const UPLOAD_BYTES = 5 * 1024 * 1024;
 
 const silent = () => new Writable({ write: (_chunk, _encoding, callback) => callback() });
+
+/** The SHA-256 fingerprint of the certificate a new TLS connection to the API is shown. */
+function servedFingerprint(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTls({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      const fingerprint = socket.getPeerCertificate().fingerprint256;
+      socket.end();
+      resolve(fingerprint);
+    });
+    socket.on('error', reject);
+  });
+}
 
 function assertExit(run: CliRun, code: number): void {
   assert.equal(run.code, code, `exit ${run.code}, expected ${code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
@@ -208,6 +222,33 @@ describe('the enclave CLI against a real server', () => {
     } finally {
       await callApi(server.ports.api as number, 'PUT', '/v1/web-ui/settings', { token: adminToken, body: { login_banner: { enabled: false, text: '' } } });
     }
+  });
+
+  it('tls install puts a CA-issued chain in place at once, tls show reports it, and a refused chain changes nothing', async () => {
+    const chain = await makeChain(Date.now());
+    const files = { chain: join(scratch, 'chain.pem'), key: join(scratch, 'leaf.key'), wrongKey: join(scratch, 'root.key') };
+    writeFileSync(files.chain, chain.leaf.pem + chain.intermediate.pem);
+    writeFileSync(files.key, chain.leaf.keyPem, { mode: 0o600 });
+    writeFileSync(files.wrongKey, chain.root.keyPem, { mode: 0o600 });
+    const leafFingerprint = new X509Certificate(chain.leaf.pem).fingerprint256;
+
+    const installed = await enclave(['tls', 'install', '--cert', files.chain, '--key', files.key, '--json']);
+    assertExit(installed, 0);
+    const answer = JSON.parse(installed.stdout) as { chain_length: number; self_signed: boolean; fingerprint_sha256: string };
+    assert.equal(answer.chain_length, 2);
+    assert.equal(answer.self_signed, false);
+    assert.equal(await servedFingerprint(server.ports.api as number), leafFingerprint, 'new connections get the installed leaf');
+    const shown = await enclave(['tls', 'show', '--json']);
+    assertExit(shown, 0);
+    assert.equal((JSON.parse(shown.stdout) as { fingerprint_sha256: string }).fingerprint_sha256, answer.fingerprint_sha256);
+
+    const mismatch = await enclave(['tls', 'install', '--cert', files.chain, '--key', files.wrongKey]);
+    assertExit(mismatch, 1);
+    assert.match(mismatch.stderr, /tls_private_key_mismatch_error/);
+    const missing = await enclave(['tls', 'install', '--cert', join(scratch, 'no-such.pem'), '--key', files.key]);
+    assertExit(missing, 2);
+    assert.match(missing.stderr, /cannot read/);
+    assert.equal(await servedFingerprint(server.ports.api as number), leafFingerprint, 'refusals keep the installed certificate');
   });
 
   it('usage errors exit 2, and logout ends the session', async () => {

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import * as OTPAuth from 'otpauth';
 import { defaultConfig } from '../src/config/config-schema.js';
 import { createLogger } from '../src/ops/logger.js';
-import { PUBLIC, SELF, registeredRoutes } from '../src/protocols/rest/route.js';
+import { PUBLIC, SELF, registeredRoutes, servedRoutes } from '../src/protocols/rest/route.js';
 import { serve, type Server } from '../src/serve.js';
 import { callApi } from './support/api-client.js';
 
@@ -26,6 +26,11 @@ function logSink(): { stream: Writable; text: () => string } {
     }),
     text: () => chunks.join(''),
   };
+}
+
+interface OpenApiOperation {
+  readonly responses?: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+  readonly requestBody?: { content?: Record<string, { schema?: unknown }> };
 }
 
 /** A concrete URL for a route pattern: parameters get harmless placeholder values. */
@@ -88,24 +93,83 @@ describe('management API end to end', () => {
     const norole = (await api('POST', '/v1/session/login', { body: { username: 'norole', password: 'Plum-Harbour-Meadow-77' } })).json().bearer_token as string;
     const routes = registeredRoutes(server.api).filter((route) => route.privilege !== PUBLIC);
     assert.ok(routes.length > 40, `only ${routes.length} routes`);
-    const selfRoutes: string[] = [];
+    const reachedWithoutRole: string[] = [];
     for (const route of routes) {
       const url = concreteUrl(route.url);
       const body = route.method === 'GET' || route.method === 'DELETE' ? {} : { body: {} };
       const anonymous = await api(route.method as string, url, body);
       assert.equal(anonymous.status, 401, `${route.method} ${route.url} without a token answered ${anonymous.status}`);
+      // Logout last: it ends the session.
       if (route.url === '/v1/session/logout') continue;
       const unprivileged = await api(route.method as string, url, { token: norole, ...body });
-      if (route.privilege === SELF) {
-        selfRoutes.push(`${route.method} ${route.url}`);
-        assert.ok(unprivileged.status !== 401 && unprivileged.status !== 403, `${route.method} ${route.url} is SELF but answered ${unprivileged.status}`);
-      } else {
-        assert.equal(unprivileged.status, 403, `${route.method} ${route.url} (${route.privilege}) answered ${unprivileged.status} to a user without roles`);
+      if (unprivileged.status !== 401 && unprivileged.status !== 403) reachedWithoutRole.push(`${route.method} ${route.url}`);
+      else assert.equal(unprivileged.status, 403, `${route.method} ${route.url} (${route.privilege}) answered ${unprivileged.status} to a user without roles`);
+    }
+    assert.equal((await api('POST', '/v1/session/logout', { token: norole })).status, 204);
+    reachedWithoutRole.push('POST /v1/session/logout');
+    // The exact set a user without any role reaches: their own session and second factor (docs/privileges.md).
+    const roleless = [
+      'GET /v1/session/mfa',
+      'GET /v1/session/who-am-i',
+      'POST /v1/session/change-password',
+      'POST /v1/session/logout',
+      'POST /v1/session/mfa/confirm',
+      'POST /v1/session/mfa/disable',
+      'POST /v1/session/mfa/enroll',
+      'POST /v1/session/mfa/recovery-codes',
+    ];
+    assert.deepEqual(reachedWithoutRole.sort(), roleless);
+    assert.deepEqual(routes.filter((route) => route.privilege === SELF).map((route) => `${route.method} ${route.url}`).sort(), roleless, 'SELF is declared exactly there');
+  });
+
+  it('nothing but version, the OpenAPI document, /docs and the login route answers without a login', async () => {
+    const served = servedRoutes(server.api).filter((route) => route.method !== 'HEAD' && route.method !== 'OPTIONS');
+    assert.ok(served.length > registeredRoutes(server.api).length, 'every served route is recorded, not only the API routes');
+    const open: string[] = [];
+    for (const route of served) {
+      const answer = await api(route.method, concreteUrl(route.url).replace('*', 'index.css'), route.method === 'GET' || route.method === 'DELETE' ? {} : { body: {} });
+      if (answer.status !== 401) open.push(`${route.method} ${route.url}`);
+    }
+    const [docs, others] = [open.filter((route) => /^GET \/docs(\/|$)/.test(route)), open.filter((route) => !/^GET \/docs(\/|$)/.test(route))];
+    assert.deepEqual(others.sort(), ['GET /openapi.json', 'GET /v1/session/login', 'GET /v1/version', 'POST /v1/session/login']);
+    assert.ok(docs.includes('GET /docs'), docs.join(', '));
+    assert.deepEqual(registeredRoutes(server.api).filter((route) => route.privilege === PUBLIC).map((route) => `${route.method} ${route.url}`).sort(), ['GET /v1/session/login', 'GET /v1/version', 'POST /v1/session/login']);
+  });
+
+  it('the live OpenAPI document gives every operation a schema for its success answer, and for its body when it takes one', async () => {
+    // POST operations that take no body at all; each says why.
+    const bodyless = new Map([
+      ['POST /v1/session/logout', 'ends the calling session'],
+      ['POST /v1/session/mfa/enroll', 'starts an enrolment for the caller'],
+      ['POST /v1/maintenance/fsck', 'its one option is a query parameter'],
+    ]);
+    const document = (await api('GET', '/openapi.json')).json() as { paths: Record<string, Record<string, OpenApiOperation>> };
+    const missing: string[] = [];
+    const documented = new Set<string>();
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const name = `${method.toUpperCase()} ${path}`;
+        documented.add(name);
+        const successes = Object.entries(operation.responses ?? {}).filter(([status]) => /^2[0-9][0-9]$/.test(status));
+        if (successes.length === 0) missing.push(`${name}: no success answer`);
+        for (const [status, answer] of successes) {
+          // 204 has no body; any other success answer names a schema for each of its media types.
+          const described = status === '204' ? answer.content === undefined : Object.values(answer.content ?? {}).length > 0 && Object.values(answer.content ?? {}).every((media) => media.schema !== undefined);
+          if (!described) missing.push(`${name}: no schema for ${status}`);
+        }
+        if (['post', 'put', 'patch'].includes(method)) {
+          const body = Object.values(operation.requestBody?.content ?? {}).some((media) => media.schema !== undefined);
+          if (!body && !bodyless.has(name)) missing.push(`${name}: no request body schema`);
+          if (body && bodyless.has(name)) missing.push(`${name}: listed as bodyless but takes a body`);
+        }
       }
     }
-    // Only the caller's own business is open to a user without roles; logout last (it ends the session).
-    assert.ok(selfRoutes.includes('GET /v1/session/who-am-i') && selfRoutes.includes('POST /v1/session/change-password'));
-    for (const open of selfRoutes) assert.match(open, /^(GET|POST|PUT|DELETE) \/v1\/session\//);
+    assert.deepEqual(missing, []);
+    for (const route of registeredRoutes(server.api)) {
+      const name = `${route.method} ${route.url.replace(/:(\w+)/g, '{$1}')}`;
+      assert.ok(documented.has(name), `${name} is not in the OpenAPI document`);
+    }
+    assert.ok(documented.size > 100, `only ${documented.size} operations`);
   });
 
   it('roles grant privileges at once, to users directly and through groups', async () => {

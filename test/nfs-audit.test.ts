@@ -96,13 +96,13 @@ describe('NFSv3 audit events', () => {
       { operation: 'fs_create_directory', status: 'ok', path: '/exports/data/reports', targetPath: undefined, details: undefined },
       { operation: 'fs_create_file', status: 'ok', path: '/exports/data/reports/q1.txt', targetPath: undefined, details: undefined },
       { operation: 'fs_write_data', status: 'ok', path: '/exports/data/reports/q1.txt', targetPath: undefined, details: { offset: 0, size: 7 } },
-      { operation: 'fs_write_metadata', status: 'ok', path: '/exports/data/reports/q1.txt', targetPath: undefined, details: { after: { mode: 0o600 } } },
+      { operation: 'fs_write_metadata', status: 'ok', path: '/exports/data/reports/q1.txt', targetPath: undefined, details: { before: { mode: '0644' }, after: { mode: '0600' } } },
       { operation: 'fs_rename', status: 'ok', path: '/exports/data/reports/q1.txt', targetPath: '/exports/data/q1-final.txt', details: undefined },
       { operation: 'fs_delete', status: 'ok', path: '/exports/data/q1-final.txt', targetPath: undefined, details: undefined },
       { operation: 'fs_delete', status: 'ok', path: '/exports/data/reports', targetPath: undefined, details: undefined },
       // Reads (data and listings) are coalesced: repeated identical ones are one event with a count,
       // written when the window closes.
-      { operation: 'fs_read_data', status: 'ok', path: '/exports/data/reports/q1.txt', targetPath: undefined, details: { offset: 0, size: 7, count: 3 } },
+      { operation: 'fs_read_data', status: 'ok', path: '/exports/data/reports/q1.txt', targetPath: undefined, details: { offset: 0, size: 21, end_offset: 7, count: 3 } },
       { operation: 'fs_list_directory', status: 'ok', path: '/exports/data/reports', targetPath: undefined, details: undefined },
     ]);
   });

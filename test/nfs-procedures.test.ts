@@ -106,6 +106,24 @@ describe('NFSv3 procedures over our own client', () => {
     assert.equal(bad.status, Nfs3Status.BAD_COOKIE);
   });
 
+  it('READDIRPLUS fills every reply after the first when names are alike, within maxcount', async () => {
+    const dir = await mkdir(client, root, 'uniform');
+    const handle = dir.handle as Uint8Array;
+    for (let index = 0; index < 100; index += 1) assert.equal((await create(client, handle, `u${String(index).padStart(4, '0')}`, { mode: 0 })).status, 0);
+    // RFC 1813 §3.3.17 entryplus3 of a 5-byte name with attributes and a 50-byte handle; the reply
+    // around the entries is status, dir post_op_attr, cookieverf and the two closing booleans.
+    const entryBytes = 4 + 8 + (4 + 8) + 8 + (4 + 84) + (4 + 4 + 52);
+    const aroundBytes = 4 + (4 + 84) + 8 + 4 + 4;
+    // libnfs's size: 44 such entries fit, where names of 20 bytes (a guess) would make it 42.
+    const maxcount = 8192;
+    const fit = Math.floor((maxcount - aroundBytes) / entryBytes);
+    const first = await readdirplus(client, handle, { cookie: 0n, verifier: new Uint8Array(8), maxcount });
+    const second = await readdirplus(client, handle, { cookie: first.entries.at(-1)?.cookie ?? 0n, verifier: first.verifier ?? new Uint8Array(8), maxcount });
+    assert.equal(second.status, 0);
+    assert.equal(second.eof, false);
+    assert.equal(second.entries.length, fit, 'the second reply is sized for the names of the first');
+  });
+
   it('a forged or altered handle is BADHANDLE', async () => {
     const forged = Uint8Array.from(root);
     forged[10] = (forged[10] ?? 0) ^ 1;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { defaultConfig } from '../src/config/config-schema.js';
 import { createLogger } from '../src/ops/logger.js';
@@ -62,5 +62,27 @@ describe('S3 requests are audited', () => {
     assert.ok(described.includes('fs_write_data ok /ledger/q1/report.txt admin'), described.join('\n'));
     assert.ok(described.includes('fs_read_data ok /ledger/q1/report.txt admin'), described.join('\n'));
     assert.ok(described.includes('fs_read_data NoSuchKey /ledger/missing.txt admin'), described.join('\n'));
+  });
+
+  it('data events carry the file id, offset and size (a ranged GET its range); tagging records tags before and after', async () => {
+    await client.send(new PutObjectCommand({ Bucket: 'ledger', Key: 'q2/data.bin', Body: Buffer.alloc(10_000, 3) }));
+    const ranged = await client.send(new GetObjectCommand({ Bucket: 'ledger', Key: 'q2/data.bin', Range: 'bytes=100-299' }));
+    assert.equal((await ranged.Body?.transformToByteArray())?.length, 200);
+    await client.send(new PutObjectTaggingCommand({ Bucket: 'ledger', Key: 'q2/data.bin', Tagging: { TagSet: [{ Key: 'class', Value: 'secret-ish' }] } }));
+    type Event = { operation: string; file_id?: string; details?: Record<string, unknown> };
+    let events: Event[] = [];
+    for (let attempt = 0; attempt < 50 && events.length < 3; attempt++) {
+      events = (await api('GET', `/v1/audit/events?protocol=s3&path_prefix=${encodeURIComponent('/ledger/q2/')}&limit=100`)).json().events;
+      if (events.length < 3) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const write = events.find((event) => event.operation === 'fs_write_data');
+    const read = events.find((event) => event.operation === 'fs_read_data');
+    const tagging = events.find((event) => event.operation === 'fs_write_metadata');
+    assert.match(write?.file_id ?? '', /^\d+$/, JSON.stringify(events));
+    assert.deepEqual(write?.details, { bucket: 'ledger', offset: 0, size: 10_000 });
+    assert.equal(read?.file_id, write?.file_id);
+    assert.deepEqual(read?.details, { bucket: 'ledger', offset: 100, size: 200 });
+    assert.equal(tagging?.file_id, write?.file_id);
+    assert.deepEqual(tagging?.details, { bucket: 'ledger', before: { tags: [] }, after: { tags: [{ key: 'class', value: 'secret-ish' }] } });
   });
 });

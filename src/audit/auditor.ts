@@ -59,6 +59,8 @@ interface Pending {
   event: AuditEvent;
   count: number;
   firstMs: number;
+  /** Data reads: the span [offset, end) they covered and the bytes they read in all. */
+  range?: { offset: number; end: number; size: number };
 }
 
 /**
@@ -164,6 +166,10 @@ export class Auditor {
     const entry = this.pending.get(key);
     if (entry !== undefined && event.time - entry.firstMs < this.coalesceWindowMs) {
       entry.count++;
+      const range = rangeOf(event);
+      if (entry.range !== undefined && range !== undefined) {
+        entry.range = { offset: Math.min(entry.range.offset, range.offset), end: Math.max(entry.range.end, range.end), size: entry.range.size + range.size };
+      }
       return;
     }
     if (entry !== undefined) this.enqueue(withCount(entry));
@@ -173,7 +179,8 @@ export class Auditor {
       this.pending.delete(oldest);
     }
     this.pending.delete(key);
-    this.pending.set(key, { event, count: 1, firstMs: event.time });
+    const range = rangeOf(event);
+    this.pending.set(key, { event, count: 1, firstMs: event.time, ...(range === undefined ? {} : { range }) });
     this.timer ??= setInterval(() => void this.flush(false), Math.max(50, Math.floor(this.coalesceWindowMs / 2))).unref();
   }
 
@@ -217,7 +224,18 @@ export class Auditor {
   }
 }
 
+/**
+ * Coalesced data reads keep where they read: `offset` is the lowest offset, `end_offset` the end
+ * of the highest range, `size` the bytes read by all of them together.
+ */
 function withCount(entry: Pending): AuditEvent {
   if (entry.count === 1) return entry.event;
-  return { ...entry.event, details: { ...entry.event.details, count: entry.count } };
+  const range = entry.range === undefined ? {} : { offset: entry.range.offset, size: entry.range.size, end_offset: entry.range.end };
+  return { ...entry.event, details: { ...entry.event.details, ...range, count: entry.count } };
+}
+
+function rangeOf(event: AuditEvent): { offset: number; end: number; size: number } | undefined {
+  const offset = event.details?.offset;
+  const size = event.details?.size;
+  return typeof offset === 'number' && typeof size === 'number' ? { offset, end: offset + size, size } : undefined;
 }

@@ -138,11 +138,20 @@ describe('local audit log', () => {
     assert.equal((await audit.log.verify()).ok, false);
   });
 
-  it('retention by size keeps at most recordsMax records (rounded to a checkpoint)', async () => {
+  it('retention by size trims the oldest records to a checkpoint until the stored bytes fit, and keeps the total across a reopen', async () => {
     const audit = await filled(20);
-    const removed = await audit.log.trim({ ageMaxMs: 365 * 86_400_000, recordsMax: 8 });
-    assert.ok(removed > 0);
+    const before = audit.log.storedBytes();
+    assert.ok(before > 0);
+    const perRecord = before / audit.log.lastSeq();
+    const removed = await audit.log.trim({ ageMaxMs: 365 * 86_400_000, sizeMaxBytes: Math.floor(perRecord * 12) });
+    assert.ok(removed > 0 && removed < 20, `removed ${removed}`);
     assert.equal((await audit.log.verify()).ok, true);
+    assert.ok(audit.log.storedBytes() < before);
+    const [trim] = await audit.metadata.read((tx) => tx.scan({ start: recordKey(1), end: recordKey(1_000), limit: 1_000 })).then((entries) => entries.map((entry) => decodeRecord(entry.value)).filter((record) => record.kind === 'trim'));
+    assert.match(trim?.trim?.reason ?? '', /more than \d+ bytes/);
+    const reopened = await LocalAuditLog.open({ metadata: audit.metadata, clock: audit.clock, key: CheckpointKey.fromSeed(TEST_SEED) });
+    assert.equal(reopened.storedBytes(), audit.log.storedBytes(), 'the total is stored, not recounted');
+    assert.equal(await audit.log.trim({ ageMaxMs: 365 * 86_400_000, sizeMaxBytes: before * 2 }), 0, 'a log within both limits is not trimmed');
   });
 
   it('queries filter by time, user, path prefix, protocol, operation and status, and page with a cursor', async () => {

@@ -44,6 +44,8 @@ export const GENESIS_HASH = '0'.repeat(64);
 const RECORD = 0x01;
 const HEAD = 0x02;
 const TRIM_MARKER = 0x03;
+/** 0x04: sink cursors (syslog/sink-cursors.ts). */
+const SIZE = 0x05;
 const SCAN_PAGE_RECORDS = 1_000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -53,6 +55,8 @@ export const recordKey = (seq: number): Uint8Array => key().byte(Keyspace.audit)
 export const headKey = (): Uint8Array => key().byte(Keyspace.audit).byte(HEAD).build();
 /** The `throughSeq` of the last trim record, so an interrupted trim is finished by the next one. */
 const trimMarkerKey = (): Uint8Array => key().byte(Keyspace.audit).byte(TRIM_MARKER).build();
+/** The stored bytes of all records (JSON number), kept with every append and trim, for retention by size. */
+const sizeKey = (): Uint8Array => key().byte(Keyspace.audit).byte(SIZE).build();
 export const hashOf = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 export const checkpointMessage = (seq: number, prev: string, time: number): string => `enclave-audit-checkpoint/v1\n${seq}\n${prev}\n${time}`;
 export const headMessage = (seq: number, hash: string): string => `enclave-audit-head/v1\n${seq}\n${hash}`;
@@ -94,12 +98,15 @@ export interface EventPage {
   readonly next?: number;
 }
 
+/** Retention (configured through `/v1/audit/retention`, audit/retention-config.ts). */
 export interface RetentionPolicy {
+  /** Records older than this go. */
   readonly ageMaxMs: number;
-  readonly recordsMax: number;
+  /** The oldest records go while the log's stored records take more bytes than this. */
+  readonly sizeMaxBytes: number;
 }
 
-export const DEFAULT_RETENTION: RetentionPolicy = { ageMaxMs: 90 * 86_400_000, recordsMax: 10_000_000 };
+export const DEFAULT_RETENTION: RetentionPolicy = { ageMaxMs: 90 * 86_400_000, sizeMaxBytes: 4 * 1024 ** 3 };
 
 export class LocalAuditLog implements AuditAppender {
   private readonly metadata: MetadataStore;
@@ -108,6 +115,8 @@ export class LocalAuditLog implements AuditAppender {
   private readonly checkpointEveryRecords: number;
   private readonly checkpointIntervalMs: number;
   private head = { seq: 0, hash: GENESIS_HASH };
+  /** Stored bytes of all records (the values under [audit, 0x01]). */
+  private sizeBytes = 0;
   private sinceCheckpoint = 0;
   private lastCheckpointMs = 0;
   /** Appends and trims run one at a time, so `head` is always the stored one. */
@@ -132,6 +141,7 @@ export class LocalAuditLog implements AuditAppender {
       log.sinceCheckpoint = lastCheckpoint < 0 ? recent.length : lastCheckpoint;
       log.lastCheckpointMs = lastCheckpoint < 0 ? log.clock.nowMs() : decodeRecord((recent[lastCheckpoint] as { value: Uint8Array }).value).time;
     });
+    log.sizeBytes = await log.storedSize();
     return log;
   }
 
@@ -161,6 +171,27 @@ export class LocalAuditLog implements AuditAppender {
   /** The last sequence number issued. */
   lastSeq(): number {
     return this.head.seq;
+  }
+
+  /** Bytes the stored records take (what retention by size counts). */
+  storedBytes(): number {
+    return this.sizeBytes;
+  }
+
+  /** The stored total, or (a log written before it was kept) a count of every record, stored once. */
+  private async storedSize(): Promise<number> {
+    const stored = await this.metadata.read((tx) => tx.get(sizeKey()));
+    if (stored !== undefined) return Number(decoder.decode(stored));
+    let total = 0;
+    let after = 0;
+    for (;;) {
+      const page = await this.metadata.read((tx) => tx.scan({ start: recordKey(after + 1), end: prefixEnd(recordPrefix()), limit: SCAN_PAGE_RECORDS }));
+      if (page.length === 0) break;
+      for (const entry of page) total += entry.value.byteLength;
+      after = seqOfKey((page[page.length - 1] as { key: Uint8Array }).key);
+    }
+    await this.metadata.write(async (tx) => tx.put(sizeKey(), encoder.encode(String(total))));
+    return total;
   }
 
   async verify(): Promise<VerifyResult> {
@@ -195,7 +226,7 @@ export class LocalAuditLog implements AuditAppender {
    */
   trim(policy: RetentionPolicy = DEFAULT_RETENTION): Promise<number> {
     return this.serialised(async () => {
-      const plan = await this.metadata.read((tx) => planTrim(tx, policy, this.clock.nowMs(), this.head.seq));
+      const plan = await this.metadata.read((tx) => planTrim(tx, policy, this.clock.nowMs(), this.sizeBytes));
       if (plan.pendingThrough === undefined && plan.anchorSeq === undefined) return 0;
       let through = plan.pendingThrough ?? 0;
       if (plan.anchorSeq !== undefined && plan.anchorSeq - 1 > through) {
@@ -210,8 +241,18 @@ export class LocalAuditLog implements AuditAppender {
       for (;;) {
         const count = await this.metadata.write(async (tx) => {
           const entries = await tx.scan({ start: recordPrefix(), end: recordKey(through + 1), limit: 5_000 });
-          for (const entry of entries) tx.delete(entry.key);
-          return entries.length;
+          let bytes = 0;
+          for (const entry of entries) {
+            tx.delete(entry.key);
+            bytes += entry.value.byteLength;
+          }
+          // Committed only with the deletes: the total stays the bytes actually stored.
+          const total = Math.max(0, this.sizeBytes - bytes);
+          tx.put(sizeKey(), encoder.encode(String(total)));
+          return { entries: entries.length, total };
+        }).then(({ entries, total }) => {
+          this.sizeBytes = total;
+          return entries;
         });
         removed += count;
         if (count === 0) return removed;
@@ -251,11 +292,14 @@ export class LocalAuditLog implements AuditAppender {
     }
     if (stored.length === 0) return;
     const head: SignedHead = { seq, hash, signature: this.key.sign(headMessage(seq, hash)) };
+    const sizeBytes = stored.reduce((total, { bytes }) => total + bytes.byteLength, this.sizeBytes);
     await this.metadata.write(async (tx) => {
       for (const { record, bytes } of stored) tx.put(recordKey(record.seq), bytes);
       tx.put(headKey(), encoder.encode(JSON.stringify(head)));
+      tx.put(sizeKey(), encoder.encode(String(sizeBytes)));
     });
     this.head = { seq, hash };
+    this.sizeBytes = sizeBytes;
     this.sinceCheckpoint = since;
     this.lastCheckpointMs = lastCheckpointMs;
     for (const { record } of stored) onStored(record);
@@ -282,15 +326,17 @@ interface TrimPlan {
   readonly reason: string;
 }
 
-/** Finds the last checkpoint before which every record is out of policy (too old or too many). */
-async function planTrim(tx: ReadTransaction, policy: RetentionPolicy, nowMs: number, lastSeq: number): Promise<TrimPlan> {
+/** Finds the last checkpoint before which every record is out of policy (too old, or over the size). */
+async function planTrim(tx: ReadTransaction, policy: RetentionPolicy, nowMs: number, storedBytes: number): Promise<TrimPlan> {
   const prefix = recordPrefix();
   const [first] = await tx.scan({ start: prefix, end: prefixEnd(prefix), limit: 1 });
   if (first === undefined) return { firstSeq: 0, reason: '' };
   const firstSeq = seqOfKey(first.key);
   const marker = await tx.get(trimMarkerKey());
   const markedThrough = marker === undefined ? undefined : Number(decoder.decode(marker));
-  const excessRecords = lastSeq - firstSeq + 1 - policy.recordsMax;
+  const excessBytes = storedBytes - policy.sizeMaxBytes;
+  // Bytes of the records before the one being looked at: it is over the size while they are less than the excess.
+  let bytesBefore = 0;
   let anchorSeq: number | undefined;
   const pendingThrough = markedThrough !== undefined && markedThrough >= firstSeq ? markedThrough : undefined;
   let reason = '';
@@ -302,12 +348,13 @@ async function planTrim(tx: ReadTransaction, policy: RetentionPolicy, nowMs: num
       const record = decodeRecord(entry.value);
       after = record.seq;
       const tooOld = nowMs - record.time > policy.ageMaxMs;
-      const tooMany = record.seq - firstSeq < excessRecords;
-      if (!tooOld && !tooMany) return { firstSeq, ...(pendingThrough === undefined ? {} : { pendingThrough }), ...(anchorSeq === undefined ? {} : { anchorSeq }), reason };
+      const tooBig = bytesBefore < excessBytes;
+      bytesBefore += entry.value.byteLength;
+      if (!tooOld && !tooBig) return { firstSeq, ...(pendingThrough === undefined ? {} : { pendingThrough }), ...(anchorSeq === undefined ? {} : { anchorSeq }), reason };
       // A checkpoint may become the anchor when everything before it is out of policy.
       if (record.kind === 'checkpoint' && record.seq > firstSeq) {
         anchorSeq = record.seq;
-        reason = tooOld ? `older than ${Math.round(policy.ageMaxMs / 86_400_000)} days` : `more than ${policy.recordsMax} records`;
+        reason = tooOld ? `older than ${Math.round(policy.ageMaxMs / 86_400_000)} days` : `more than ${policy.sizeMaxBytes} bytes`;
       }
     }
   }

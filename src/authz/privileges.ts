@@ -17,6 +17,7 @@ export const PRIVILEGES = {
   SNAPSHOT_WRITE: 'Create, change and delete snapshots and policies; lock snapshots',
   S3_READ: 'Read S3 settings, buckets and access keys',
   S3_WRITE: 'Change S3 settings, buckets and any user\'s access keys',
+  S3_SELF_WRITE: 'Create, list and revoke one\'s own S3 access keys (/v1/session/s3-access-keys)',
   NFS_READ: 'Read NFS settings and exports',
   NFS_WRITE: 'Change NFS settings and exports',
   SMB_READ: 'Read SMB settings and shares',

@@ -37,6 +37,7 @@ import { FsError } from './errors.js';
 import { changesSince, type ChangesPage } from './snapshot/diff.js';
 import { fileChangesSince, type FileRegionsPage } from './snapshot/file-diff.js';
 import { snapshotSpace, snapshotsTotalBytes, type SnapshotSpace } from './snapshot/space.js';
+import { restoreFromSnapshot, type RestoreRequest, type RestoreSummary } from './snapshot/restore.js';
 import { checkConsistency, type ConsistencyOptions, type ConsistencyReport } from './check/consistency-check.js';
 import { isSuperuser } from './permissions.js';
 import { createSnapshot, deleteSnapshot, getSnapshot, listSnapshots, setSnapshotExpiration, setSnapshotLock, snapshotRoot, type SnapshotInfo } from './snapshot/snapshots.js';
@@ -247,6 +248,14 @@ export class CoreFileSystem implements FileSystem {
 
   setSnapshotLock(ctx: OpContext, id: number, lockKeyId: string | null): Promise<SnapshotInfo> {
     return this.run(ctx, 'setSnapshotLock', () => setSnapshotLock(this.engine, ctx, id, lockKeyId));
+  }
+
+  /**
+   * Restores a file or a directory tree from a snapshot to a live destination, sharing chunks
+   * (no data is copied), as the caller and under the caller's rights (snapshot/restore.ts).
+   */
+  restoreFromSnapshot(ctx: OpContext, request: RestoreRequest): Promise<RestoreSummary> {
+    return this.run(ctx, 'restoreFromSnapshot', () => restoreFromSnapshot(this, ctx, request, { random: (size) => this.engine.random(size) }));
   }
 
   /** CREATE / MODIFY / DELETE by path between two snapshots of a directory, or one and the live tree. */

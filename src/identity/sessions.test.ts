@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { MemoryMetadataStore } from '../storage/metadata/memory/memory-metadata-store.js';
 import { ManualClock } from '../core/testing/core-fixture.test-support.js';
 import { AccessTokens } from './access-tokens.js';
-import { Sessions } from './sessions.js';
+import { LAST_USE_RESOLUTION_MS, Sessions } from './sessions.js';
 
 function sessions(clock = new ManualClock(), signingKey = new Uint8Array(32).fill(1)) {
   return new Sessions({ metadata: new MemoryMetadataStore(), clock, signingKey, lifetimeMs: async () => 10 * 3_600_000 });
@@ -58,5 +58,48 @@ describe('access tokens', () => {
     await tokens.revoke(fresh.token.id);
     assert.equal(await tokens.verify(fresh.bearer), undefined, 'revoked');
     await assert.rejects(tokens.create({ userId: 'u1', expiresAtMs: clock.nowMs() - 1 }));
+  });
+  it('a session unused for longer than the inactivity timeout is refused and ended; each use restarts the wait', async () => {
+    const clock = new ManualClock();
+    let idleMinutes = 15;
+    const store = new Sessions({ metadata: new MemoryMetadataStore(), clock, signingKey: new Uint8Array(32).fill(1), lifetimeMs: async () => 10 * 3_600_000, idleTimeoutMs: async () => idleMinutes * 60_000 });
+    const { token, session } = await store.create({ userId: 'u1', scope: 'full', clientAddress: '127.0.0.1' });
+    assert.equal(session.lastUsedAtMs, session.createdAtMs);
+    for (let use = 0; use < 4; use++) {
+      clock.advanceMs(14 * 60_000);
+      const used = await store.verify(token);
+      assert.equal(used?.lastUsedAtMs, clock.nowMs(), `use ${use} after 14 idle minutes is recorded`);
+    }
+    clock.advanceMs(15 * 60_000 + 1);
+    assert.equal(await store.verify(token), undefined, 'refused after 15 idle minutes');
+    clock.advanceMs(-(15 * 60_000 + 1));
+    assert.equal(await store.verify(token), undefined, 'and ended: the user must log in again');
+    const second = await store.create({ userId: 'u1', scope: 'full', clientAddress: '127.0.0.1' });
+    idleMinutes = 1;
+    clock.advanceMs(61_000);
+    assert.equal(await store.verify(second.token), undefined, 'a shorter timeout applies to live sessions at once');
+  });
+
+  it('uses within LAST_USE_RESOLUTION_MS of the recorded one do not rewrite it', async () => {
+    const clock = new ManualClock();
+    const store = new Sessions({ metadata: new MemoryMetadataStore(), clock, signingKey: new Uint8Array(32).fill(1), lifetimeMs: async () => 3_600_000, idleTimeoutMs: async () => 60_000 });
+    const { token, session } = await store.create({ userId: 'u1', scope: 'full', clientAddress: '127.0.0.1' });
+    clock.advanceMs(LAST_USE_RESOLUTION_MS - 1);
+    assert.equal((await store.verify(token))?.lastUsedAtMs, session.createdAtMs);
+    clock.advanceMs(1);
+    assert.equal((await store.verify(token))?.lastUsedAtMs, clock.nowMs());
+  });
+
+  it('the lifetime is read at each login: a changed lifetime applies to new sessions only', async () => {
+    const clock = new ManualClock();
+    let lifetimeMs = 10 * 3_600_000;
+    const store = new Sessions({ metadata: new MemoryMetadataStore(), clock, signingKey: new Uint8Array(32).fill(1), lifetimeMs: async () => lifetimeMs });
+    const before = await store.create({ userId: 'u1', scope: 'full', clientAddress: '127.0.0.1' });
+    lifetimeMs = 30 * 60_000;
+    const after = await store.create({ userId: 'u1', scope: 'full', clientAddress: '127.0.0.1' });
+    assert.equal(after.session.expiresAtMs - after.session.createdAtMs, 30 * 60_000);
+    clock.advanceMs(30 * 60_000 + 1);
+    assert.equal(await store.verify(after.token), undefined);
+    assert.equal((await store.verify(before.token))?.userId, 'u1', 'an existing session keeps its expiry');
   });
 });

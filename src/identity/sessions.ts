@@ -9,6 +9,9 @@ import { key, prefixEnd } from '../storage/metadata/tuple.js';
  * `v1.<payload>.<signature>` (HMAC-SHA256 under a key derived from the instance keyring; payload:
  * session id, user id, expiry). The signature and expiry are checked first, without touching the
  * store; the session record must then still exist, which makes logout and revocation immediate.
+ * A session also ends when it has not been used for longer than the inactivity timeout: each use
+ * records its time (at most once per LAST_USE_RESOLUTION_MS, so a busy session does not write on
+ * every request).
  *
  * Records under Keyspace.identity: [0x10, session id] -> session; [0x11, user id, session id] -> ''.
  */
@@ -18,6 +21,8 @@ const SESSION_OF_USER = 0x11;
 const TOKEN_VERSION = 'v1';
 const SESSIONS_PER_USER_MAX = 1_000;
 const TOKEN_CHARS_MAX = 1_024;
+/** How stale a recorded last use may get: small against the shortest inactivity timeout (1 min). */
+export const LAST_USE_RESOLUTION_MS = 5_000;
 
 export type SessionScope = 'full' | 'mfa-enrolment';
 
@@ -29,6 +34,8 @@ export interface Session {
   /** 'mfa-enrolment': the user must enrol a second factor before anything but SELF routes. */
   readonly scope: SessionScope;
   readonly clientAddress: string;
+  /** When the session was last used; records from before this field read as createdAtMs. */
+  readonly lastUsedAtMs?: number;
 }
 
 export interface SessionsOptions {
@@ -37,6 +44,8 @@ export interface SessionsOptions {
   /** 32 bytes; derived from the keyring so tokens survive restarts and die with the instance. */
   readonly signingKey: Uint8Array;
   readonly lifetimeMs: () => Promise<number>;
+  /** A session not used for longer than this is refused and ended; absent: no inactivity limit. */
+  readonly idleTimeoutMs?: () => Promise<number>;
 }
 
 const encoder = new TextEncoder();
@@ -57,6 +66,7 @@ export class Sessions {
       expiresAtMs: now + (input.scope === 'full' ? await this.options.lifetimeMs() : 15 * 60_000),
       scope: input.scope,
       clientAddress: input.clientAddress,
+      lastUsedAtMs: now,
     };
     await this.options.metadata.write(async (tx) => {
       const existing = await tx.scan({ start: userSessionsPrefix(session.userId), end: prefixEnd(userSessionsPrefix(session.userId)), limit: SESSIONS_PER_USER_MAX });
@@ -68,15 +78,38 @@ export class Sessions {
     return { token: this.sign(session), session };
   }
 
-  /** The live session a token names, or undefined (bad signature, expired, revoked). */
+  /**
+   * The live session a token names, or undefined (bad signature, expired, revoked, or idle for
+   * longer than the inactivity timeout, which also ends it). Records the use.
+   */
   async verify(token: string): Promise<Session | undefined> {
     const claims = this.claims(token);
     if (claims === undefined || claims.exp <= this.options.clock.nowMs()) return undefined;
     const stored = await this.options.metadata.read((tx) => tx.get(sessionKey(claims.sid)));
     if (stored === undefined) return undefined;
     const session = JSON.parse(decoder.decode(stored)) as Session;
-    if (session.userId !== claims.uid || session.expiresAtMs <= this.options.clock.nowMs()) return undefined;
-    return session;
+    const now = this.options.clock.nowMs();
+    if (session.userId !== claims.uid || session.expiresAtMs <= now) return undefined;
+    const lastUsedAtMs = session.lastUsedAtMs ?? session.createdAtMs;
+    const idleTimeoutMs = await this.options.idleTimeoutMs?.();
+    if (idleTimeoutMs !== undefined && now - lastUsedAtMs > idleTimeoutMs) {
+      await this.revoke(session.id);
+      return undefined;
+    }
+    if (now - lastUsedAtMs < LAST_USE_RESOLUTION_MS) return session;
+    await this.recordUse(session.id, now);
+    return { ...session, lastUsedAtMs: now };
+  }
+
+  private async recordUse(sessionId: string, nowMs: number): Promise<void> {
+    await this.options.metadata.write(async (tx) => {
+      const stored = await tx.get(sessionKey(sessionId));
+      // Revoked meanwhile: nothing to record (and nothing to bring back).
+      if (stored === undefined) return;
+      const session = JSON.parse(decoder.decode(stored)) as Session;
+      if ((session.lastUsedAtMs ?? 0) >= nowMs) return;
+      tx.put(sessionKey(sessionId), encoder.encode(JSON.stringify({ ...session, lastUsedAtMs: nowMs })));
+    });
   }
 
   async revoke(sessionId: string): Promise<void> {

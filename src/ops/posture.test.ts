@@ -6,6 +6,7 @@ import { ftpSettings, nfsSettings, s3Settings, smbSettings } from '../settings/p
 import { SettingsStore } from '../settings/settings-store.js';
 import { smbShares } from '../settings/smb-shares.js';
 import { MemoryMetadataStore } from '../storage/metadata/memory/memory-metadata-store.js';
+import { longestGapSeconds } from '../snapshots/schedule.js';
 import { evaluatePosture, POSTURE_CHECK_IDS, type PostureInputs, type PostureReport } from './posture.js';
 import { settingsPostureInputs } from './posture-inputs.js';
 
@@ -34,6 +35,19 @@ function configuredFeatures(): Omit<PostureInputs, keyof ReturnType<typeof setti
 }
 
 describe('security posture', () => {
+  it('a locked policy on / that skips days is not a daily snapshot policy: a Monday-only one fails the check', async () => {
+    const policyOn = (schedule: Parameters<typeof longestGapSeconds>[0]) => async () => [{ sourcePath: '/', intervalSeconds: longestGapSeconds(schedule), retentionSeconds: 30 * 86_400, locked: true, enabled: true }];
+    const store = new SettingsStore({ metadata: new MemoryMetadataStore() });
+    const check = async (schedule: Parameters<typeof longestGapSeconds>[0]) =>
+      statuses(await evaluatePosture({ ...settingsPostureInputs(store), ...configuredFeatures(), snapshotPolicies: policyOn(schedule) }))['daily-locked-snapshot-policy'];
+    assert.equal(await check({ daily: { at: '02:00' } }), 'pass');
+    assert.equal(await check({ daily: { at: '02:00', days: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] } }), 'pass');
+    assert.equal(await check({ daily: { at: '02:00', days: ['MON'] } }), 'fail');
+    assert.equal(await check({ every: { hours: 1 }, days: ['MON'] }), 'fail');
+    assert.equal(await check({ every: { hours: 4 }, days: ['MON', 'TUE', 'WED', 'THU', 'FRI'] }), 'fail');
+    assert.equal(await check({ every: { hours: 1 }, window: { start: '09:00', end: '17:00' } }), 'pass');
+  });
+
   it('every check has a stable kebab-case id, a title and a fix', async () => {
     const report = await evaluatePosture(settingsPostureInputs(new SettingsStore({ metadata: new MemoryMetadataStore() })));
     assert.deepEqual(report.checks.map((check) => check.id), POSTURE_CHECK_IDS);

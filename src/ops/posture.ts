@@ -34,7 +34,7 @@ export interface PostureReport {
 
 export interface SnapshotPolicyFacts {
   readonly sourcePath: string;
-  /** How often it takes a snapshot. */
+  /** The longest it goes between two snapshots (days it skips count). */
   readonly intervalSeconds: number;
   readonly retentionSeconds: number;
   /** Its snapshots are locked with a registered key. */

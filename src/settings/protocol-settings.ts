@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import Type, { type Static } from 'typebox';
 import { FsError } from '../core/errors.js';
 import { checkAbsolutePath } from './fs-paths.js';
@@ -11,21 +12,41 @@ import { checkSchema, mergeObject, SettingsTag, type SingletonDefinition } from 
  * stops listening when `enabled` flips.
  */
 
+/** RFC 1035 §2.3.4: a name is at most 255 octets on the wire, 253 characters written out. */
+const DNS_NAME_BYTES_MAX = 253;
+const VIRTUAL_HOST_DOMAINS_MAX = 16;
+/** RFC 1123 §2.1 host names, lower case: labels of 1-63 letters, digits and inner hyphens. */
+const DNS_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
 export const S3SettingsSchema = Type.Object(
   {
     enabled: Type.Boolean({ description: 'Serve the S3 API.', default: false }),
     secure: Type.Boolean({ description: 'HTTPS only; false also accepts plain HTTP.', default: true }),
     base_path: Type.String({ description: 'Directory under which CreateBucket makes bucket roots.', default: '/', minLength: 1 }),
+    virtual_host_domains: Type.Array(Type.String({ minLength: 1, maxLength: DNS_NAME_BYTES_MAX }), {
+      description: `Domains for virtual-hosted-style addressing: a request to <bucket>.<domain> addresses that bucket (any other host is path-style). Lower-case DNS names, at most ${VIRTUAL_HOST_DOMAINS_MAX}; not IP addresses.`,
+      default: [],
+      maxItems: VIRTUAL_HOST_DOMAINS_MAX,
+      uniqueItems: true,
+    }),
   },
   { additionalProperties: false },
 );
 export type S3Settings = Static<typeof S3SettingsSchema>;
+
+/** RFC 1833 §3: the portmapper's well-known port. */
+export const PORTMAP_PORT_DEFAULT = 111;
 
 export const NfsSettingsSchema = Type.Object(
   {
     enabled: Type.Boolean({ description: 'Serve NFS.', default: false }),
     v3_enabled: Type.Boolean({ description: 'Accept NFSv3 (no encryption, host-based trust).', default: true }),
     v4_enabled: Type.Boolean({ description: 'Accept NFSv4.1.', default: false }),
+    portmap_enabled: Type.Boolean({
+      description: 'Also answer PORTMAP v2 (and MOUNT and NFS) on portmap_port, so clients that ask a portmapper find the NFS port. The NFS port itself always answers MOUNT and PORTMAP.',
+      default: false,
+    }),
+    portmap_port: Type.Integer({ description: 'The PORTMAP port while portmap_enabled (clients ask 111; below 1024 needs root).', default: PORTMAP_PORT_DEFAULT, minimum: 1, maximum: 65_535 }),
   },
   { additionalProperties: false },
 );
@@ -60,19 +81,32 @@ export type FtpSettings = Static<typeof FtpSettingsSchema>;
 export const s3Settings: SingletonDefinition<S3Settings> = {
   tag: SettingsTag.s3,
   title: 'S3 settings',
-  defaults: () => ({ enabled: false, secure: true, base_path: '/' }),
+  defaults: () => ({ enabled: false, secure: true, base_path: '/', virtual_host_domains: [] }),
   parse: (input, current) => {
     const next = mergeObject(input, current, 'S3 settings');
     checkSchema(S3SettingsSchema, next, 's3_settings');
     checkAbsolutePath(next.base_path, 's3_settings.base_path');
+    next.virtual_host_domains.forEach((domain, index) => checkVirtualHostDomain(domain, `s3_settings.virtual_host_domains[${index}]`));
     return next;
   },
 };
 
+/**
+ * A virtual-host domain is matched against the Host header as `<bucket>.<domain>`: it must be a
+ * DNS name a client can put under a bucket name, so no IP address, no port, no trailing dot, and
+ * lower case (Host is compared case-insensitively; one spelling keeps the list free of duplicates).
+ */
+function checkVirtualHostDomain(domain: string, field: string): void {
+  if (isIP(domain) !== 0 || /^[0-9.]+$/.test(domain)) throw new FsError('InvalidArgument', `${field} ${JSON.stringify(domain)} is an IP address; virtual-hosted-style addressing needs a DNS name`);
+  if (!DNS_NAME.test(domain)) {
+    throw new FsError('InvalidArgument', `${field} ${JSON.stringify(domain)} is not a lower-case DNS name (labels of 1-63 characters a-z, 0-9 and inner "-", joined by ".", no port or trailing dot)`);
+  }
+}
+
 export const nfsSettings: SingletonDefinition<NfsSettings> = {
   tag: SettingsTag.nfs,
   title: 'NFS settings',
-  defaults: () => ({ enabled: false, v3_enabled: true, v4_enabled: false }),
+  defaults: () => ({ enabled: false, v3_enabled: true, v4_enabled: false, portmap_enabled: false, portmap_port: PORTMAP_PORT_DEFAULT }),
   parse: (input, current) => {
     const next = mergeObject(input, current, 'NFS settings');
     checkSchema(NfsSettingsSchema, next, 'nfs_settings');

@@ -28,8 +28,8 @@ const aShare = { share_name: 'Data', fs_path: '/srv/data' };
 describe('settings store', () => {
   it('a fresh instance has every protocol off, secure options on, no exports or shares', async () => {
     const store = openStore();
-    assert.deepEqual(await store.get(s3Settings), { value: { enabled: false, secure: true, base_path: '/' }, version: 0 });
-    assert.deepEqual((await store.get(nfsSettings)).value, { enabled: false, v3_enabled: true, v4_enabled: false });
+    assert.deepEqual(await store.get(s3Settings), { value: { enabled: false, secure: true, base_path: '/', virtual_host_domains: [] }, version: 0 });
+    assert.deepEqual((await store.get(nfsSettings)).value, { enabled: false, v3_enabled: true, v4_enabled: false, portmap_enabled: false, portmap_port: 111 });
     assert.deepEqual((await store.get(smbSettings)).value, { enabled: false, encryption_required: true, signing_required: true, min_protocol: 'SMB3_00', hide_shares_from_unauthorized_users: true });
     assert.deepEqual((await store.get(ftpSettings)).value, { enabled: false, require_tls: true, allow_anonymous: false });
     assert.deepEqual((await store.get(webUiSettings)).value, { login_banner: { enabled: false, text: '' }, inactivity_timeout_minutes: 15 });
@@ -40,8 +40,8 @@ describe('settings store', () => {
 
   it('a change keeps the fields it does not name, and counts versions', async () => {
     const store = openStore();
-    assert.deepEqual(await store.put(s3Settings, { enabled: true }), { value: { enabled: true, secure: true, base_path: '/' }, version: 1 });
-    assert.deepEqual(await store.put(s3Settings, { secure: false }, { ifVersion: 1 }), { value: { enabled: true, secure: false, base_path: '/' }, version: 2 });
+    assert.deepEqual(await store.put(s3Settings, { enabled: true }), { value: { enabled: true, secure: true, base_path: '/', virtual_host_domains: [] }, version: 1 });
+    assert.deepEqual(await store.put(s3Settings, { secure: false }, { ifVersion: 1 }), { value: { enabled: true, secure: false, base_path: '/', virtual_host_domains: [] }, version: 2 });
     await refusal(store.put(s3Settings, { enabled: false }, { ifVersion: 1 }), 'Conflict', /changed since version 1 \(now 2\)/);
     assert.equal((await store.get(s3Settings)).value.enabled, true);
   });
@@ -54,6 +54,15 @@ describe('settings store', () => {
     await refusal(store.put(s3Settings, { enabled: 1 }), 'InvalidArgument', /enabled must be boolean/);
     await refusal(store.put(s3Settings, { enabled: true, bogus: 1 }), 'InvalidArgument', /s3_settings\.bogus is not a known field/);
     await refusal(store.put(s3Settings, { base_path: 'relative' }), 'InvalidArgument', /base_path must be an absolute path/);
+    await refusal(store.put(s3Settings, { virtual_host_domains: 's3.example.com' }), 'InvalidArgument', /virtual_host_domains must be array/);
+    await refusal(store.put(s3Settings, { virtual_host_domains: ['s3.example.com', 'S3.Example.com'] }), 'InvalidArgument', /virtual_host_domains\[1\] "S3.Example.com" is not a lower-case DNS name/);
+    for (const bad of ['s3.example.com:9000', 's3.example.com.', '-s3.example.com', 'a..b', 'under_score.example', `${'l'.repeat(64)}.example`]) {
+      await refusal(store.put(s3Settings, { virtual_host_domains: [bad] }), 'InvalidArgument', /virtual_host_domains\[0\] .* is not a lower-case DNS name/);
+    }
+    await refusal(store.put(s3Settings, { virtual_host_domains: ['127.0.0.1'] }), 'InvalidArgument', /virtual_host_domains\[0\] "127.0.0.1" is an IP address/);
+    await refusal(store.put(s3Settings, { virtual_host_domains: ['a.example', 'a.example'] }), 'InvalidArgument', /virtual_host_domains must not have duplicate items/);
+    await refusal(store.put(s3Settings, { virtual_host_domains: Array.from({ length: 17 }, (_, index) => `s${index}.example`) }), 'InvalidArgument', /virtual_host_domains must not have more than 16 items/);
+    await refusal(store.put(s3Settings, { virtual_host_domains: [`${'a'.repeat(60)}.${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(60)}.${'e'.repeat(60)}.example`] }), 'InvalidArgument', /virtual_host_domains\.0 must not have more than 253 characters/);
     await refusal(store.put(nfsSettings, { enabled: true, v3_enabled: false, v4_enabled: false }), 'InvalidArgument', /needs v3_enabled or v4_enabled/);
     await refusal(store.put(smbSettings, { min_protocol: 'SMB1' }), 'InvalidArgument', /min_protocol must be one of "SMB2_02"/);
     await refusal(store.put(smbSettings, { min_protocol: 'SMB2_10' }), 'InvalidArgument', /encryption_required needs min_protocol SMB3_00/);

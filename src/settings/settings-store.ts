@@ -25,7 +25,9 @@ export const SettingsTag = {
   ftp: 0x04,
   networkRules: 0x05,
   webUi: 0x06,
-  /** 0x07-0x0f: reserved for later singletons (MFA policy, session lifetime, audit). */
+  /** 0x07: the audit syslog configuration (audit/syslog/syslog-config.ts). */
+  sessions: 0x08,
+  /** 0x09-0x0f: reserved for later singletons; 0x0e: audit retention (audit/retention-config.ts). */
   nfsExports: 0x10,
   smbShares: 0x11,
 } as const;

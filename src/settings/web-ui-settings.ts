@@ -3,9 +3,11 @@ import { FsError } from '../core/errors.js';
 import { checkSchema, mergeObject, SettingsTag, type SettingsStore, type SingletonDefinition, type Versioned, type WriteOptions } from './settings-store.js';
 
 /**
- * Web UI settings: a login banner that users must acknowledge before signing in (the login route
- * asks `bannerRequired()` and then needs `banner_acknowledged: true`), and the inactivity timeout
- * after which the web UI signs a user out.
+ * Web UI settings: a login banner that users must acknowledge before signing in (`GET
+ * /v1/session/login` shows it; the login then needs `banner_acknowledged: true`), and the
+ * inactivity timeout: the server refuses (401) a session not used for longer, so the user must log
+ * in again (identity/sessions.ts). It applies to every management session, the CLI's too; access
+ * tokens, the credential for automation, are not affected.
  */
 
 export const LOGIN_BANNER_CHARS_MAX = 10_000;
@@ -19,7 +21,7 @@ export const WebUiSettingsSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    inactivity_timeout_minutes: Type.Integer({ minimum: 1, maximum: 1_440, default: 15, description: 'The web UI signs out after this long without activity.' }),
+    inactivity_timeout_minutes: Type.Integer({ minimum: 1, maximum: 1_440, default: 15, description: 'A session not used for this long is refused (401) and its user must log in again.' }),
   },
   { additionalProperties: false },
 );
@@ -54,6 +56,10 @@ export class WebUiSettings {
   async loginBanner(): Promise<{ enabled: boolean; text: string }> {
     const { login_banner } = (await this.get()).value;
     return login_banner.enabled ? { enabled: true, text: login_banner.text } : { enabled: false, text: '' };
+  }
+
+  async inactivityTimeoutMs(): Promise<number> {
+    return (await this.get()).value.inactivity_timeout_minutes * 60_000;
   }
 
   /** True when a login must carry `banner_acknowledged: true`. */

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import type { Schedule } from './policy.js';
-import { dueRuns, latestRunAtOrBefore, nextRunAfter } from './schedule.js';
+import { dueRuns, latestRunAtOrBefore, longestGapSeconds, nextRunAfter } from './schedule.js';
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -151,5 +151,26 @@ describe('schedule: dueRuns', () => {
   it('a monthly policy down for two months catches up only the latest month', () => {
     const monthly = { schedule: { monthly: { at: '00:00', day_of_month: 31 } } as Schedule, time_zone: 'Europe/London' };
     assert.deepEqual(dueRuns(monthly, at('2026-01-01T00:00:00Z'), at('2026-03-15T00:00:00Z')).map(iso), ['2026-02-28T00:00:00.000Z']);
+  });
+});
+
+describe('schedule: longestGapSeconds', () => {
+  const HOUR = 3_600;
+  const DAY = 24 * HOUR;
+
+  it('counts the days a daily or weekly schedule skips', () => {
+    assert.equal(longestGapSeconds({ daily: { at: '02:00' } }), DAY);
+    assert.equal(longestGapSeconds({ daily: { at: '02:00', days: ['MON'] } }), 7 * DAY);
+    assert.equal(longestGapSeconds({ daily: { at: '02:00', days: ['MON', 'TUE', 'WED', 'THU', 'FRI'] } }), 3 * DAY, 'Friday to Monday');
+    assert.equal(longestGapSeconds({ weekly: { at: '02:00', days: ['SAT', 'SUN'] } }), 6 * DAY, 'Sunday to Saturday');
+    assert.equal(longestGapSeconds({ monthly: { at: '02:00', day_of_month: 1 } }), 31 * DAY);
+  });
+
+  it('an every schedule waits its step within a day, and from its last run to the next day it runs', () => {
+    assert.equal(longestGapSeconds({ every: { hours: 1 } }), HOUR);
+    assert.equal(longestGapSeconds({ every: { hours: 7 } }), 7 * HOUR, 'runs at 0, 7, 14, 21 h: the step is the longest wait');
+    assert.equal(longestGapSeconds({ every: { minutes: 30 }, window: { start: '09:00', end: '17:00' } }), 16 * HOUR, '17:00 to 09:00');
+    assert.equal(longestGapSeconds({ every: { hours: 1 }, days: ['MON'] }), 7 * DAY - 24 * HOUR, 'Monday 24:00 to the next Monday 00:00');
+    assert.equal(longestGapSeconds({ every: { hours: 1 }, window: { start: '22:00', end: '02:00' }, days: ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'] }), 20 * HOUR, 'overnight window');
   });
 });

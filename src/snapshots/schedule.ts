@@ -1,4 +1,4 @@
-import { minutesOf, WEEKDAYS, type Schedule } from './policy.js';
+import { minutesOf, WEEKDAYS, type Schedule, type Weekday } from './policy.js';
 
 /**
  * When a snapshot policy runs: pure functions of the schedule, its time zone and an instant (ms
@@ -157,4 +157,38 @@ export function dueRuns(policy: { schedule: Schedule; time_zone: string }, since
   if (nowMs <= sinceMs) return [];
   const latest = latestRunAtOrBefore(policy, nowMs);
   return latest !== null && latest > sinceMs ? [latest] : [];
+}
+
+/**
+ * The longest a schedule goes between two runs, in seconds (DST's hour aside): what the posture's
+ * "daily snapshot" check compares with a day. Days a schedule skips count: a daily schedule on
+ * Mondays only waits 7 days, an hourly one on weekdays waits over the weekend.
+ */
+export function longestGapSeconds(schedule: Schedule): number {
+  if ('monthly' in schedule) return 31 * DAY_SECONDS;
+  if ('daily' in schedule) return longestDayGap(schedule.daily.days) * DAY_SECONDS;
+  if ('weekly' in schedule) return longestDayGap(schedule.weekly.days) * DAY_SECONDS;
+  const stepMinutes = 'minutes' in schedule.every ? schedule.every.minutes : schedule.every.hours * 60;
+  const startMinute = minutesOf(schedule.window?.start ?? '00:00');
+  const endMinute = minutesOf(schedule.window?.end ?? '24:00');
+  // runsStartingOn: from the window's start, every step up to and including its end (maybe the next day).
+  const windowMinutes = endMinute > startMinute ? endMinute - startMinute : endMinute + DAY_MINUTES - startMinute;
+  const spanMinutes = Math.floor(windowMinutes / stepMinutes) * stepMinutes;
+  const betweenDaysMinutes = longestDayGap(schedule.days) * DAY_MINUTES - spanMinutes;
+  return Math.max(spanMinutes > 0 ? stepMinutes : 0, betweenDaysMinutes) * 60;
+}
+
+const DAY_SECONDS = 86_400;
+const DAY_MINUTES = 1_440;
+
+/** The most days from one run day to the next, cyclically over the week (1 when every day runs). */
+function longestDayGap(days: readonly Weekday[] | undefined): number {
+  if (days === undefined) return 1;
+  const indexes = [...new Set(days.map((day) => WEEKDAYS.indexOf(day)))].sort((a, b) => a - b);
+  let longest = 0;
+  indexes.forEach((day, position) => {
+    const next = indexes[(position + 1) % indexes.length] as number;
+    longest = Math.max(longest, (next - day + 7) % 7 || 7);
+  });
+  return longest;
 }

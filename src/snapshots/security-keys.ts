@@ -60,7 +60,7 @@ export interface SecurityKeyStoreOptions {
   readonly keyUsages: (keyId: string) => Promise<readonly KeyUsage[]>;
 }
 
-const CreateSchema = Type.Object(
+export const SecurityKeyCreateSchema = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: KEY_NAME_CHARS_MAX }),
     comment: Type.Optional(Type.String({ maxLength: KEY_COMMENT_CHARS_MAX })),
@@ -69,7 +69,7 @@ const CreateSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-const PatchSchema = Type.Object(
+export const SecurityKeyPatchSchema = Type.Object(
   {
     name: Type.Optional(Type.String({ minLength: 1, maxLength: KEY_NAME_CHARS_MAX })),
     comment: Type.Optional(Type.String({ maxLength: KEY_COMMENT_CHARS_MAX })),
@@ -77,7 +77,7 @@ const PatchSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-const ReplaceSchema = Type.Object(
+export const SecurityKeyReplaceSchema = Type.Object(
   {
     public_key: Type.String({ minLength: 1, maxLength: PUBLIC_KEY_CHARS_MAX }),
     old_key_signature: Type.String({ minLength: 1, maxLength: SIGNATURE_CHARS_MAX }),
@@ -85,7 +85,7 @@ const ReplaceSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-export type SecurityKeyPatch = Static<typeof PatchSchema>;
+export type SecurityKeyPatch = Static<typeof SecurityKeyPatchSchema>;
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const PEM_PUBLIC_KEY = /^\s*-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END PUBLIC KEY-----\s*$/;
@@ -182,8 +182,8 @@ export class SecurityKeyStore {
   }
 
   async create(input: unknown): Promise<SecurityKey> {
-    checkSchema(CreateSchema, input, 'security_key');
-    const body = input as Static<typeof CreateSchema>;
+    checkSchema(SecurityKeyCreateSchema, input, 'security_key');
+    const body = input as Static<typeof SecurityKeyCreateSchema>;
     const parsed = parsePublicKey(body.public_key);
     if (!verifySignature(parsed.key, Buffer.from(body.name, 'utf8'), body.verification_signature)) {
       throw new FsError('InvalidArgument', 'verification_signature does not verify: it must be the key name signed with the private key (base64 DER ECDSA-SHA256)');
@@ -208,7 +208,7 @@ export class SecurityKeyStore {
   /** Renames, re-comments, disables or enables. Disabling a key a policy uses is refused. */
   async update(ref: string, input: unknown): Promise<SecurityKey> {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new FsError('InvalidArgument', 'security_key must be a JSON object');
-    checkSchema(PatchSchema, input, 'security_key');
+    checkSchema(SecurityKeyPatchSchema, input, 'security_key');
     const patch = input as SecurityKeyPatch;
     const current = await this.resolve(ref);
     if (patch.disabled === true && !current.disabled) {
@@ -234,8 +234,8 @@ export class SecurityKeyStore {
 
   /** Rotates key `ref` to a new public key; both private keys sign `keyReplacementMessage`. */
   async replace(ref: string, input: unknown): Promise<SecurityKey> {
-    checkSchema(ReplaceSchema, input, 'security_key_replacement');
-    const body = input as Static<typeof ReplaceSchema>;
+    checkSchema(SecurityKeyReplaceSchema, input, 'security_key_replacement');
+    const body = input as Static<typeof SecurityKeyReplaceSchema>;
     const parsed = parsePublicKey(body.public_key);
     return this.options.metadata.write(async (tx) => {
       const found = await this.findIn(tx, ref);

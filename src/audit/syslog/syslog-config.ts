@@ -19,7 +19,7 @@ export const SyslogSinkSchema = Type.Object(
     enabled: Type.Boolean(),
     server_address: Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:\\-\\[\\]]+$' }),
     server_port: Type.Integer({ minimum: 1, maximum: 65_535 }),
-    transport: Type.Union([Type.Literal('udp'), Type.Literal('tcp'), Type.Literal('tls')]),
+    transport: Type.Union([Type.Literal('udp'), Type.Literal('tcp'), Type.Literal('tls'), Type.Literal('relp')]),
     format: Type.Union([Type.Literal('csv'), Type.Literal('json')]),
     ca_certificate: Type.Optional(Type.String({ maxLength: PEM_LENGTH_MAX })),
     client_certificate: Type.Optional(Type.String({ maxLength: PEM_LENGTH_MAX })),

@@ -5,10 +5,11 @@ import type { Logger } from 'pino';
 import type { AuditSink, SinkBacklog } from '../auditor.js';
 import type { AuditRecordEvent } from '../events.js';
 import { datagram, frameSeq, octetCounted, syslogMessage, type SyslogFormat } from './format.js';
+import { messageOfOctetCounted, nextTxnr, RELP_OPEN_OFFERS, RELP_WINDOW_FRAMES, relpFrame, RelpReader } from './relp.js';
 import type { CursorStore, ReplaySource } from './sink-cursors.js';
 import { Spool } from './spool.js';
 
-export type SyslogTransport = 'udp' | 'tcp' | 'tls';
+export type SyslogTransport = 'udp' | 'tcp' | 'tls' | 'relp';
 
 export interface SyslogTarget {
   readonly serverAddress: string;
@@ -35,6 +36,13 @@ export interface SyslogSinkOptions {
   readonly reconnectDelayMaxMs?: number;
   readonly connectTimeoutMs?: number;
   /**
+   * TCP and TLS: for this long after connecting, at most `resendWindowBytes` are written. A
+   * receiver that refuses the connection right after accepting it (a TLS 1.3 server rejecting the
+   * client certificate answers only after the client's handshake is done) then breaks it while
+   * every frame written on it is still in the resend window, so none is lost.
+   */
+  readonly probationMs?: number;
+  /**
    * Replay from the local log (tcp and tls): the sink persists a cursor and, on start, sends every
    * record after it before new ones. Without it, a crash loses what was in the memory queue.
    */
@@ -57,6 +65,10 @@ const REPLAY_PAGE_RECORDS = 1_000;
  * connection breaks. The last `resendWindowBytes` of written frames are therefore sent again after
  * every reconnect, and each message carries its sequence number (`seq` in STRUCTURED-DATA, and in
  * JSON) so the SIEM can drop duplicates. Frames older than the window are not resent.
+ *
+ * RELP (relp.ts) has that acknowledgement: a frame leaves the sink's hands when the receiver
+ * answered it, and after a broken connection exactly the unanswered frames are sent again (no
+ * resend window), so the receiver sees every event once and in order.
  */
 export class SyslogSink implements AuditSink {
   readonly id: string;
@@ -67,11 +79,19 @@ export class SyslogSink implements AuditSink {
   private resend: Buffer[] = [];
   private window: Buffer[] = [];
   private windowBytes = 0;
+  /** RELP: frames sent and not yet answered, oldest first, with their transaction numbers. */
+  private unacked: Array<{ txnr: number; frame: Buffer }> = [];
+  private txnr = 0;
+  /** RELP: wakes a writer waiting for the window to open (or for the connection to break). */
+  private acked: (() => void) | undefined;
   private spilling = false;
   private spool: Spool | undefined;
   private socket: Socket | undefined;
   private udp: UdpSocket | undefined;
   private delivered = 0;
+  /** TCP and TLS: when the current connection was made, and the bytes written on it since. */
+  private connectedAtMs = 0;
+  private connectionBytes = 0;
   private failedDatagrams = 0;
   private closed = false;
   private wake: (() => void) | undefined;
@@ -179,7 +199,7 @@ export class SyslogSink implements AuditSink {
    */
   cursor(): number {
     let oldest: number | undefined;
-    for (const frame of [this.resend[0], this.window[0]]) {
+    for (const frame of [this.resend[0], this.window[0], this.unacked[0]?.frame]) {
       const seq = frame === undefined ? undefined : frameSeq(frame);
       if (seq !== undefined && (oldest === undefined || seq < oldest)) oldest = seq;
     }
@@ -251,7 +271,7 @@ export class SyslogSink implements AuditSink {
   async drained(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (!this.replayPending() && this.memory.length === 0 && this.resend.length === 0 && (this.spool?.isEmpty() ?? true) && this.socket !== undefined && this.socket.writableLength === 0) return true;
+      if (!this.replayPending() && this.memory.length === 0 && this.resend.length === 0 && this.unacked.length === 0 && (this.spool?.isEmpty() ?? true) && this.socket !== undefined && this.socket.writableLength === 0) return true;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     return false;
@@ -279,6 +299,8 @@ export class SyslogSink implements AuditSink {
     while (!this.closed) {
       try {
         this.socket = await this.connect();
+        this.connectedAtMs = Date.now();
+        this.connectionBytes = 0;
         this.disconnectedSinceMs = undefined;
         delayMs = this.options.reconnectDelayMinMs ?? 100;
         await this.sendWhileConnected(this.socket);
@@ -288,8 +310,9 @@ export class SyslogSink implements AuditSink {
       this.socket?.destroy();
       this.socket = undefined;
       this.disconnectedSinceMs ??= Date.now();
-      // Frames in the window may not have reached the SIEM: send them again first.
-      this.resend = [...this.window, ...this.resend];
+      // Frames in the window (RELP: not answered) may not have reached the SIEM: send them again first.
+      this.resend = [...this.unacked.map((sent) => sent.frame), ...this.window, ...this.resend];
+      this.unacked = [];
       this.window = [];
       this.windowBytes = 0;
       if (this.closed) return;
@@ -332,11 +355,17 @@ export class SyslogSink implements AuditSink {
     const onBroken = (error?: Error): void => {
       broken ??= error ?? new Error('connection closed by the receiver');
       this.wake?.();
+      this.acked?.();
     };
     socket.on('error', onBroken);
     socket.on('close', () => onBroken());
-    // The receiver never sends anything; reading keeps 'close' and 'error' timely.
-    socket.resume();
+    if (this.options.target.transport === 'relp') {
+      await this.openRelp(socket, (error) => onBroken(error));
+      if (broken !== undefined) throw broken;
+    } else {
+      // The receiver never sends anything; reading keeps 'close' and 'error' timely.
+      socket.resume();
+    }
     while (!this.closed && broken === undefined) {
       // A destroyed socket may not have said so yet ('close' is emitted later): stop here rather
       // than spin between resend and write without ever yielding to the event loop.
@@ -384,15 +413,70 @@ export class SyslogSink implements AuditSink {
     await this.write(socket, frames);
   }
 
+  /**
+   * RELP session start: offers `syslog`, waits for `200`; then every answer acknowledges the
+   * oldest unanswered frames up to its transaction number (answers come in order). Anything else
+   * (an error status, `serverclose`, garbage) breaks the connection; unanswered frames are resent.
+   */
+  private async openRelp(socket: Socket, onBroken: (error: Error) => void): Promise<void> {
+    const reader = new RelpReader();
+    this.txnr = 1;
+    let opened: (() => void) | undefined;
+    const ready = new Promise<void>((resolve, reject) => {
+      opened = resolve;
+      const timer = setTimeout(() => reject(new Error('RELP open not answered')), this.options.connectTimeoutMs ?? 10_000);
+      timer.unref();
+      socket.once('close', () => reject(new Error('connection closed during RELP open')));
+    });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        for (const response of reader.push(chunk)) {
+          if (response.command !== 'rsp' || !response.data.startsWith('200')) throw new Error(`RELP: ${response.command} ${response.data.slice(0, 200)}`);
+          if (opened !== undefined && response.txnr === 1) {
+            opened();
+            opened = undefined;
+            continue;
+          }
+          const index = this.unacked.findIndex((sent) => sent.txnr === response.txnr);
+          if (index >= 0) this.unacked.splice(0, index + 1);
+        }
+        this.acked?.();
+      } catch (error) {
+        onBroken(error as Error);
+        socket.destroy();
+        this.acked?.();
+      }
+    });
+    socket.write(relpFrame(this.txnr, 'open', RELP_OPEN_OFFERS));
+    await ready;
+  }
+
   /** Writes frames, waiting for 'drain' when the socket buffers fill; remembers them for resend. */
   private async write(socket: Socket, frames: readonly Buffer[]): Promise<void> {
+    const relp = this.options.target.transport === 'relp';
     for (const frame of frames) {
+      while (relp && this.unacked.length >= RELP_WINDOW_FRAMES && !socket.destroyed) {
+        await new Promise<void>((resolve) => {
+          this.acked = () => {
+            this.acked = undefined;
+            resolve();
+          };
+        });
+      }
+      if (!relp) await this.waitOutProbation(socket, frame.length);
       if (socket.destroyed) {
         this.resend.push(frame);
         continue;
       }
-      const flushed = socket.write(frame);
-      this.remember(frame);
+      let flushed: boolean;
+      if (relp) {
+        this.txnr = nextTxnr(this.txnr);
+        this.unacked.push({ txnr: this.txnr, frame });
+        flushed = socket.write(relpFrame(this.txnr, 'syslog', messageOfOctetCounted(frame)));
+      } else {
+        flushed = socket.write(frame);
+        this.remember(frame);
+      }
       this.delivered++;
       const seq = frameSeq(frame);
       if (seq !== undefined && seq > this.handedSeq) this.handedSeq = seq;
@@ -406,6 +490,17 @@ export class SyslogSink implements AuditSink {
         socket.on('close', done);
       });
     }
+  }
+
+  /** See `probationMs`: holds a frame that would push a young connection past the resend window. */
+  private async waitOutProbation(socket: Socket, frameBytes: number): Promise<void> {
+    const probationMs = this.options.probationMs ?? 1_000;
+    for (;;) {
+      const leftMs = this.connectedAtMs + probationMs - Date.now();
+      if (leftMs <= 0 || socket.destroyed || this.connectionBytes + frameBytes <= this.resendWindowBytes) break;
+      await new Promise((resolve) => setTimeout(resolve, leftMs));
+    }
+    this.connectionBytes += frameBytes;
   }
 
   private remember(frame: Buffer): void {

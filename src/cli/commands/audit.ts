@@ -49,7 +49,7 @@ function dateArgument(text: string | undefined, name: string): string | undefine
 
 /** `audit events | verify | public-key | syslog show | syslog set`: the audit trail (issue 7). */
 export function registerAuditCommands(program: Command, io: CliIo): void {
-  const audit = program.command('audit').description('the audit trail: query events, verify the hash chain, syslog sinks');
+  const audit = program.command('audit').description('the audit trail: query events, verify the hash chain, syslog sinks, retention');
 
   audit
     .command('events')
@@ -142,6 +142,45 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
       }
       const config = await context.client.call<{ sinks: SinkView[] }>('PUT', '/v1/audit/syslog/config', { body });
       context.output.table(config.sinks, sinkColumns(), config);
+    });
+  retentionCommands(audit, io);
+}
+
+interface RetentionView {
+  max_age_days: number;
+  max_size_bytes: number;
+}
+
+/** `audit retention show | set`: how long the local log keeps records (by age and by bytes). */
+function retentionCommands(audit: Command, io: CliIo): void {
+  const retention = audit.command('retention').description('how long the local audit log keeps records: by age and by size');
+  const render = (view: RetentionView) => `max age: ${view.max_age_days} days\nmax size: ${view.max_size_bytes} bytes`;
+  retention
+    .command('show')
+    .description('the retention (GET /v1/audit/retention)')
+    .action(async (_flags: object, command: Command) => {
+      const context = contextOf(command, io);
+      const view = await context.client.call<RetentionView>('GET', '/v1/audit/retention');
+      context.output.result(view, () => render(view));
+    });
+  retention
+    .command('set')
+    .description('change the retention; a flag left out keeps its current value')
+    .option('--max-age-days <days>', 'records older than this many days are removed (1 to 36500)')
+    .option('--max-size-bytes <bytes>', 'the oldest records are removed while the log takes more bytes than this (at least 1048576)')
+    .action(async (flags: { maxAgeDays?: string; maxSizeBytes?: string }, command: Command) => {
+      const context = contextOf(command, io);
+      const whole = (text: string | undefined, flag: string): number | undefined => {
+        if (text === undefined) return undefined;
+        if (!/^[0-9]{1,16}$/.test(text)) throw new CliError(`${flag} must be a whole number`, EXIT_USAGE);
+        return Number(text);
+      };
+      const age = whole(flags.maxAgeDays, '--max-age-days');
+      const size = whole(flags.maxSizeBytes, '--max-size-bytes');
+      if (age === undefined && size === undefined) throw new CliError('give --max-age-days, --max-size-bytes or both', EXIT_USAGE);
+      const current = await context.client.call<RetentionView>('GET', '/v1/audit/retention');
+      const view = await context.client.call<RetentionView>('PUT', '/v1/audit/retention', { body: { max_age_days: age ?? current.max_age_days, max_size_bytes: size ?? current.max_size_bytes } });
+      context.output.result(view, () => render(view));
     });
 }
 

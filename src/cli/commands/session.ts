@@ -59,10 +59,16 @@ export function registerSessionCommands(program: Command, io: CliIo): void {
     });
 }
 
+interface LoginForm {
+  readonly banner: { readonly enabled: boolean; readonly text: string };
+  readonly banner_acknowledgement_required: boolean;
+}
+
+/** Shows the login banner, when the instance has one, and asks for its acknowledgement. */
 async function acknowledgeBanner(context: CommandContext, flags: LoginFlags): Promise<boolean> {
-  const banner = await context.client.call<{ enabled: boolean; text: string }>('GET', '/v1/web-ui/login-banner', { authenticated: false });
-  if (!banner.enabled) return false;
-  context.notice(`${banner.text.trimEnd()}\n`);
+  const form = await context.client.call<LoginForm>('GET', '/v1/session/login', { authenticated: false });
+  if (!form.banner_acknowledgement_required) return false;
+  context.notice(`${form.banner.text.trimEnd()}\n`);
   if (flags.acceptBanner === true) return true;
   if (!isYes(await context.prompter.ask('Accept these terms? [y/N] ', { hidden: false }))) {
     throw new CliError('the login banner was not accepted; nothing was done', EXIT_FAILURE);

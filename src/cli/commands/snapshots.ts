@@ -19,6 +19,18 @@ interface Snapshot {
   readonly created_by: string;
 }
 
+interface RestoreAnswer {
+  readonly id: string;
+  readonly path: string;
+  readonly files: number;
+  readonly directories: number;
+  readonly symlinks: number;
+  readonly hard_links: number;
+  readonly bytes: string;
+  readonly replaced: number;
+  readonly owners_not_kept: number;
+}
+
 interface Policy {
   readonly id: string;
   readonly name: string;
@@ -119,7 +131,7 @@ const EPOCH_ZERO = '-';
 
 /** Snapshots (`snapshot ...`), their policies (`snapshot policy ...`) and the lock keys (`keys ...`). */
 export function registerSnapshotCommands(program: Command, io: CliIo): void {
-  const snapshot = program.command('snapshot').description('snapshots: take, list, expire, lock and unlock, diff, and their policies');
+  const snapshot = program.command('snapshot').alias('snapshots').description('snapshots: take, list, expire, lock and unlock, diff, restore, and their policies');
   const present = (entries: readonly Snapshot[]) => [
     { header: 'ID', value: (entry: Snapshot) => String(entry.id) },
     { header: 'NAME', value: (entry: Snapshot) => entry.name },
@@ -217,6 +229,22 @@ export function registerSnapshotCommands(program: Command, io: CliIo): void {
       const { challenge } = await context.client.call<{ challenge: string }>('GET', `/v1/snapshots/${encodeURIComponent(id)}/unlock-challenge`);
       const unlocked = await context.client.call<Snapshot>('POST', `/v1/snapshots/${encodeURIComponent(id)}/unlock`, { body: { signature: signBase64(challenge, key) } });
       context.output.result(unlocked, () => `snapshot ${id} unlocked`);
+    });
+  snapshot
+    .command('restore <id> <target>')
+    .description('restore from snapshot ID to the live path TARGET, sharing chunks (no data is copied): all of the snapshot, or --path; keeps mode, ACL, extended attributes, times and owners (when you may give them)')
+    .option('--path <path>', 'what to restore, relative to the snapshot\'s directory (default: all of it)')
+    .option('--overwrite', 'replace an existing file, merge into an existing directory (default: refuse if TARGET exists)')
+    .action(async (id: string, target: string, flags: { path?: string; overwrite?: boolean }, command: Command) => {
+      const context = contextOf(command, io);
+      if (!target.startsWith('/')) throw new CliError('TARGET is an absolute path, like /projects/restored', EXIT_USAGE);
+      const body = { target_path: target, ...(flags.path === undefined ? {} : { source_path: flags.path }), ...(flags.overwrite === true ? { overwrite: true } : {}) };
+      const restored = await context.client.call<RestoreAnswer>('POST', `/v1/snapshots/${encodeURIComponent(id)}/restore`, { body });
+      context.output.result(restored, () => {
+        const counts = `${restored.files} files, ${restored.directories} directories, ${restored.symlinks} symlinks, ${formatBytes(Number(restored.bytes))} shared`;
+        const notes = [restored.replaced > 0 ? `${restored.replaced} replaced` : '', restored.owners_not_kept > 0 ? `${restored.owners_not_kept} now owned by you (you may not give them to their owners)` : ''].filter((note) => note !== '');
+        return `restored snapshot ${id}${flags.path === undefined ? '' : ` ${flags.path}`} to ${restored.path}: ${counts}${notes.length === 0 ? '' : `; ${notes.join('; ')}`}`;
+      });
     });
   snapshot
     .command('diff <newer> <older>')

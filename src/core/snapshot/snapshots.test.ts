@@ -30,6 +30,7 @@ describe('snapshots', () => {
     projects = (await fx.fs.mkdir(fx.root, root, 'projects', { mode: 0o777 })).handle;
     plan = (await fx.fs.create(fx.root, projects, 'plan.txt', { mode: 0o644 })).handle;
     await fx.fs.write(fx.root, plan, { offset: 0, data: bytes('version one') });
+    await fx.fs.mkdir(fx.root, projects, 'sub', { mode: 0o755 });
   });
   after(() => fx.close());
 
@@ -45,7 +46,7 @@ describe('snapshots', () => {
     assert.equal(old.attributes.mode, 0o644);
     assert.equal(old.attributes.uid, 0);
     const listed = await fx.fs.readdir(fx.root, snapshotRoot, { limit: 10 });
-    assert.deepEqual(listed.entries.map((entry) => entry.name), ['plan.txt']);
+    assert.deepEqual(listed.entries.map((entry) => entry.name), ['plan.txt', 'sub']);
     const live = await fx.fs.lookup(fx.root, projects, 'renamed.txt');
     assert.equal(text((await fx.fs.read(fx.root, live.handle, { offset: 0, length: 100 })).data), 'VERSION TWO, longer');
   });
@@ -62,6 +63,30 @@ describe('snapshots', () => {
     await rejectsWith(fx.fs.remove(fx.root, snapshotRoot, 'plan.txt'), 'ReadOnly');
     await rejectsWith(fx.fs.rename(fx.root, { sourceDir: snapshotRoot, sourceName: 'plan.txt', targetDir: projects, targetName: 'stolen' }), 'ReadOnly');
     await rejectsWith(fx.fs.link(fx.root, old, projects, 'linked'), 'ReadOnly');
+    // Names, owner, times and quotas: each refused, and the snapshot unchanged afterwards.
+    const sub = (await fx.fs.lookup(fx.root, snapshotRoot, 'sub')).handle;
+    const seen = async () => ({
+      file: await fx.fs.getattr(fx.root, old),
+      root: await fx.fs.getattr(fx.root, snapshotRoot),
+      sub: await fx.fs.getattr(fx.root, sub),
+      names: (await fx.fs.readdir(fx.root, snapshotRoot, { limit: 100 })).entries.map((entry) => entry.name),
+      quota: await fx.fs.getQuota(fx.root, snapshotRoot),
+    });
+    const before = await seen();
+    await rejectsWith(fx.fs.symlink(fx.root, snapshotRoot, 'link', 'plan.txt'), 'ReadOnly');
+    await rejectsWith(fx.fs.mkdir(fx.root, snapshotRoot, 'dir'), 'ReadOnly');
+    await rejectsWith(fx.fs.rmdir(fx.root, snapshotRoot, 'sub'), 'ReadOnly');
+    await rejectsWith(fx.fs.setQuota(fx.root, snapshotRoot, 1_000_000), 'ReadOnly');
+    await rejectsWith(fx.fs.setQuota(fx.root, snapshotRoot, null), 'ReadOnly');
+    await rejectsWith(fx.fs.setattr(fx.root, old, { uid: 1001 }), 'ReadOnly');
+    await rejectsWith(fx.fs.setattr(fx.root, old, { gid: 100 }), 'ReadOnly');
+    await rejectsWith(fx.fs.setattr(fx.root, sub, { uid: 1001, gid: 100 }), 'ReadOnly');
+    await rejectsWith(fx.fs.setattr(fx.root, old, { mtime: 1n, atime: 1n }), 'ReadOnly');
+    await rejectsWith(fx.fs.setattr(fx.root, old, { atime: 'now', mtime: 'now' }), 'ReadOnly');
+    await rejectsWith(fx.fs.setattr(fx.root, old, { birthTime: 1n }), 'ReadOnly');
+    await rejectsWith(fx.fs.setXattrs(fx.root, old, { 'user.x': bytes('y') }), 'ReadOnly');
+    await rejectsWith(fx.fs.putFile(fx.root, snapshotRoot, 'put', { data: bytes('x') }), 'ReadOnly');
+    assert.deepEqual(await seen(), before);
   });
 
   it('shows snapshots in a .snapshot directory that listings do not show', async () => {

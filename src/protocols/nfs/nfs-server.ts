@@ -26,8 +26,12 @@ export interface NfsServerOptions {
   readonly logger: Logger;
   /** The network access rules for service 'nfs', applied when a connection is accepted. */
   readonly networkAccess?: Pick<NetworkAccess, 'isAllowed'>;
-  /** Also answer PORTMAP (and MOUNT/NFS) on this port, e.g. 111, for clients that ask a portmapper. */
-  readonly portmapPort?: number;
+  /**
+   * Also answer PORTMAP (and MOUNT/NFS) on this port, e.g. 111, for clients that ask a portmapper;
+   * a function is asked at each listen (the settings' `portmap_port`, undefined while off). A port
+   * that cannot be bound is logged and NFS serves on without it.
+   */
+  readonly portmapPort?: number | (() => Promise<number | undefined>);
   readonly limits?: Partial<RpcLimits>;
   /** Bounded table of READDIR pages (cookie -> core cursor). */
   readonly readdirPagesMax?: number;
@@ -111,21 +115,26 @@ export function createNfsServer(options: NfsServerOptions): NfsServer {
     reloadExports: () => exports.invalidate(),
     async listen(host, port) {
       if (running !== undefined) throw new Error('the NFS server is already listening');
+      const portmapPort = typeof options.portmapPort === 'function' ? await options.portmapPort() : options.portmapPort;
       const rpc = new RpcServer(programs, limits, logger);
       const main = await bind(rpc, host, port);
       const servers = [main.server];
-      try {
-        if (options.portmapPort !== undefined) {
-          const portmap = await bind(rpc, host, options.portmapPort);
-          servers.push(portmap.server);
-          ports.portmap = portmap.port;
-        }
-      } catch (error) {
-        await closeServers(servers);
-        throw error;
-      }
+      // Set before the portmap port opens: GETPORT answers it.
       ports.nfs = main.port;
       running = { rpc, servers };
+      if (portmapPort !== undefined) {
+        try {
+          const portmap = await bind(rpc, host, portmapPort);
+          servers.push(portmap.server);
+          ports.portmap = portmap.port;
+          logger.info({ host, port: portmap.port }, 'answering PORTMAP');
+        } catch (error) {
+          // NFS itself is up: clients that name its port (or learn it on the NFS port) still work.
+          const code = (error as NodeJS.ErrnoException).code;
+          const reason = code === 'EADDRINUSE' ? 'is already in use' : code === 'EACCES' ? 'needs privileges this process lacks' : 'cannot be bound';
+          logger.error({ err: error, host, port: portmapPort }, `cannot answer PORTMAP on ${host}:${portmapPort}: the port ${reason}; change portmap_port in the NFS settings (NFS still serves on port ${main.port})`);
+        }
+      }
       return main.port;
     },
     async close() {

@@ -1,8 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Auditor } from '../../audit/auditor.js';
 import type { AuditUser } from '../../audit/events.js';
+import { changedFields } from '../../audit/changes.js';
 import { callerIfAny } from './caller.js';
-import type { ApiApp } from './route.js';
+import { registeredRoutes, type ApiApp } from './route.js';
 
 /**
  * Management actions and file access through the REST API become audit events (issue 7): every
@@ -17,7 +18,12 @@ import type { ApiApp } from './route.js';
  * Status is `ok` or the error class the caller received (`login_failed_error`,
  * `http_forbidden_error`, `fs_access_denied_error`, ...). The request body is never recorded: a
  * login records only the user name it tried; route parameters (ids and names from the URL, never
- * secrets) go in `details.params`. The audit configuration audits its own changes, with the sinks
+ * secrets) go in `details.params`. A PUT, PATCH or DELETE of a resource that has a GET at the same
+ * URL (settings, users, quotas, file attributes and ACLs, ...) records `details.before` and
+ * `details.after` of the fields that changed, read through that GET under the caller's identity
+ * just before the handler runs and just after it answered (not atomic with the change: a change
+ * made in between by someone else would show in this event too); secrets are redacted
+ * (audit/changes.ts). Data events carry the file id, offset and size. The audit configuration audits its own changes, with the sinks
  * before and after (routes/audit.ts), so its route is skipped here.
  */
 const FILE_OPERATIONS: Readonly<Record<string, string>> = {
@@ -88,12 +94,14 @@ export const MANAGEMENT_OPERATIONS: Readonly<Record<string, string>> = {
   'DELETE /v1/snapshots/:id': 'snapshots_delete',
   'POST /v1/snapshots/:id/lock': 'snapshots_lock',
   'POST /v1/snapshots/:id/unlock': 'snapshots_unlock',
+  'POST /v1/snapshots/:id/restore': 'snapshots_restore',
   'POST /v1/snapshots/policies': 'snapshots_create_policy',
   'PUT /v1/snapshots/policies/:id': 'snapshots_set_policy',
   'PATCH /v1/snapshots/policies/:id': 'snapshots_modify_policy',
   'DELETE /v1/snapshots/policies/:id': 'snapshots_delete_policy',
   'POST /v1/maintenance/fsck': 'maintenance_run_fsck',
   'PUT /v1/web-ui/settings': 'web_ui_set_settings',
+  'PUT /v1/audit/retention': 'audit_set_retention',
 };
 
 const VERBS: Readonly<Record<string, string>> = { POST: 'create', PUT: 'set', PATCH: 'modify', DELETE: 'delete' };
@@ -123,7 +131,85 @@ export function operationOf(method: string, url: string, body?: unknown): string
 
 const errorClasses = new WeakMap<FastifyRequest, string>();
 
+/** Operations whose events carry no before/after: data, namespace changes, connectivity. */
+const STATELESS_OPERATION = /^(fs_(read|write)_data|fs_create|fs_delete|fs_list_directory|fs_read_metadata|rest_)/;
+/** Methods that change a resource that may have a previous state. */
+const STATEFUL_METHODS = new Set(['PUT', 'PATCH', 'DELETE']);
+
+/**
+ * The state of the resource a request changes, read through the GET route at the same URL (the
+ * resource's own view, so before and after have its shape), under the caller's identity.
+ * Undefined when there is no such route or it cannot be read (the caller may not read it, it is
+ * gone): the event then has no before (or after) rather than a guess. The GET handler runs with a
+ * reply that sends nothing, so its headers (ETag) never reach the client of the change.
+ */
+async function readState(app: ApiApp, request: FastifyRequest, url: string): Promise<unknown> {
+  const route = registeredRoutes(app).find((candidate) => candidate.method === 'GET' && candidate.url === url);
+  if (route === undefined) return undefined;
+  let sent: unknown;
+  const reply = {
+    code: () => reply,
+    status: () => reply,
+    header: () => reply,
+    headers: () => reply,
+    type: () => reply,
+    removeHeader: () => reply,
+    getHeader: () => undefined,
+    hasHeader: () => false,
+    send: (payload: unknown) => {
+      sent = payload;
+      return reply;
+    },
+  };
+  try {
+    const answer = await route.handler(request, reply as unknown as FastifyReply);
+    const state = answer === reply ? sent : answer;
+    return state === undefined ? undefined : (JSON.parse(JSON.stringify(state, (_name, value: unknown) => (typeof value === 'bigint' ? value.toString() : value))) as unknown);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the audit hook learnt about a request before its handler ran. */
+interface PreState {
+  /** The resource before the change (null: it did not exist). */
+  before?: unknown;
+  /** File id of a data request addressed by path. */
+  fileId?: string;
+}
+const preStates = new WeakMap<FastifyRequest, PreState>();
+/** The response body of a create whose event carries the created state (quotas). */
+const createdStates = new WeakMap<FastifyRequest, string>();
+const clientAddresses = new WeakMap<FastifyRequest, string>();
+
+/** `bytes first-last/size` -> first (RFC 9110 §14.4). */
+function rangeStart(header: unknown): number | undefined {
+  const match = typeof header === 'string' ? /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(header) : null;
+  return match === null ? undefined : Number(match[1]);
+}
+
 export function auditApi(app: ApiApp, auditor: Auditor): void {
+  // The client's address, taken while its connection is open: Node forgets a socket's remote
+  // address once it closes, which a client may do before onResponse has read the after-state.
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    clientAddresses.set(request, request.ip);
+  });
+  // Before and after of metadata and settings changes; the file id of data requests by path.
+  app.addHook('preHandler', async (request: FastifyRequest) => {
+    const url = request.routeOptions.url;
+    if (url === undefined) return;
+    const operation = operationOf(request.method, url, request.body);
+    if (operation === undefined) return;
+    const ref = (request.params as { ref?: unknown } | undefined)?.ref;
+    if ((operation === 'fs_read_data' || operation === 'fs_write_data') && typeof ref === 'string' && ref.startsWith('/')) {
+      const attributes = (await readState(app, request, '/v1/files/:ref/info/attributes')) as { id?: unknown } | undefined;
+      if (typeof attributes?.id === 'string') preStates.set(request, { fileId: attributes.id });
+      return;
+    }
+    if (!STATEFUL_METHODS.has(request.method) || STATELESS_OPERATION.test(operation)) return;
+    const before = await readState(app, request, url);
+    if (before !== undefined) preStates.set(request, { before });
+  });
   // The error class is in the error body (errors.ts sendError); read it as it goes out.
   app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     if (reply.statusCode >= 400 && typeof payload === 'string' && payload.length < 65_536) {
@@ -133,6 +219,8 @@ export function auditApi(app: ApiApp, auditor: Auditor): void {
       } catch {
         // Not a JSON error body: the status falls back to the HTTP status.
       }
+    } else if (request.method === 'POST' && request.routeOptions.url === '/v1/files/quotas' && typeof payload === 'string' && payload.length < 65_536) {
+      createdStates.set(request, payload);
     }
     return payload;
   });
@@ -152,30 +240,52 @@ export function auditApi(app: ApiApp, auditor: Auditor): void {
     const { ref, ...params } = (request.params ?? {}) as Record<string, unknown> & { ref?: string };
     // Fastify has already decoded the parameter (`%2Fhome` is `/home`).
     const target = ref === undefined ? undefined : ref.slice(0, PATH_LENGTH_MAX);
+    const pre = preStates.get(request);
+    const ok = reply.statusCode < 400;
     let path: string | undefined;
-    let fileId: string | undefined;
+    let fileId = pre?.fileId;
     if (target !== undefined) {
       if (target.startsWith('/')) path = operation.startsWith('fs_create') && typeof body?.name === 'string' ? childPath(target, body.name) : target;
       else fileId = target;
     }
     const details: Record<string, unknown> = {};
     if (Object.keys(params).length > 0) details.params = params;
-    if (operation === 'fs_write_data' || operation === 'fs_read_data') {
-      const size = Number(operation === 'fs_write_data' ? request.headers['content-length'] : reply.getHeader('content-length'));
-      if (Number.isSafeInteger(size)) Object.assign(details, { offset: 0, size });
+    if (operation === 'fs_read_data') {
+      // A Range read answers 206 with Content-Range: the offset is where the range starts.
+      const size = Number(reply.getHeader('content-length'));
+      if (Number.isSafeInteger(size)) Object.assign(details, { offset: rangeStart(reply.getHeader('content-range')) ?? 0, size });
+    } else if (operation === 'fs_write_data') {
+      // PUT replaces the content: written from offset 0.
+      const size = Number(request.headers['content-length']);
+      Object.assign(details, { offset: 0, ...(Number.isSafeInteger(size) ? { size } : {}) });
+    }
+    if (pre !== undefined && 'before' in pre) {
+      const after = !ok ? pre.before : request.method === 'DELETE' ? null : await readState(app, request, url);
+      if (ok) Object.assign(details, changedFields(pre.before, after ?? null));
+      else details.before = changedFields(pre.before, null).before;
+    } else if (ok && createdStates.has(request)) {
+      Object.assign(details, changedFields(null, parseJson(createdStates.get(request) as string)));
     }
     auditor.emit({
       time: Date.now(),
       user,
-      clientAddress: request.ip,
+      clientAddress: clientAddresses.get(request) ?? request.ip ?? '',
       protocol: 'api',
       operation,
-      status: reply.statusCode < 400 ? 'ok' : (errorClasses.get(request) ?? `http_${reply.statusCode}`),
+      status: ok ? 'ok' : (errorClasses.get(request) ?? `http_${reply.statusCode}`),
       ...(fileId === undefined ? {} : { fileId }),
       ...(path === undefined ? {} : { path: path.slice(0, PATH_LENGTH_MAX) }),
       ...(Object.keys(details).length === 0 ? {} : { details }),
     });
   });
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
 }
 
 function childPath(parent: string, name: string): string {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { LogController, fastify, type FastifyBaseLogger, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ApiError, errorBody, sendError } from './errors.js';
-import { registerRoutes, type ApiApp, type ApiRoute, type Authorizer } from './route.js';
+import { recordEveryRoute, registerRoutes, type ApiApp, type ApiRoute, type Authorizer } from './route.js';
 import { versionRoutes, type VersionInfo } from './routes/version.js';
 import { httpsOptions, type TlsIdentity } from './tls.js';
 import { registerOpenApi } from './openapi.js';
@@ -54,11 +54,16 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiApp
     reply.header('cache-control', 'no-store');
     return payload;
   });
+  recordEveryRoute(app);
   app.setErrorHandler((error, request, reply) => sendError(error as Error, request, reply));
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send(errorBody('http_not_found_error', `no such API route: ${request.method} ${request.url.split('?')[0]}`)),
   );
   app.setValidatorCompiler(createValidatorCompiler());
+  // Answers are checked against their response schema before they are sent (openapi.ts), then
+  // written as they are: fastify's schema-driven serializer would silently drop any field a
+  // schema does not list, and a field missing from the documentation must not vanish from the API.
+  app.setSerializerCompiler(() => (data: unknown) => JSON.stringify(data));
   addFileUploadParser(app);
   options.instrument?.(app);
   await registerOpenApi(app, options.version);

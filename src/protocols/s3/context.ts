@@ -14,6 +14,8 @@ export interface S3Request {
   readonly bucketName?: string;
   readonly key?: string;
   readonly query: ReadonlyMap<string, string>;
+  /** The request's headers by lower-case name, repeats joined with `,` (sigv4.ts headerValues), read once per request. */
+  readonly headerValues: ReadonlyMap<string, string>;
   readonly auth: ParsedAuthorization;
   readonly verified: VerifiedSignature;
   readonly ownerId: string;

@@ -7,7 +7,7 @@ import type { BucketRequest, S3Services } from './context.js';
 import { S3Error } from './errors.js';
 import { parseObjectKey, RESERVED_PREFIX, type ObjectKey } from './object-keys.js';
 import { objectMetadata, objectXattrs, storedObjectMetadata, USER_METADATA_BYTES_MAX, type ObjectMetadata } from './object-metadata.js';
-import { readBody } from './payload.js';
+import { readBody, readWholeBody, type BodyOptions, type BodyResult } from './payload.js';
 import { httpDate, isoTime, sendEmpty, sendXml } from './respond.js';
 import { bodyOptions } from './small-body.js';
 import { element } from './xml.js';
@@ -16,6 +16,7 @@ import { parseTaggingHeader } from './tagging.js';
 import { checkStorageClass, hasStorageClass } from './storage-class.js';
 import { checkAclHeaders } from './acl.js';
 import { partRange, responseOverrides } from './object-reads.js';
+import { noteAuditedObject } from './s3-audit.js';
 
 /**
  * Objects up to this size are received whole and published with one core putFile; larger ones
@@ -45,22 +46,34 @@ export async function parentOf(fs: FileSystem, ctx: OpContext, root: NodeHandle,
     if (!(error instanceof FsError) || error.code !== 'NotFound' || !create) throw error;
   }
   let current = root;
-  for (const name of folders) {
+  for (const name of folders) current = await folderIn(fs, ctx, current, name);
+  return current;
+}
+
+/** Rounds of lookup-then-mkdir before a folder that keeps vanishing is reported. */
+const FOLDER_RACE_ROUNDS_MAX = 3;
+
+/**
+ * The folder `name` in `dir`, created when missing. A concurrent request may create it between
+ * the lookup and the mkdir: mkdir then answers Exists (the metadata store reports such a refusal
+ * only once the folder that caused it is durable, so the next lookup finds it), and the lookup
+ * runs again. Another round is needed only if the folder is removed again meanwhile.
+ */
+async function folderIn(fs: FileSystem, ctx: OpContext, dir: NodeHandle, name: string): Promise<NodeHandle> {
+  for (let round = 1; ; round++) {
     try {
-      const found = await fs.lookup(ctx, current, name);
+      const found = await fs.lookup(ctx, dir, name);
       if (found.attributes.type !== 'directory') throw new S3Error('ObjectConflict', `The key's prefix ${name} is an object, not a folder`);
-      current = found.handle;
+      return found.handle;
     } catch (error) {
       if (!(error instanceof FsError) || error.code !== 'NotFound') throw error;
-      try {
-        current = (await fs.mkdir(ctx, current, name)).handle;
-      } catch (raced) {
-        if (!(raced instanceof FsError) || raced.code !== 'Exists') throw raced;
-        current = (await fs.lookup(ctx, current, name)).handle;
-      }
+    }
+    try {
+      return (await fs.mkdir(ctx, dir, name)).handle;
+    } catch (error) {
+      if (!(error instanceof FsError) || error.code !== 'Exists' || round >= FOLDER_RACE_ROUNDS_MAX) throw error;
     }
   }
-  return current;
 }
 
 /**
@@ -100,6 +113,12 @@ export function metadataFromHeaders(s3: BucketRequest): Omit<ObjectMetadata, 'et
   checkAclHeaders(headers);
   const pick = (name: string): Record<string, string> => {
     const value = headers[name];
+    if (name === 'content-encoding' && typeof value === 'string') {
+      // S3 API reference, "Transferring Payload in Multiple Chunks": the object is stored without
+      // the aws-chunked coding (a transfer detail), and without Content-Encoding if it was the only one.
+      const codings = value.split(',').map((coding) => coding.trim()).filter((coding) => coding !== '' && coding.toLowerCase() !== 'aws-chunked');
+      return codings.length === 0 ? {} : { contentEncoding: codings.join(',') };
+    }
     return typeof value === 'string' ? { [camel(name)]: value } : {};
   };
   const tagging = headers['x-amz-tagging'];
@@ -201,8 +220,9 @@ export async function writeBody(services: S3Services, s3: BucketRequest, stage: 
 /** PutObject, or a folder marker (`key/`, empty body) as a directory. */
 export async function putObject(services: S3Services, s3: BucketRequest): Promise<void> {
   const key = parseObjectKey(s3.key ?? '');
-  const body = readBody(s3.request, bodyOptions(s3, services.objectBytesMax), WRITE_PIECE_BYTES);
+  const options = bodyOptions(s3, services.objectBytesMax);
   if (key.folder) {
+    const body = readBody(s3.request, options, WRITE_PIECE_BYTES);
     for await (const piece of body.pieces) if (piece.length > 0) throw new S3Error('InvalidArgument', 'A key ending in "/" is a folder and cannot hold data');
     const root = await bucketRoot(services.fs, s3.ctx, s3.bucket);
     const parent = await parentOf(services.fs, s3.ctx, root, key, true);
@@ -219,15 +239,14 @@ export async function putObject(services: S3Services, s3: BucketRequest): Promis
   const expected = Number.isSafeInteger(decoded) ? decoded : declared;
   if (Number.isSafeInteger(expected) && expected <= WHOLE_PUT_BYTES_MAX) {
     // Small enough to hold: the body, then one core transaction (data, metadata, name).
-    const pieces: Buffer[] = [];
-    for await (const piece of body.pieces) pieces.push(piece);
-    const data = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces);
-    const finished = body.finish();
+    const { data, result: finished } = await readWhole(s3, options);
     const etag = finished.md5Hex;
-    await publishWhole(services, s3, key, data, { ...metadataFromHeaders(s3), etag, ...checksumsOf(finished.checksums) }, { noReplace: ifNoneMatch === '*' });
+    const published = await publishWhole(services, s3, key, data, { ...metadataFromHeaders(s3), etag, ...checksumsOf(finished.checksums) }, { noReplace: ifNoneMatch === '*' });
+    noteAuditedObject(s3.response, { fileId: published.id });
     sendEmpty(s3.response, 200, { etag: `"${etag}"` });
     return;
   }
+  const body = readBody(s3.request, options, WRITE_PIECE_BYTES);
   const result = await stageAndPublish(
     services,
     s3,
@@ -236,7 +255,18 @@ export async function putObject(services: S3Services, s3: BucketRequest): Promis
     () => ({ ...metadataFromHeaders(s3), ...checksumsOf(body.finish().checksums) }),
     { noReplace: ifNoneMatch === '*' },
   );
+  noteAuditedObject(s3.response, { fileId: result.attributes.id });
   sendEmpty(s3.response, 200, { etag: `"${result.etag}"` });
+}
+
+/** A body small enough to hold, read whole: in one buffer (plain bodies), or its pieces joined (aws-chunked). */
+async function readWhole(s3: BucketRequest, options: BodyOptions): Promise<{ data: Buffer; result: BodyResult }> {
+  const { contentLength } = options;
+  if ((options.mode.kind === 'unsigned' || options.mode.kind === 'sha256') && contentLength !== undefined) return readWholeBody(s3.request, { ...options, contentLength });
+  const body = readBody(s3.request, options, WRITE_PIECE_BYTES);
+  const pieces: Buffer[] = [];
+  for await (const piece of body.pieces) pieces.push(piece);
+  return { data: pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces), result: body.finish() };
 }
 
 function objectHeaders(attributes: Attributes, metadata: ObjectMetadata): Record<string, string | number> {
@@ -305,6 +335,7 @@ export function parseRange(header: string | undefined, size: number): { start: n
 export async function getObject(services: S3Services, s3: BucketRequest, head: boolean): Promise<void> {
   const overrides = responseOverrides(s3);
   const found = await findObject(services, s3, { withXattrs: true });
+  noteAuditedObject(s3.response, { fileId: found.attributes.id });
   const metadata: ObjectMetadata = found.attributes.type === 'file' ? objectMetadata(found.attributes, found.xattrs) : { etag: 'd41d8cd98f00b204e9800998ecf8427e', userMetadata: {} };
   const size = found.attributes.type === 'file' ? found.attributes.size : 0;
   const headers = objectHeaders(found.attributes, metadata);
@@ -328,6 +359,11 @@ export async function getObject(services: S3Services, s3: BucketRequest, head: b
   s3.response.writeHead(range === undefined ? 200 : 206, headers);
   if (head || first === undefined || size === 0) {
     s3.response.end();
+    return;
+  }
+  // The whole answer in the first read (small objects): headers and body leave in one write.
+  if (first.data.length === end - start + 1) {
+    s3.response.end(first.data);
     return;
   }
   // Headers are sent: a failure from here on can only cut the connection (the client sees a short body).

@@ -162,11 +162,8 @@ export function readBody(source: AsyncIterable<Buffer>, options: BodyOptions, pi
   const pieces = chunked ? readChunked(new ByteReader(source), options, digests, pieceBytesMax) : readPlain(new ByteReader(source), options, digests, pieceBytesMax);
   async function* checked(): AsyncGenerator<Buffer> {
     yield* pieces;
-    for (const [name, value] of options.checksumHeaders ?? []) digests.check(name, value);
-    const md5 = digests.md5.digest();
-    if (options.contentMd5 !== undefined && md5.toString('base64') !== options.contentMd5.trim()) throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.');
+    md5Hex = finishDigests(options, digests);
     finished = true;
-    md5Hex = md5.toString('hex');
   }
   let md5Hex = '';
   return {
@@ -176,6 +173,99 @@ export function readBody(source: AsyncIterable<Buffer>, options: BodyOptions, pi
       return { bytes: digests.bytes, md5Hex, checksums: digests.verified };
     },
   };
+}
+
+/** The checks at the end of every body: checksum headers, Content-MD5; answers the MD5 (hex). */
+function finishDigests(options: BodyOptions, digests: BodyDigests): string {
+  for (const [name, value] of options.checksumHeaders ?? []) digests.check(name, value);
+  const md5 = digests.md5.digest();
+  if (options.contentMd5 !== undefined && md5.toString('base64') !== options.contentMd5.trim()) throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.');
+  return md5.toString('hex');
+}
+
+/** What readWholeBody reads from: a request (IncomingMessage), events only. */
+export interface BodySource {
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'end' | 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  removeListener(event: string, listener: (...args: never[]) => void): unknown;
+  pause(): unknown;
+  readonly readableEnded: boolean;
+}
+
+/**
+ * A plain body (UNSIGNED-PAYLOAD or a signed SHA-256; not aws-chunked) with a Content-Length,
+ * read whole into one buffer: the same checks as readBody (length, size limit, payload hash,
+ * checksums, Content-MD5, each digest computed once as the data arrives), without an async step
+ * per piece. A body that arrives in one piece is answered without a copy; otherwise the pieces
+ * are copied once into a buffer of the declared length, allocated at the second piece. On the
+ * first failed check the source is paused and left unread (the caller answers and closes).
+ */
+export function readWholeBody(source: BodySource, options: BodyOptions & { readonly contentLength: number }): Promise<{ data: Buffer; result: BodyResult }> {
+  if (options.mode.kind !== 'unsigned' && options.mode.kind !== 'sha256') throw new Error('assertion failed: readWholeBody reads plain bodies only');
+  const expectedBytes = options.contentLength;
+  if (expectedBytes > options.bytesMax) throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(expectedBytes), MaxSizeAllowed: String(options.bytesMax) });
+  const checksumNames = new Set<string>([...(options.checksumHeaders?.keys() ?? []), ...(options.trailerNames ?? []).filter((name) => name.startsWith('x-amz-checksum-'))]);
+  const digests = new BodyDigests(checksumNames, options.onChecksumVerified);
+  const sha256 = options.mode.kind === 'sha256' ? createHash('sha256') : undefined;
+  const expectedSha256 = options.mode.kind === 'sha256' ? options.mode.hex : '';
+  return new Promise((resolve, reject) => {
+    let first: Buffer | undefined;
+    let whole: Buffer | undefined;
+    const stop = (): void => {
+      source.removeListener('data', onData);
+      source.removeListener('end', onEnd);
+      source.removeListener('error', onError);
+      source.removeListener('close', onClose);
+    };
+    const fail = (error: unknown): void => {
+      stop();
+      source.pause();
+      reject(error);
+    };
+    const onData = (chunk: Buffer): void => {
+      try {
+        // More than declared is refused here, not at the end (node frames a body by its length,
+        // so this is a guard, not a case clients reach).
+        if (chunk.length > expectedBytes - digests.bytes) throw new S3Error('IncompleteBody', 'The body is longer than its Content-Length');
+        const at = digests.bytes;
+        digests.update(chunk, options.bytesMax);
+        sha256?.update(chunk);
+        if (at === 0) first = chunk;
+        else {
+          if (whole === undefined) {
+            whole = Buffer.allocUnsafeSlow(expectedBytes);
+            (first as Buffer).copy(whole, 0);
+          }
+          chunk.copy(whole, at);
+        }
+      } catch (error) {
+        fail(error);
+      }
+    };
+    const onEnd = (): void => {
+      stop();
+      try {
+        if (digests.bytes !== expectedBytes) throw new S3Error('IncompleteBody');
+        if (sha256 !== undefined && !constantTimeEqualHex(sha256.digest('hex'), expectedSha256)) {
+          throw new S3Error('XAmzContentSHA256Mismatch', undefined, { ClientComputedContentSHA256: expectedSha256 });
+        }
+        const md5Hex = finishDigests(options, digests);
+        resolve({ data: whole ?? first ?? Buffer.alloc(0), result: { bytes: digests.bytes, md5Hex, checksums: digests.verified } });
+      } catch (error) {
+        reject(error);
+      }
+    };
+    const onError = (error: Error): void => fail(error);
+    const onClose = (): void => {
+      if (!source.readableEnded) fail(new S3Error('IncompleteBody', 'The connection closed before the body ended'));
+    };
+    if (source.readableEnded) return void onEnd();
+    source.on('data', onData);
+    source.on('end', onEnd);
+    source.on('error', onError);
+    source.on('close', onClose);
+  });
 }
 
 async function* readPlain(reader: ByteReader, options: BodyOptions, digests: BodyDigests, pieceBytesMax: number): AsyncGenerator<Buffer> {

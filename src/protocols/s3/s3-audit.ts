@@ -1,4 +1,6 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { changedFields } from '../../audit/changes.js';
+import type { EventFields } from '../../audit/events.js';
 
 /**
  * Which audit operation an S3 request is (issue 7: every protocol emits into the trail), by the
@@ -25,4 +27,67 @@ export function s3Operation(input: { method: string; bucket?: string; key?: stri
     return 'fs_write_data';
   }
   return 's3_object_request';
+}
+
+/** What an operation tells the audit event about the object it touched (by response). */
+interface AuditedObject {
+  fileId?: number;
+  before?: unknown;
+  after?: unknown;
+}
+const auditedObjects = new WeakMap<ServerResponse, AuditedObject>();
+
+/**
+ * An operation names the file it read or wrote (its id is known only once it resolved the key)
+ * and, for a metadata change, the changed fields before and after. Request-scoped: kept by the
+ * response, gone with it.
+ */
+export function noteAuditedObject(response: ServerResponse, object: AuditedObject): void {
+  auditedObjects.set(response, { ...auditedObjects.get(response), ...object });
+}
+
+const numberOf = (value: unknown): number | undefined => {
+  const parsed = typeof value === 'string' || typeof value === 'number' ? Number(value) : Number.NaN;
+  return Number.isSafeInteger(parsed) && parsed >= 0 ? parsed : undefined;
+};
+
+/** The bytes a request body carries: aws-chunked bodies declare the decoded length separately. */
+function bodyBytes(request: IncomingMessage): number | undefined {
+  return numberOf(request.headers['x-amz-decoded-content-length']) ?? numberOf(request.headers['content-length']);
+}
+
+/**
+ * The audit event's fields for a finished S3 request (issue 7 item 1): the path, the file id, and
+ * for data the offset and size (a ranged GET: where its Content-Range starts and how many bytes it
+ * answered; a PUT or UploadPart: offset 0 of the object or part, the body's length, and the part
+ * number); for a metadata change (tagging) the changed fields before and after.
+ */
+export function s3AuditFields(input: { operation: string; status: string; bucket?: string; key?: string; query?: ReadonlyMap<string, string>; request: IncomingMessage; response: ServerResponse }): EventFields {
+  const { operation, bucket, key, request, response } = input;
+  const object = auditedObjects.get(response);
+  const details: Record<string, unknown> = bucket === undefined ? {} : { bucket };
+  const ok = input.status === 'ok';
+  if (operation === 'fs_read_data') {
+    const range = /^bytes (\d+)-\d+\//.exec(String(response.getHeader('content-range') ?? ''));
+    details.offset = range === null ? 0 : Number(range[1]);
+    details.size = ok ? (numberOf(response.getHeader('content-length')) ?? 0) : 0;
+  } else if (operation === 'fs_write_data' || operation === 'fs_copy_data') {
+    details.offset = 0;
+    const size = operation === 'fs_write_data' ? bodyBytes(request) : undefined;
+    if (size !== undefined) details.size = size;
+    const part = input.query?.get('partNumber');
+    if (part !== undefined) details.part_number = numberOf(part) ?? part;
+  } else if (operation === 'fs_write_metadata' && object !== undefined && 'before' in object) {
+    Object.assign(details, changedFields(object.before, ok ? object.after : object.before));
+  } else if (operation === 'fs_write_metadata' && input.query?.has('acl') === true && ok) {
+    // PutObjectAcl is accepted only when it changes nothing (owner FULL_CONTROL; acl.ts).
+    Object.assign(details, { before: { grants: 'owner FULL_CONTROL' }, after: { grants: 'owner FULL_CONTROL' } });
+  }
+  return {
+    operation,
+    status: input.status,
+    ...(object?.fileId === undefined ? {} : { fileId: String(object.fileId) }),
+    ...(bucket === undefined ? {} : { path: `/${bucket}${key === undefined ? '' : `/${key}`}` }),
+    ...(Object.keys(details).length === 0 ? {} : { details }),
+  };
 }

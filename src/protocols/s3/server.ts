@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
@@ -6,7 +5,7 @@ import type { Logger } from 'pino';
 import type { OpContext, Principal } from '../../core/context.js';
 import { FsError } from '../../core/errors.js';
 import type { FileSystem } from '../../core/file-system.js';
-import { s3Operation } from './s3-audit.js';
+import { s3AuditFields, s3Operation } from './s3-audit.js';
 import type { ProtocolServer } from '../protocol-server.js';
 import { guardConnections, type NetworkAccess } from '../rest/network-access.js';
 import { httpsOptions, type TlsIdentity } from '../rest/tls.js';
@@ -21,9 +20,10 @@ import { listObjectVersions } from './list-versions.js';
 import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, listMultipartUploads, listParts, MultipartStore, PART_BYTES_MIN, sweepExpiredUploads, uploadPart, uploadPartCopy } from './multipart.js';
 import { copyObject, deleteObject, getObject, metadataFromHeaders, putObject } from './object-operations.js';
 import { evaluatePolicy, PolicyCache } from './policy.js';
+import { RequestIds } from './request-ids.js';
 import { requireContentLength } from './small-body.js';
 import { deleteObjectTagging, getObjectTagging, putObjectTagging } from './tagging.js';
-import { parseAuthorization, parsePayloadMode, parseQuery, percentDecode, SigningKeyCache, splitTarget, UNSIGNED_PAYLOAD, verifySignature, type ParsedAuthorization } from './sigv4.js';
+import { headerValues, parseAuthorization, parsePayloadMode, parseQuery, percentDecode, SigningKeyCache, splitTarget, UNSIGNED_PAYLOAD, verifySignature, type ParsedAuthorization } from './sigv4.js';
 
 export interface S3User {
   readonly id: string;
@@ -87,10 +87,12 @@ export interface S3ServerDeps {
   readonly virtualHostDomains?: readonly string[];
   readonly limits?: Partial<S3ServerLimits>;
   /** Every authenticated S3 request becomes an audit event (issue 7). */
-  readonly auditor?: { emitFor(ctx: OpContext, fields: { operation: string; status?: string; path?: string; details?: Record<string, string | number | boolean> }): void };
+  readonly auditor?: { emitFor(ctx: OpContext, fields: ReturnType<typeof s3AuditFields>): void };
 }
 
 const TLS_HANDSHAKE = 0x16;
+/** Subresources S3 defines that this server does not implement (NotImplemented). */
+const UNSUPPORTED_SUBRESOURCES: readonly string[] = ['cors', 'lifecycle', 'website', 'encryption', 'object-lock', 'retention', 'legal-hold', 'replication', 'notification', 'logging', 'requestPayment', 'accelerate', 'ownershipControls', 'publicAccessBlock', 'analytics', 'metrics', 'inventory', 'intelligent-tiering', 'torrent', 'restore', 'select', 'attributes'];
 /** The S3 error code each failed response carried, for its audit event. */
 const S3_ERROR_OF_RESPONSE = new WeakMap<ServerResponse, string>();
 
@@ -106,6 +108,7 @@ export class S3Server implements ProtocolServer {
   private readonly services: S3Services;
   private readonly sockets = new Set<Socket>();
   private readonly policies = new PolicyCache();
+  private readonly requestIds = new RequestIds();
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<number> | undefined;
 
@@ -125,10 +128,18 @@ export class S3Server implements ProtocolServer {
     if (this.listener !== undefined) throw new Error('assertion failed: the S3 server is already listening');
     const { secure } = await this.deps.settings();
     const handler = (request: IncomingMessage, response: ServerResponse) => void this.handle(request, response);
-    const serverOptions = { maxHeaderSize: this.limits.headerBytesMax, requestTimeout: 0, headersTimeout: this.limits.headersTimeoutMs, keepAliveTimeout: this.limits.keepAliveTimeoutMs };
+    // Node checks headersTimeout on a timer every connectionsCheckingInterval (30 s by default).
+    const headersCheckMs = Math.min(1_000, this.limits.headersTimeoutMs);
+    const serverOptions = { maxHeaderSize: this.limits.headerBytesMax, requestTimeout: 0, headersTimeout: this.limits.headersTimeoutMs, keepAliveTimeout: this.limits.keepAliveTimeoutMs, connectionsCheckingInterval: headersCheckMs };
     const https = createHttpsServer({ ...httpsOptions(this.deps.tls), ...serverOptions }, handler);
     const http: HttpServer | undefined = secure ? undefined : createHttpServer(serverOptions, handler);
-    for (const server of [https, http]) server?.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => this.clientError(error, socket));
+    for (const server of [https, http]) {
+      server?.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => this.clientError(error, socket));
+      // Node starts that timer when a server emits 'listening'; these servers never listen (the
+      // listener below hands them connections), so without this a client that trickles its
+      // headers is never cut off. The timer stops when they are closed with the listener.
+      server?.emit('listening');
+    }
     const listener = createNetServer({ pauseOnConnect: true }, (socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
@@ -142,6 +153,10 @@ export class S3Server implements ProtocolServer {
         else socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
         socket.resume();
       });
+    });
+    listener.once('close', () => {
+      https.close();
+      http?.close();
     });
     guardConnections(listener, 's3', this.deps.networkAccess, this.deps.logger);
     await new Promise<void>((resolve, reject) => {
@@ -195,32 +210,33 @@ export class S3Server implements ProtocolServer {
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const requestId = randomBytes(8).toString('hex').toUpperCase();
-    const hostId = randomBytes(24).toString('base64');
+    const { requestId, hostId } = this.requestIds.next();
     response.setHeader('x-amz-request-id', requestId);
     response.setHeader('x-amz-id-2', hostId);
     response.setHeader('server', 'Enclave');
     const logger = this.deps.logger.child({ requestId, protocol: 's3' });
     const abort = new AbortController();
-    response.once('close', () => abort.abort());
+    // The signal tells core the client went away: a response that finished was not cut short
+    // (aborting it anyway would cost an AbortError per request for no listener's benefit).
+    response.once('close', () => {
+      if (!response.writableFinished) abort.abort();
+    });
     let resource = request.url ?? '/';
-    let audited: { ctx: OpContext; operation: string; bucket?: string; key?: string } | undefined;
+    let audited: { ctx: OpContext; operation: string; bucket?: string; key?: string; query: ReadonlyMap<string, string> } | undefined;
     const auditor = this.deps.auditor;
     if (auditor !== undefined) {
       response.once('finish', () => {
         if (audited === undefined) return;
         const errorCode = S3_ERROR_OF_RESPONSE.get(response);
-        auditor.emitFor(audited.ctx, {
-          operation: audited.operation,
-          status: response.statusCode < 400 ? 'ok' : typeof errorCode === 'string' ? errorCode : `http_${response.statusCode}`,
-          ...(audited.bucket === undefined ? {} : { path: `/${audited.bucket}${audited.key === undefined ? '' : `/${audited.key}`}`, details: { bucket: audited.bucket } }),
-        });
+        const status = response.statusCode < 400 ? 'ok' : typeof errorCode === 'string' ? errorCode : `http_${response.statusCode}`;
+        auditor.emitFor(audited.ctx, s3AuditFields({ ...audited, status, request, response }));
       });
     }
     try {
       const { bucketName, key, query } = this.address(request);
       resource = `/${bucketName ?? ''}${key === undefined ? '' : `/${key}`}`;
-      const signable = { method: request.method ?? 'GET', url: request.url ?? '/', rawHeaders: request.rawHeaders };
+      const headerValuesOfRequest = headerValues(request.rawHeaders);
+      const signable = { method: request.method ?? 'GET', url: request.url ?? '/', rawHeaders: request.rawHeaders, headers: headerValuesOfRequest };
       const auth = parseAuthorization(signable);
       const clientAddress = request.socket.remoteAddress ?? 'unknown';
       let s3: S3Request;
@@ -231,7 +247,7 @@ export class S3Server implements ProtocolServer {
         if (payload.kind === 'streaming-signed') throw new S3Error('AccessDenied', 'A signed streaming payload needs a signed request');
         const anonymousAuth: ParsedAuthorization = { accessKeyId: '', scope: '', date: '', region: '', service: '', amzDate: '', signedHeaders: [], signature: '', presigned: false, payload };
         const ctx: OpContext = { principal: ANONYMOUS_PRINCIPAL, clientAddress, protocol: 's3', requestId, logger, signal: abort.signal };
-        s3 = { request, response, ctx, method: request.method ?? 'GET', ...(bucketName === undefined ? {} : { bucketName }), ...(key === undefined ? {} : { key }), query, auth: anonymousAuth, verified: { signingKey: Buffer.alloc(0), seedSignature: '', amzDate: '', scope: '' }, ownerId: '', ownerName: 'anonymous', anonymous: true };
+        s3 = { request, response, ctx, method: request.method ?? 'GET', ...(bucketName === undefined ? {} : { bucketName }), ...(key === undefined ? {} : { key }), query, headerValues: headerValuesOfRequest, auth: anonymousAuth, verified: { signingKey: Buffer.alloc(0), seedSignature: '', amzDate: '', scope: '' }, ownerId: '', ownerName: 'anonymous', anonymous: true };
       } else {
         const found = await this.deps.accessKeys.secretOf(auth.accessKeyId);
         if (found === undefined) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: auth.accessKeyId });
@@ -240,9 +256,9 @@ export class S3Server implements ProtocolServer {
         if (user === undefined) throw new S3Error('InvalidAccessKeyId', 'The user of this access key no longer exists');
         const principal: Principal = { uid: user.uid, gids: [user.primaryGid, ...(await this.deps.groupsOf(user.id)).filter((gid) => gid !== user.primaryGid)], sid: user.sid, name: user.name };
         const ctx: OpContext = { principal, clientAddress, protocol: 's3', requestId, logger, signal: abort.signal };
-        s3 = { request, response, ctx, method: request.method ?? 'GET', ...(bucketName === undefined ? {} : { bucketName }), ...(key === undefined ? {} : { key }), query, auth, verified, ownerId: user.sid, ownerName: user.name, anonymous: false };
+        s3 = { request, response, ctx, method: request.method ?? 'GET', ...(bucketName === undefined ? {} : { bucketName }), ...(key === undefined ? {} : { key }), query, headerValues: headerValuesOfRequest, auth, verified, ownerId: user.sid, ownerName: user.name, anonymous: false };
       }
-      audited = { ctx: s3.ctx, operation: s3Operation({ method: s3.method, ...(bucketName === undefined ? {} : { bucket: bucketName }), ...(key === undefined ? {} : { key }), query, headers: request.headers }), ...(bucketName === undefined ? {} : { bucket: bucketName }), ...(key === undefined ? {} : { key }) };
+      if (auditor !== undefined) audited = { ctx: s3.ctx, operation: s3Operation({ method: s3.method, ...(bucketName === undefined ? {} : { bucket: bucketName }), ...(key === undefined ? {} : { key }), query, headers: request.headers }), ...(bucketName === undefined ? {} : { bucket: bucketName }), ...(key === undefined ? {} : { key }), query };
       await this.dispatch(s3);
     } catch (error) {
       this.sendError(error, request, response, { requestId, hostId, resource, logger });
@@ -310,8 +326,7 @@ export class S3Server implements ProtocolServer {
   private async dispatch(s3: S3Request): Promise<void> {
     const { method, query } = s3;
     const services = this.services;
-    const unsupported = ['cors', 'lifecycle', 'website', 'encryption', 'object-lock', 'retention', 'legal-hold', 'replication', 'notification', 'logging', 'requestPayment', 'accelerate', 'ownershipControls', 'publicAccessBlock', 'analytics', 'metrics', 'inventory', 'intelligent-tiering', 'torrent', 'restore', 'select', 'attributes'];
-    const subresource = unsupported.find((name) => query.has(name));
+    const subresource = query.size === 0 ? undefined : UNSUPPORTED_SUBRESOURCES.find((name) => query.has(name));
     if (s3.bucketName === undefined) {
       if (s3.anonymous) throw new S3Error('AccessDenied', 'Anonymous access is allowed only where a bucket policy allows it');
       if (method === 'GET') return listBuckets(services, s3);

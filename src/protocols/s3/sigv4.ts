@@ -49,13 +49,19 @@ export interface SignableRequest {
   /** The request target as received: path and query, still percent-encoded. */
   readonly url: string;
   readonly rawHeaders: readonly string[];
+  /** `headerValues(rawHeaders)`, when the caller has it already (computed once per request). */
+  readonly headers?: ReadonlyMap<string, string>;
 }
+
+const valuesOf = (request: SignableRequest): ReadonlyMap<string, string> => request.headers ?? headerValues(request.rawHeaders);
 
 export const sha256Hex = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 const hmac = (key: Uint8Array | string, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
 
 /** RFC 3986 unreserved characters stay; everything else is %XX of its UTF-8 bytes, upper-case hex. */
 export function uriEncode(text: string, keepSlash: boolean): string {
+  // Most keys and query values need no escaping: answered as they are, without a byte walk.
+  if ((keepSlash ? UNRESERVED_OR_SLASH : UNRESERVED).test(text)) return text;
   let out = '';
   for (const byte of Buffer.from(text, 'utf8')) {
     const char = String.fromCharCode(byte);
@@ -64,6 +70,9 @@ export function uriEncode(text: string, keepSlash: boolean): string {
   }
   return out;
 }
+
+const UNRESERVED = /^[A-Za-z0-9\-._~]*$/;
+const UNRESERVED_OR_SLASH = /^[A-Za-z0-9\-._~/]*$/;
 
 /** Decodes %XX sequences; a malformed escape is kept as is (it was signed as is). */
 export function percentDecode(text: string): string {
@@ -99,22 +108,26 @@ export function canonicalQuery(parameters: ReadonlyArray<readonly [string, strin
 
 /** Header values by lower-case name, several occurrences joined with `,` (SigV4 canonical form). */
 export function headerValues(rawHeaders: readonly string[]): Map<string, string> {
-  const values = new Map<string, string[]>();
+  const values = new Map<string, string>();
   for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
     const name = (rawHeaders[index] as string).toLowerCase();
-    const value = (rawHeaders[index + 1] as string).trim().replace(/\s+/g, ' ');
-    const list = values.get(name);
-    if (list === undefined) values.set(name, [value]);
-    else list.push(value);
+    const trimmed = (rawHeaders[index + 1] as string).trim();
+    // Sequential spaces become one space; most values have none, and skip the replace.
+    const value = NOT_CANONICAL_SPACE.test(trimmed) ? trimmed.replace(/\s+/g, ' ') : trimmed;
+    const earlier = values.get(name);
+    values.set(name, earlier === undefined ? value : `${earlier},${value}`);
   }
-  return new Map([...values].map(([name, list]) => [name, list.join(',')]));
+  return values;
 }
+
+/** Whitespace that `/\s+/g -> ' '` would change: a run of two, or any whitespace but a space. */
+const NOT_CANONICAL_SPACE = /\s\s|[^\S ]/;
 
 export function canonicalRequest(request: SignableRequest, signedHeaders: readonly string[], payloadHash: string, options: { presigned: boolean }): string {
   const { path, query } = splitTarget(request.url);
   // S3 does not normalise the path: each segment is encoded once, as the client encoded it.
   const canonicalUri = uriEncode(percentDecode(path), true);
-  const headers = headerValues(request.rawHeaders);
+  const headers = valuesOf(request);
   const canonicalHeaders = signedHeaders.map((name) => `${name}:${headers.get(name) ?? ''}\n`).join('');
   return [
     request.method,
@@ -130,19 +143,26 @@ export function stringToSign(amzDate: string, scope: string, canonical: string):
   return `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonical)}`;
 }
 
-/** Signing keys depend on the secret, the day, the region and the service: cached, bounded. */
+/**
+ * Signing keys depend on the secret, the day, the region and the service: cached per access key,
+ * day, region and service, bounded. An entry is used only for the very secret it was derived from
+ * (both sides of that comparison are the server's own values), so a key whose secret changed gets
+ * a fresh derivation, and no secret or digest of one is part of a map key.
+ */
 export class SigningKeyCache {
-  private readonly keys = new Map<string, Buffer>();
+  private readonly keys = new Map<string, { readonly secret: string; readonly signingKey: Buffer }>();
 
   constructor(private readonly entriesMax = SIGNING_KEYS_CACHED_MAX) {}
 
-  get(secret: string, date: string, region: string, service: string): Buffer {
-    const cacheKey = `${sha256Hex(secret)}/${date}/${region}/${service}`;
+  get(scope: { accessKeyId: string; secret: string; date: string; region: string; service: string }): Buffer {
+    const { accessKeyId, secret, date, region, service } = scope;
+    const cacheKey = `${accessKeyId}/${date}/${region}/${service}`;
     const cached = this.keys.get(cacheKey);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined && cached.secret === secret) return cached.signingKey;
     const signingKey = deriveSigningKey(secret, date, region, service);
-    if (this.keys.size >= this.entriesMax) this.keys.delete(this.keys.keys().next().value as string);
-    this.keys.set(cacheKey, signingKey);
+    if (cached !== undefined) this.keys.delete(cacheKey);
+    else if (this.keys.size >= this.entriesMax) this.keys.delete(this.keys.keys().next().value as string);
+    this.keys.set(cacheKey, { secret, signingKey });
     return signingKey;
   }
 }
@@ -198,7 +218,7 @@ function parseCredential(text: string, malformed: (why: string) => S3Error): { a
  * schemes are refused with a clear error rather than treated as anonymous.
  */
 export function parseAuthorization(request: SignableRequest): ParsedAuthorization | undefined {
-  const headers = headerValues(request.rawHeaders);
+  const headers = valuesOf(request);
   const header = headers.get('authorization');
   const query = new Map(parseQuery(splitTarget(request.url).query));
   if (header !== undefined) {
@@ -284,11 +304,11 @@ export function verifySignature(options: { request: SignableRequest; auth: Parse
   for (const name of auth.signedHeaders) {
     if (!/^[a-z0-9-]+$/.test(name)) throw new S3Error('AuthorizationHeaderMalformed', `bad signed header name ${name}`);
   }
-  const headers = headerValues(request.rawHeaders);
+  const headers = valuesOf(request);
   const payloadHash = auth.presigned ? (headers.get('x-amz-content-sha256') ?? UNSIGNED_PAYLOAD) : (headers.get('x-amz-content-sha256') as string);
-  const canonical = canonicalRequest(request, auth.signedHeaders, payloadHash, { presigned: auth.presigned });
+  const canonical = canonicalRequest(request.headers === undefined ? { ...request, headers } : request, auth.signedHeaders, payloadHash, { presigned: auth.presigned });
   const toSign = stringToSign(auth.amzDate, auth.scope, canonical);
-  const signingKey = options.keys.get(options.secret, auth.date, auth.region, auth.service);
+  const signingKey = options.keys.get({ accessKeyId: auth.accessKeyId, secret: options.secret, date: auth.date, region: auth.region, service: auth.service });
   const expected = signatureOf(signingKey, toSign);
   if (!constantTimeEqualHex(expected, auth.signature.toLowerCase())) {
     throw new S3Error('SignatureDoesNotMatch', undefined, { AWSAccessKeyId: auth.accessKeyId, StringToSign: toSign, CanonicalRequest: canonical });

@@ -1,11 +1,10 @@
 import type { S3Request } from './context.js';
 import { S3Error } from './errors.js';
 import { readBody } from './payload.js';
-import { headerValues } from './sigv4.js';
 
 /** A request body that must fit in memory (XML documents), verified like any other, bounded. */
 export async function readSmallBody(s3: S3Request, bytesMax: number): Promise<Buffer> {
-  const headers = headerValues(s3.request.rawHeaders);
+  const headers = s3.headerValues;
   const contentLength = headers.get('content-length');
   const length = contentLength === undefined ? undefined : Number(contentLength);
   if (length !== undefined && length > bytesMax * 2 + 4096) throw new S3Error('MaxMessageLengthExceeded');
@@ -24,7 +23,7 @@ export async function readSmallBody(s3: S3Request, bytesMax: number): Promise<Bu
  * echoed in the answer's headers (PutObject, UploadPart) unless `echoChecksums` is false.
  */
 export function bodyOptions(s3: S3Request, bytesMax: number, options: { echoChecksums: boolean } = { echoChecksums: true }): Parameters<typeof readBody>[1] {
-  const headers = headerValues(s3.request.rawHeaders);
+  const headers = s3.headerValues;
   checkDigestHeaders(headers);
   if (headers.has('transfer-encoding') && !headers.has('content-length') && !(s3.auth.payload.kind.startsWith('streaming') && headers.has('x-amz-decoded-content-length'))) {
     throw new S3Error('MissingContentLength');

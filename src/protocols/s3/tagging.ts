@@ -11,6 +11,7 @@ import { objectMetadata, objectXattrs, type ObjectMetadata } from './object-meta
 import { sendEmpty, sendXml } from './respond.js';
 import { readSmallBody } from './small-body.js';
 import { element, parseXml } from './xml.js';
+import { noteAuditedObject } from './s3-audit.js';
 
 export const TAGS_MAX = 10;
 export const TAG_KEY_CHARS_MAX = 128;
@@ -69,6 +70,7 @@ async function replaceTags(services: S3Services, s3: BucketRequest, tags: readon
   const { found, metadata } = await taggedObject(services, s3);
   const { tags: _old, ...rest } = metadata;
   const next: ObjectMetadata = { ...rest, ...(tags.length === 0 ? {} : { tags }) };
+  noteAuditedObject(s3.response, { fileId: found.attributes.id, before: { tags: metadata.tags ?? [] }, after: { tags } });
   await services.fs.setXattrs(s3.ctx, found.handle, objectXattrs(next));
 }
 

@@ -101,6 +101,25 @@ describe('NFS export rules', () => {
     assert.deepEqual(resolver.queries, ['PTR 192.0.2.10', 'A build.example.org', 'PTR 10.0.0.9', 'A other.example.org']);
   });
 
+  it('address answers remembered by one compiled export never decide for a changed export, nor for other addresses', () => {
+    const table = tableWith();
+    const decided = (exported: ServedExport, address: string) => {
+      const admission = table.admitCall(exported, { address, port: 2000 }, sys(1000));
+      assert.ok(!(admission instanceof Promise));
+      return admission.admitted ? (admission.restriction.read_only ?? false) : 'refused';
+    };
+    const before = served([{ host_restrictions: ['10.0.0.0/8'], require_privileged_port: false }]);
+    // Past the remembered-address bound, so the table also forgets and asks again.
+    for (let host = 0; host < 5_000; host++) assert.equal(decided(before, `10.0.${host >> 8}.${host & 255}`), false);
+    assert.equal(decided(before, '192.0.2.1'), 'refused');
+    assert.equal(decided(before, '10.0.0.1'), false);
+    // The same export after a change (the table compiles its rules anew on reload).
+    const after = served([{ host_restrictions: ['192.0.2.0/24'], require_privileged_port: false }, { host_restrictions: ['10.0.0.0/8'], read_only: true, require_privileged_port: false }]);
+    assert.equal(decided(after, '10.0.0.1'), true, 'the new rules decide, read-only now');
+    assert.equal(decided(after, '192.0.2.1'), false);
+    assert.equal(decided(before, '192.0.2.1'), 'refused');
+  });
+
   it('a hostname rule does not match when the PTR name does not resolve back, or DNS does not answer in time', async () => {
     const resolver = new FakeResolver({ '198.51.100.7': ['build.example.org'] }, { 'build.example.org': ['192.0.2.10'] });
     resolver.hanging.add('198.51.100.8');

@@ -51,6 +51,8 @@ export interface ExportTableOptions {
 const PRIVILEGED_PORT_LIMIT = 1024;
 /** The largest export id a file handle carries. */
 const EXPORT_ID_MAX = 0xffff_ffff;
+/** Client addresses whose address-rule answer is remembered per rule; the map empties when full. */
+const ADDRESS_ANSWERS_MAX = 4_096;
 
 /**
  * The exports being served, compiled from the settings and cached until they change. Rules are
@@ -69,6 +71,27 @@ export class ExportTable {
   private readonly logger: Logger;
   private readonly clientNames: ClientNames;
   private readonly callerGroups: CallerGroups;
+  /**
+   * Whether a client address matches a rule's addresses, subnets and ranges, by compiled rule:
+   * every call asks, and node's BlockList check costs a few µs (it builds a SocketAddress). Exact:
+   * a compiled rule never changes (a changed export is compiled anew), and only address rules
+   * are remembered, never hostname answers (those expire, see client-names.ts).
+   */
+  private readonly addressAnswers = new WeakMap<ServedRule, Map<string, boolean>>();
+  private readonly matchesAddress = (rule: ServedRule, address: string): boolean => {
+    let answers = this.addressAnswers.get(rule);
+    if (answers === undefined) {
+      answers = new Map();
+      this.addressAnswers.set(rule, answers);
+    }
+    let answer = answers.get(address);
+    if (answer === undefined) {
+      answer = rule.hosts.matchesAddress(address);
+      if (answers.size >= ADDRESS_ANSWERS_MAX) answers.clear();
+      answers.set(address, answer);
+    }
+    return answer;
+  };
 
   constructor(options: ExportTableOptions) {
     this.source = options.source;
@@ -123,11 +146,11 @@ export class ExportTable {
 
   /** `admit` with the client's names looked up when a hostname rule is reached. */
   admit(served: ServedExport, client: { address: string; port: number }): Admission | Promise<Admission> {
-    const found = firstMatchingRule(served, client.address, undefined);
+    const found = firstMatchingRule(served, client.address, undefined, this.matchesAddress);
     if (found !== NAMES_NEEDED) return decide(found, client);
     const names = this.clientNames.namesOf(client.address);
-    if (names instanceof Promise) return names.then((resolved) => decide(firstMatchingRule(served, client.address, resolved), client));
-    return decide(firstMatchingRule(served, client.address, names), client);
+    if (names instanceof Promise) return names.then((resolved) => decide(firstMatchingRule(served, client.address, resolved, this.matchesAddress), client));
+    return decide(firstMatchingRule(served, client.address, names, this.matchesAddress), client);
   }
 
   /** Whether some rule matches the address (port aside): what MOUNT EXPORT lists. */
@@ -185,11 +208,14 @@ const NAMES_NEEDED = Symbol('names-needed');
  * is NAMES_NEEDED. Names not asked for are not looked up: the client of an address rule listed
  * before every hostname rule never waits on DNS.
  */
-function firstMatchingRule(served: ServedExport, address: string, names: readonly string[]): ServedRule | undefined;
-function firstMatchingRule(served: ServedExport, address: string, names: undefined): ServedRule | undefined | typeof NAMES_NEEDED;
-function firstMatchingRule(served: ServedExport, address: string, names: readonly string[] | undefined): ServedRule | undefined | typeof NAMES_NEEDED {
+type AddressMatch = (rule: ServedRule, address: string) => boolean;
+const matchesAddress: AddressMatch = (rule, address) => rule.hosts.matchesAddress(address);
+
+function firstMatchingRule(served: ServedExport, address: string, names: readonly string[], matches?: AddressMatch): ServedRule | undefined;
+function firstMatchingRule(served: ServedExport, address: string, names: undefined, matches?: AddressMatch): ServedRule | undefined | typeof NAMES_NEEDED;
+function firstMatchingRule(served: ServedExport, address: string, names: readonly string[] | undefined, matches: AddressMatch = matchesAddress): ServedRule | undefined | typeof NAMES_NEEDED {
   for (const rule of served.rules) {
-    if (rule.hosts.matchesAddress(address)) return rule;
+    if (matches(rule, address)) return rule;
     if (rule.hosts.hostnamePatterns.length === 0) continue;
     if (names === undefined) return NAMES_NEEDED;
     if (names.some((name) => rule.hosts.matchesHostname(name))) return rule;

@@ -30,6 +30,12 @@ export const DEFAULT_RPC_LIMITS: RpcLimits = {
 };
 
 const MARK_BYTES = 4;
+/**
+ * The abort reason of a closed connection's calls. Given, so that abort() does not build a
+ * DOMException (with its stack) for every connection: libnfs tools open two per file. Calls and
+ * core look only at `signal.aborted`.
+ */
+const CONNECTION_CLOSED = 'the RPC connection closed';
 
 /**
  * ONC RPC over TCP (RFC 5531): one instance serves every connection handed to `accept`.
@@ -74,8 +80,11 @@ export class RpcServer {
     this.sockets.set(socket, closed);
     socket.setNoDelay(true);
     socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy());
+    // Records decoded but not started: one read can carry many small calls, and at most
+    // inFlightMax of them run at once; reading stays paused while any wait.
+    const waiting: Buffer[] = [];
     const updateFlow = (): void => {
-      const saturated = inFlight >= this.limits.inFlightMax || socket.writableLength > this.limits.queuedReplyBytesMax;
+      const saturated = inFlight >= this.limits.inFlightMax || waiting.length > 0 || socket.writableLength > this.limits.queuedReplyBytesMax;
       if (saturated && !socket.isPaused()) socket.pause();
       else if (!saturated && socket.isPaused() && !socket.destroyed) socket.resume();
     };
@@ -97,10 +106,17 @@ export class RpcServer {
         socket.destroy();
         return;
       }
-      for (const record of records) {
-        if (socket.destroyed) return;
+      waiting.push(...records);
+      startWaiting();
+    });
+    const startWaiting = (): void => {
+      while (waiting.length > 0 && inFlight < this.limits.inFlightMax) {
+        if (socket.destroyed) {
+          waiting.length = 0;
+          return;
+        }
+        const record = waiting.shift() as Buffer;
         inFlight += 1;
-        updateFlow();
         this.handleRecord(record, client, callSignal)
           .then(
             (reply) => {
@@ -114,13 +130,15 @@ export class RpcServer {
           )
           .finally(() => {
             inFlight -= 1;
+            startWaiting();
             updateFlow();
           });
       }
-    });
+      updateFlow();
+    };
     socket.on('error', (error) => this.logger.debug({ client, err: error }, 'RPC connection error'));
     socket.on('close', () => {
-      closed.abort();
+      closed.abort(CONNECTION_CLOSED);
       this.sockets.delete(socket);
     });
   }
@@ -129,7 +147,7 @@ export class RpcServer {
   close(): void {
     this.stopped = true;
     for (const [socket, closed] of this.sockets) {
-      closed.abort();
+      closed.abort(CONNECTION_CLOSED);
       socket.destroy();
     }
   }

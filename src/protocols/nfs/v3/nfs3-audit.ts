@@ -38,8 +38,13 @@ export class NfsPathMemory {
   }
 
   learn(dir: NodeHandle, name: string, child: NodeHandle): void {
+    this.learnIn(NfsPathMemory.key(dir), name, child);
+  }
+
+  /** `learn` with the directory's key computed once (a READDIRPLUS page names ~40 children). */
+  learnIn(dirKey: string, name: string, child: NodeHandle): void {
     if (name === '.' || name === '..') return;
-    this.link(NfsPathMemory.key(dir), name, NfsPathMemory.key(child));
+    this.link(dirKey, name, NfsPathMemory.key(child));
   }
 
   /** `dir/name` was removed (REMOVE, RMDIR). */
@@ -60,8 +65,9 @@ export class NfsPathMemory {
 
   private link(parent: string, name: string, child: string): void {
     const previous = this.links.get(child);
+    const nameKey = `${parent}/${name}`;
     // Known already (every READDIRPLUS page and LOOKUP relearns its names): nothing to move.
-    if (previous !== undefined && previous.parent === parent && previous.name === name && this.byName.get(`${parent}/${name}`) === child) return;
+    if (previous !== undefined && previous.parent === parent && previous.name === name && this.byName.get(nameKey) === child) return;
     if (previous !== undefined) this.byName.delete(`${previous.parent}/${previous.name}`);
     this.links.delete(child);
     if (this.links.size >= PATH_LINKS_MAX) {
@@ -72,7 +78,7 @@ export class NfsPathMemory {
       }
     }
     this.links.set(child, { parent, name });
-    this.byName.set(`${parent}/${name}`, child);
+    this.byName.set(nameKey, child);
   }
 
   /** The fs path of `node` as last named through this server, or undefined. */
@@ -109,7 +115,18 @@ export interface AuditedCall {
   readonly succeeded: boolean;
   /** The node a handle in the reply names (created nodes). */
   nodeOf(handle: Uint8Array | undefined): NodeHandle | undefined;
+  /** What NFS3_AUDIT_PREPARE read before the procedure ran (SETATTR: the attributes before). */
+  readonly prior?: unknown;
 }
+
+/**
+ * State an audit rule needs from before the change (issue 7: "before and after for metadata"),
+ * read just before the procedure runs, only when auditing. SETATTR: the node's attributes (its
+ * wcc pre-op attributes hold only size and times, not mode or owner). Failures read as nothing.
+ */
+export const NFS3_AUDIT_PREPARE: ReadonlyMap<number, (call: Nfs3Call) => Promise<unknown>> = new Map([
+  [2, (call: Nfs3Call) => call.fs.getattr(call.ctx, call.node).catch(() => undefined)],
+]);
 
 /** Builds the event for one procedure (undefined: not audited), and updates the path memory. */
 export type AuditRule = (audited: AuditedCall, args: never, outcome: Outcome<unknown, unknown>) => EventFields | undefined;
@@ -165,7 +182,7 @@ function handleOrNothing(call: Nfs3Call, raw: Uint8Array): NodeHandle | undefine
  * READ and READDIR(PLUS) events are coalesced by the auditor when repeated.
  */
 export const NFS3_AUDIT_RULES: ReadonlyMap<number, AuditRule> = new Map<number, AuditRule>([
-  [2, onNode('fs_write_metadata', (args: { changes: Record<string, unknown> }) => ({ after: describeChanges(args.changes) }))],
+  [2, setattrRule],
   [
     3,
     // LOOKUP is not audited (clients look up constantly), but it is where names are learned.
@@ -210,15 +227,47 @@ export const NFS3_AUDIT_RULES: ReadonlyMap<number, AuditRule> = new Map<number, 
     17,
     (audited, _args, outcome) => {
       if (outcome.status === Nfs3Status.OK) {
-        for (const { entry } of (outcome.ok as { listing: { entries: ReadonlyArray<{ entry: { name: string; handle: NodeHandle } }> } }).listing.entries) audited.paths.learn(audited.call.node, entry.name, entry.handle);
+        const dirKey = NfsPathMemory.key(audited.call.node);
+        for (const { entry } of (outcome.ok as { listing: { entries: ReadonlyArray<{ entry: { name: string; handle: NodeHandle } }> } }).listing.entries) audited.paths.learnIn(dirKey, entry.name, entry.handle);
       }
       return onNode('fs_list_directory')(audited, _args, outcome);
     },
   ],
 ]);
 
-function describeChanges(changes: Record<string, unknown>): Record<string, unknown> {
-  const described: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(changes)) described[name] = typeof value === 'bigint' ? value.toString() : value;
-  return described;
+/** SETATTR's sattr3 fields, by the attribute each changes (RFC 1813 §2.5 sattr3). */
+const SETATTR_FIELDS: ReadonlyArray<readonly [change: string, attribute: string]> = [
+  ['mode', 'mode'],
+  ['uid', 'uid'],
+  ['gid', 'gid'],
+  ['size', 'size'],
+  ['atime', 'atimeNs'],
+  ['mtime', 'mtimeNs'],
+  ['birthTime', 'birthTimeNs'],
+];
+
+function attributeValue(name: string, value: unknown): unknown {
+  if (name === 'mode' && typeof value === 'number') return `0${value.toString(8).padStart(3, '0')}`;
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
+/**
+ * fs_write_metadata with the changed attributes before (read by NFS3_AUDIT_PREPARE) and after
+ * (the post-op attributes); a failed SETATTR records before and what was `requested`.
+ */
+function setattrRule(audited: AuditedCall, args: { changes: Record<string, unknown> }, outcome: Outcome<unknown, unknown>): EventFields {
+  const prior = audited.prior as Record<string, unknown> | undefined;
+  const after = audited.succeeded && outcome.status === Nfs3Status.OK ? ((outcome.ok as { after?: Record<string, unknown> }).after ?? undefined) : undefined;
+  const before: Record<string, unknown> = {};
+  const changed: Record<string, unknown> = {};
+  const requested: Record<string, unknown> = {};
+  for (const [change, attribute] of SETATTR_FIELDS) {
+    const value = args.changes[change];
+    if (value === undefined) continue;
+    requested[change] = attributeValue(change, value);
+    if (prior !== undefined) before[change] = attributeValue(change, prior[attribute]);
+    if (after !== undefined) changed[change] = attributeValue(change, after[attribute]);
+  }
+  const details = after === undefined ? { ...(prior === undefined ? {} : { before }), requested } : { ...(prior === undefined ? {} : { before }), after: changed };
+  return { ...(onNode('fs_write_metadata')(audited, args as never, outcome) as EventFields), details };
 }

@@ -2,7 +2,7 @@ import type { OpContext } from '../../../core/context.js';
 import type { NodeHandle } from '../../../core/file-system.js';
 import type { ServedExport } from '../exports/export-table.js';
 import type { RpcCall, RpcProcedure, RpcProgram } from '../rpc/rpc-program.js';
-import { NFS3_AUDIT_RULES, statusName, type AuditedCall } from './nfs3-audit.js';
+import { NFS3_AUDIT_PREPARE, NFS3_AUDIT_RULES, statusName, type AuditedCall } from './nfs3-audit.js';
 import { Nfs3Failure, statusOf } from './nfs3-errors.js';
 import type { AnyNfs3Procedure, Nfs3Call, Nfs3Services, Outcome } from './nfs3-procedure.js';
 import { NFS_PROGRAM, NFS_V3, Nfs3Status } from './nfs3-types.js';
@@ -90,6 +90,7 @@ async function dispatch(procedure: AnyNfs3Procedure, services: Nfs3Services, rpc
   let fsid = 0;
   let call: Nfs3Call | undefined;
   let outcome: Outcome<unknown, unknown>;
+  let prior: unknown;
   try {
     call = await admitCall(services, rpcCall, object);
     fsid = call.fsid;
@@ -98,6 +99,8 @@ async function dispatch(procedure: AnyNfs3Procedure, services: Nfs3Services, rpc
     // Gathered UNSTABLE writes reach core before anything else can look at or change files;
     // COMMIT flushes its own file and reports a failure.
     if (procedure.number !== WRITE_PROCEDURE && procedure.number !== COMMIT_PROCEDURE && services.gatherer.hasPending) await services.gatherer.flushAll();
+    const prepare = services.auditor === undefined ? undefined : NFS3_AUDIT_PREPARE.get(procedure.number);
+    if (prepare !== undefined) prior = await prepare(call);
     outcome = await procedure.handle(call, args);
   } catch (error) {
     const status = statusOf(error);
@@ -106,12 +109,12 @@ async function dispatch(procedure: AnyNfs3Procedure, services: Nfs3Services, rpc
       outcome = { status: Nfs3Status.SERVERFAULT };
     } else outcome = { status };
   }
-  if (services.auditor !== undefined) audit(procedure, services, rpcCall, call, args, outcome);
+  if (services.auditor !== undefined) audit(procedure, services, rpcCall, call, args, outcome, prior);
   return { outcome, fsid };
 }
 
 /** Emits the procedure's audit event; a call refused before admission is audited by file id. */
-function audit(procedure: AnyNfs3Procedure, services: Nfs3Services, rpcCall: RpcCall, call: Nfs3Call | undefined, args: unknown, outcome: Outcome<unknown, unknown>): void {
+function audit(procedure: AnyNfs3Procedure, services: Nfs3Services, rpcCall: RpcCall, call: Nfs3Call | undefined, args: unknown, outcome: Outcome<unknown, unknown>, prior: unknown): void {
   const rule = NFS3_AUDIT_RULES.get(procedure.number);
   if (rule === undefined || services.auditor === undefined) return;
   try {
@@ -128,6 +131,7 @@ function audit(procedure: AnyNfs3Procedure, services: Nfs3Services, rpcCall: Rpc
       status,
       succeeded: outcome.status === Nfs3Status.OK,
       nodeOf: (handle) => (handle === undefined ? undefined : services.handles.decode(handle)?.node),
+      ...(prior === undefined ? {} : { prior }),
     };
     const fields = rule(audited, args as never, outcome);
     if (fields !== undefined) services.auditor.emitFor(call.ctx, fields);

@@ -27,9 +27,16 @@ interface Page {
   readonly endPosition: number;
   /** Undefined when the page reached the end of the directory. */
   readonly endCursor: string | undefined;
+  /** UTF-8 bytes of the page's longest name: how the next page is sized (a hint, see `Resume`). */
+  readonly nameBytesMax: number;
 }
 
-export type Resume = { readonly kind: 'from'; readonly cursor: string | undefined; readonly skip: number } | { readonly kind: 'eof' } | { readonly kind: 'bad' };
+/**
+ * Where to continue. `nameBytesMax` is the longest name of the page the cookie came from: the
+ * next reply is sized for names like it, so a directory of uniform names fills every reply (a
+ * wrong guess costs only a short reply or a second core call, never a wrong listing).
+ */
+export type Resume = { readonly kind: 'from'; readonly cursor: string | undefined; readonly skip: number; readonly nameBytesMax?: number } | { readonly kind: 'eof' } | { readonly kind: 'bad' };
 
 export class ReaddirCookies {
   readonly verifier: Uint8Array;
@@ -52,7 +59,8 @@ export class ReaddirCookies {
       if (oldest.done !== true) this.pages.delete(oldest.value);
     }
     this.pages.set(pageId, { ...page, dirId: dir.id, generation: dir.generation, snapshot: dir.snapshot });
-    return (position) => (pageId << COOKIE_POSITION_BITS) | BigInt(position);
+    const first = pageId << COOKIE_POSITION_BITS;
+    return (position) => first | BigInt(position);
   }
 
   resume(dir: NodeHandle, cookie: bigint, verifier: Uint8Array): Resume {
@@ -66,7 +74,7 @@ export class ReaddirCookies {
     // Most recently used last, so eviction takes the oldest listing.
     this.pages.delete(pageId);
     this.pages.set(pageId, page);
-    if (position < page.endPosition) return { kind: 'from', cursor: page.startCursor, skip: position };
-    return page.endCursor === undefined ? { kind: 'eof' } : { kind: 'from', cursor: page.endCursor, skip: 0 };
+    if (position < page.endPosition) return { kind: 'from', cursor: page.startCursor, skip: position, nameBytesMax: page.nameBytesMax };
+    return page.endCursor === undefined ? { kind: 'eof' } : { kind: 'from', cursor: page.endCursor, skip: 0, nameBytesMax: page.nameBytesMax };
   }
 }

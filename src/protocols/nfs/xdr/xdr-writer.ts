@@ -6,12 +6,15 @@
  * reference and `parts()` hands them out between the encoded pieces, for one gathered socket
  * write. Contract: such bytes must not change until the reply is sent.
  */
-const textEncoder = new TextEncoder();
 const INITIAL_BYTES = 512;
+const TWO_TO_32 = 2 ** 32;
+/** UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair, 2 units, takes 4). */
+const UTF8_BYTES_PER_UNIT_MAX = 3;
 export const BORROW_BYTES_MIN = 16 * 1024;
 
 export class XdrWriter {
-  private buffer: Uint8Array;
+  // A Buffer, so strings are encoded straight into it (Buffer#write), without an intermediate.
+  private buffer: Buffer;
   private view: DataView;
   private offset: number;
   /** Finished parts: encoded pieces of `buffer` and borrowed opaques, in order. */
@@ -24,8 +27,8 @@ export class XdrWriter {
 
   /** `reserveBytes` are left at the front (zeroed) for a header written later. */
   constructor(reserveBytes = 0) {
-    this.buffer = new Uint8Array(Math.max(INITIAL_BYTES, reserveBytes * 2));
-    this.view = new DataView(this.buffer.buffer);
+    this.buffer = Buffer.alloc(Math.max(INITIAL_BYTES, reserveBytes * 2));
+    this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
     this.offset = reserveBytes;
   }
 
@@ -34,15 +37,30 @@ export class XdrWriter {
     return this.offset + this.borrowedBytes;
   }
 
+  /**
+   * Makes room for `count` more bytes at once, so a reply whose size is known (a READDIRPLUS page)
+   * is not copied again and again as it grows.
+   */
+  reserve(count: number): this {
+    const needed = this.offset + count;
+    // Exactly what was asked: a 16 KiB buffer for an 8 KiB reply costs twice the allocation.
+    if (needed > this.buffer.byteLength) this.grow(needed);
+    return this;
+  }
+
   private ensure(count: number): void {
     const needed = this.offset + count;
     if (needed <= this.buffer.byteLength) return;
     let size = this.buffer.byteLength * 2;
     while (size < needed) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buffer.subarray(0, this.offset));
+    this.grow(size);
+  }
+
+  private grow(size: number): void {
+    const next = Buffer.alloc(size);
+    this.buffer.copy(next, 0, 0, this.offset);
     this.buffer = next;
-    this.view = new DataView(next.buffer);
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
   }
 
   uint32(value: number): this {
@@ -61,7 +79,13 @@ export class XdrWriter {
 
   uint64(value: bigint | number): this {
     this.ensure(8);
-    this.view.setBigUint64(this.offset, BigInt(value));
+    // File ids, sizes and the like are safe integers: two words, without a BigInt per value.
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) {
+      this.view.setUint32(this.offset, Math.floor(value / TWO_TO_32));
+      this.view.setUint32(this.offset + 4, value >>> 0);
+    } else {
+      this.view.setBigUint64(this.offset, BigInt(value));
+    }
     this.offset += 8;
     return this;
   }
@@ -97,8 +121,14 @@ export class XdrWriter {
     return this;
   }
 
+  /** UTF-8 with its length word, encoded in place (names are far below BORROW_BYTES_MIN). */
   string(text: string): this {
-    return this.opaque(textEncoder.encode(text));
+    const padded = (text.length * UTF8_BYTES_PER_UNIT_MAX + 3) & ~3;
+    this.ensure(4 + padded);
+    const byteLength = this.buffer.write(text, this.offset + 4, 'utf8');
+    this.view.setUint32(this.offset, byteLength);
+    this.offset += 4 + byteLength;
+    return this.padding(byteLength);
   }
 
   optional<T>(value: T | undefined, writeItem: (writer: XdrWriter, item: T) => void): this {

@@ -50,6 +50,36 @@ describe('XDR codec', () => {
     assert.throws(() => writer.patchUint32(12, 0), RangeError, 'offsets after a borrowed opaque are not the buffer\'s');
   });
 
+  it('writes uint64 numbers as their BigInt would be written, and strings in place with zero padding', () => {
+    const numbers = [0, 1, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 7, Number.MAX_SAFE_INTEGER, -1];
+    const fromNumbers = new XdrWriter();
+    const fromBigInts = new XdrWriter();
+    for (const value of numbers) {
+      fromNumbers.uint64(value);
+      fromBigInts.uint64(BigInt(value));
+    }
+    assert.deepEqual([...fromNumbers.bytes()], [...fromBigInts.bytes()]);
+    assert.throws(() => new XdrWriter().uint64(1.5), RangeError, 'a fraction is not a uint64');
+
+    // Lengths 1 to 4 cover every padding; multi-byte characters and a lone surrogate (written as
+    // U+FFFD, as TextEncoder does) size by bytes, not characters; reserve() leaves no gaps.
+    const texts = ['a', 'ab', 'abc', 'abcd', 'héllo', '日本語の名前', 'x\uD800y', 'z'.repeat(300)];
+    const writer = new XdrWriter(4).reserve(64);
+    for (const text of texts) writer.string(text);
+    const bytes = writer.bytes();
+    const reader = new XdrReader(bytes.subarray(4));
+    for (const text of texts) {
+      const encoded = new TextEncoder().encode(text);
+      assert.equal(reader.uint32(), encoded.byteLength);
+      const body = reader.fixedOpaque(encoded.byteLength);
+      assert.deepEqual([...body], [...encoded]);
+    }
+    reader.end();
+    const expected = new XdrWriter(4);
+    for (const text of texts) expected.opaque(new TextEncoder().encode(text));
+    assert.deepEqual([...bytes], [...expected.bytes()], 'padding bytes are zero');
+  });
+
   it('refuses a length beyond the maximum before reading anything', () => {
     const bytes = new XdrWriter().opaque(new Uint8Array(20)).bytes();
     assert.throws(() => new XdrReader(bytes).opaque(16), XdrError);

@@ -7,6 +7,7 @@ import { SettingsStore } from '../../../settings/settings-store.js';
 import type { ApiApp } from '../route.js';
 import { as, openApiHarness, TEST_ADMIN, TEST_NOBODY } from '../testing/api-harness.test-support.js';
 import { auditRoutes } from './audit.js';
+import { AuditRetentionSettings } from '../../../audit/retention-config.js';
 
 describe('audit routes', () => {
   let app: ApiApp;
@@ -15,8 +16,9 @@ describe('audit routes', () => {
 
   before(async () => {
     audit = await openTestAudit();
-    const syslog = new SyslogSettings(new SettingsStore({ metadata: audit.metadata }));
-    app = await openApiHarness(auditRoutes({ log: audit.log, syslog, auditor: audit.auditor, clock: audit.clock }));
+    const settings = new SettingsStore({ metadata: audit.metadata });
+    const syslog = new SyslogSettings(settings);
+    app = await openApiHarness(auditRoutes({ log: audit.log, syslog, retention: new AuditRetentionSettings(settings), auditor: audit.auditor, clock: audit.clock }));
     const t = audit.clock.ms;
     for (let index = 0; index < 5; index++) audit.auditor.emit(sampleEvent({ time: t + index, path: `/p/${index}`, protocol: index % 2 === 0 ? 'nfsv3' : 'smb' }));
     await audit.auditor.flush();
@@ -65,8 +67,21 @@ describe('audit routes', () => {
     assert.equal(events[1].status, 'fs_invalid_argument_error');
   });
 
+  it('retention: 90 days and 4 GiB by default; PUT validates both fields and keeps them', async () => {
+    const initial = await app.inject({ method: 'GET', url: '/v1/audit/retention', headers: admin });
+    assert.equal(initial.statusCode, 200);
+    assert.deepEqual(initial.json(), { max_age_days: 90, max_size_bytes: 4 * 1024 ** 3 });
+    const put = await app.inject({ method: 'PUT', url: '/v1/audit/retention', headers: admin, payload: { max_age_days: 30, max_size_bytes: 1024 ** 3 } });
+    assert.equal(put.statusCode, 200, put.body);
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/v1/audit/retention', headers: admin })).json(), { max_age_days: 30, max_size_bytes: 1024 ** 3 });
+    for (const payload of [{ max_age_days: 0, max_size_bytes: 1024 ** 3 }, { max_age_days: 30, max_size_bytes: 1024 }, { max_age_days: 30 }, { max_age_days: 30, max_size_bytes: 1024 ** 3, records: 5 }, { max_age_days: 1.5, max_size_bytes: 1024 ** 3 }]) {
+      assert.equal((await app.inject({ method: 'PUT', url: '/v1/audit/retention', headers: admin, payload })).statusCode, 400, JSON.stringify(payload));
+    }
+  });
+
   it('needs AUDIT_READ to read and AUDIT_WRITE to change (401, 403)', async () => {
-    for (const url of ['/v1/audit/events', '/v1/audit/verify', '/v1/audit/syslog/config']) {
+    assert.equal((await app.inject({ method: 'PUT', url: '/v1/audit/retention', headers: as(TEST_NOBODY), payload: { max_age_days: 1, max_size_bytes: 1024 ** 2 } })).statusCode, 403);
+    for (const url of ['/v1/audit/events', '/v1/audit/verify', '/v1/audit/syslog/config', '/v1/audit/retention']) {
       assert.equal((await app.inject({ method: 'GET', url })).statusCode, 401);
       assert.equal((await app.inject({ method: 'GET', url, headers: as(TEST_NOBODY) })).statusCode, 403);
     }

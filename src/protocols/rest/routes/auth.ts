@@ -4,6 +4,7 @@ import type { RoleMember, RoleStore } from '../../../authz/role-store.js';
 import type { AccessToken, AccessTokens } from '../../../identity/access-tokens.js';
 import { ApiError } from '../errors.js';
 import type { ApiRoute } from '../route.js';
+import { NoContent } from '../schemas.js';
 
 export interface AuthRouteDependencies {
   readonly roles: RoleStore;
@@ -35,6 +36,28 @@ const TokenBody = Type.Object(
   { additionalProperties: false },
 );
 const TokenParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{16}$' }) }, { additionalProperties: false });
+const PrivilegeSchema = Type.Object({ name: Type.String(), description: Type.String() });
+const RoleSchema = Type.Object({
+  name: Type.String(),
+  description: Type.String(),
+  privileges: Type.Array(Type.String()),
+  builtIn: Type.Boolean({ description: 'Built-in roles cannot be changed or deleted; their members can.' }),
+});
+const MemberKind = Type.Union([Type.Literal('user'), Type.Literal('group')]);
+const MemberSchema = Type.Object({
+  kind: MemberKind,
+  id: Type.String({ description: "A user's id, or a group's gid as a decimal string." }),
+  name: Type.Union([Type.String(), Type.Null()], { description: 'null when the user or group is gone.' }),
+});
+const TokenSchema = Type.Object({
+  id: Type.String(),
+  user_id: Type.String(),
+  description: Type.String(),
+  created_at: Type.String({ description: 'RFC 3339' }),
+  expiration: Type.Union([Type.String(), Type.Null()]),
+  last_used_at: Type.Union([Type.String(), Type.Null()]),
+});
+const CreatedTokenSchema = Type.Object({ ...TokenSchema.properties, bearer_token: Type.String({ description: 'Shown only in this answer.' }) });
 const TokenQuery = Type.Object({ user: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false });
 
 function tokenView(token: AccessToken): Record<string, unknown> {
@@ -61,16 +84,16 @@ export function authRoutes(deps: AuthRouteDependencies): ApiRoute[] {
   const { roles, accessTokens } = deps;
   return [
     {
-      method: 'GET', url: '/v1/auth/privileges', privilege: 'AUTH_READ', summary: 'The privilege catalogue.',
+      method: 'GET', url: '/v1/auth/privileges', privilege: 'AUTH_READ', summary: 'The privilege catalogue.', schema: { response: { 200: Type.Array(PrivilegeSchema) } },
       handler: async () => Object.entries(PRIVILEGES).map(([name, description]) => ({ name, description })),
     },
-    { method: 'GET', url: '/v1/auth/roles', privilege: 'AUTH_READ', summary: 'Every role.', handler: async () => roles.list() },
+    { method: 'GET', url: '/v1/auth/roles', privilege: 'AUTH_READ', summary: 'Every role.', schema: { response: { 200: Type.Array(RoleSchema) } }, handler: async () => roles.list() },
     {
-      method: 'POST', url: '/v1/auth/roles', privilege: 'AUTH_WRITE', summary: 'Create a custom role.', schema: { body: RoleBody },
+      method: 'POST', url: '/v1/auth/roles', privilege: 'AUTH_WRITE', summary: 'Create a custom role.', schema: { body: RoleBody, response: { 201: RoleSchema } },
       handler: async (request, reply) => reply.code(201).send(await roles.create(request.body as { name: string; description?: string; privileges: string[] })),
     },
     {
-      method: 'GET', url: '/v1/auth/roles/:name', privilege: 'AUTH_READ', summary: 'One role.', schema: { params: RoleParams },
+      method: 'GET', url: '/v1/auth/roles/:name', privilege: 'AUTH_READ', summary: 'One role.', schema: { params: RoleParams, response: { 200: RoleSchema } },
       handler: async (request) => {
         const role = await roles.get((request.params as { name: string }).name);
         if (role === undefined) throw new ApiError(404, 'no_such_role_error', 'no such role');
@@ -78,25 +101,25 @@ export function authRoutes(deps: AuthRouteDependencies): ApiRoute[] {
       },
     },
     {
-      method: 'PATCH', url: '/v1/auth/roles/:name', privilege: 'AUTH_WRITE', summary: "Change a custom role's description or privileges.", schema: { params: RoleParams, body: RolePatch },
+      method: 'PATCH', url: '/v1/auth/roles/:name', privilege: 'AUTH_WRITE', summary: "Change a custom role's description or privileges.", schema: { params: RoleParams, body: RolePatch, response: { 200: RoleSchema } },
       handler: async (request) => roles.update((request.params as { name: string }).name, request.body as { description?: string; privileges?: string[] }),
     },
     {
-      method: 'DELETE', url: '/v1/auth/roles/:name', privilege: 'AUTH_WRITE', summary: 'Delete a custom role.', schema: { params: RoleParams },
+      method: 'DELETE', url: '/v1/auth/roles/:name', privilege: 'AUTH_WRITE', summary: 'Delete a custom role.', schema: { params: RoleParams, response: { 204: NoContent } },
       handler: async (request, reply) => {
         await roles.delete((request.params as { name: string }).name);
         return reply.code(204).send();
       },
     },
     {
-      method: 'GET', url: '/v1/auth/roles/:name/members', privilege: 'AUTH_READ', summary: 'The users and groups holding a role.', schema: { params: RoleParams },
+      method: 'GET', url: '/v1/auth/roles/:name/members', privilege: 'AUTH_READ', summary: 'The users and groups holding a role.', schema: { params: RoleParams, response: { 200: Type.Array(MemberSchema) } },
       handler: async (request) => {
         const members = await roles.members((request.params as { name: string }).name);
         return Promise.all(members.map(async (member) => ({ kind: member.kind, id: member.id, name: (await deps.describeMember(member)) ?? null })));
       },
     },
     {
-      method: 'POST', url: '/v1/auth/roles/:name/members', privilege: 'AUTH_WRITE', summary: 'Give a role to a user or group (by name or id).', schema: { params: RoleParams, body: MemberBody },
+      method: 'POST', url: '/v1/auth/roles/:name/members', privilege: 'AUTH_WRITE', summary: 'Give a role to a user or group (by name or id).', schema: { params: RoleParams, body: MemberBody, response: { 200: Type.Object({ kind: MemberKind, id: Type.String() }) } },
       handler: async (request) => {
         const member = await resolveMember(deps, (request.body as { member: string }).member);
         await roles.addMember((request.params as { name: string }).name, member);
@@ -104,7 +127,7 @@ export function authRoutes(deps: AuthRouteDependencies): ApiRoute[] {
       },
     },
     {
-      method: 'DELETE', url: '/v1/auth/roles/:name/members/:member', privilege: 'AUTH_WRITE', summary: 'Take a role from a user or group.', schema: { params: MemberParams },
+      method: 'DELETE', url: '/v1/auth/roles/:name/members/:member', privilege: 'AUTH_WRITE', summary: 'Take a role from a user or group.', schema: { params: MemberParams, response: { 204: NoContent } },
       handler: async (request, reply) => {
         const params = request.params as { name: string; member: string };
         await roles.removeMember(params.name, await resolveMember(deps, params.member));
@@ -112,7 +135,7 @@ export function authRoutes(deps: AuthRouteDependencies): ApiRoute[] {
       },
     },
     {
-      method: 'GET', url: '/v1/auth/access-tokens', privilege: 'ACCESS_TOKENS_READ', summary: 'Access tokens (never their secrets), with last use.', schema: { querystring: TokenQuery },
+      method: 'GET', url: '/v1/auth/access-tokens', privilege: 'ACCESS_TOKENS_READ', summary: 'Access tokens (never their secrets), with last use.', schema: { querystring: TokenQuery, response: { 200: Type.Object({ entries: Type.Array(TokenSchema) }) } },
       handler: async (request) => {
         const filter = (request.query as { user?: string }).user;
         const user = filter === undefined ? undefined : await deps.findUserByNameOrId(filter);
@@ -121,7 +144,7 @@ export function authRoutes(deps: AuthRouteDependencies): ApiRoute[] {
       },
     },
     {
-      method: 'POST', url: '/v1/auth/access-tokens', privilege: 'ACCESS_TOKENS_WRITE', summary: 'Create an access token for a user; its secret is shown once.', schema: { body: TokenBody },
+      method: 'POST', url: '/v1/auth/access-tokens', privilege: 'ACCESS_TOKENS_WRITE', summary: 'Create an access token for a user; its secret is shown once.', schema: { body: TokenBody, response: { 201: CreatedTokenSchema } },
       handler: async (request, reply) => {
         const body = request.body as { user: string; expiration?: string; description?: string };
         const user = await deps.findUserByNameOrId(body.user);
@@ -133,7 +156,7 @@ export function authRoutes(deps: AuthRouteDependencies): ApiRoute[] {
       },
     },
     {
-      method: 'GET', url: '/v1/auth/access-tokens/:id', privilege: 'ACCESS_TOKENS_READ', summary: 'One access token.', schema: { params: TokenParams },
+      method: 'GET', url: '/v1/auth/access-tokens/:id', privilege: 'ACCESS_TOKENS_READ', summary: 'One access token.', schema: { params: TokenParams, response: { 200: TokenSchema } },
       handler: async (request) => {
         const token = await accessTokens.get((request.params as { id: string }).id);
         if (token === undefined) throw new ApiError(404, 'no_such_token_error', 'no such access token');
@@ -141,7 +164,7 @@ export function authRoutes(deps: AuthRouteDependencies): ApiRoute[] {
       },
     },
     {
-      method: 'DELETE', url: '/v1/auth/access-tokens/:id', privilege: 'ACCESS_TOKENS_WRITE', summary: 'Revoke an access token, at once.', schema: { params: TokenParams },
+      method: 'DELETE', url: '/v1/auth/access-tokens/:id', privilege: 'ACCESS_TOKENS_WRITE', summary: 'Revoke an access token, at once.', schema: { params: TokenParams, response: { 204: NoContent } },
       handler: async (request, reply) => {
         await accessTokens.revoke((request.params as { id: string }).id);
         return reply.code(204).send();

@@ -27,6 +27,19 @@ const RotateBody = strictObject({
   })),
 });
 
+const StatusSchema = Type.Object({
+  enabled: Type.Boolean(),
+  algorithm: Type.String(),
+  key_provider: Type.String(),
+  kek_id: Type.String({ description: "The key-encryption key's fingerprint id, never the key." }),
+  key_wrapping: Type.String(),
+  passphrase_protected: Type.Boolean(),
+  data_key_version: Type.Integer(),
+  data_key_versions: Type.Integer({ description: 'How many data key versions exist (older chunks keep theirs).' }),
+  metadata_encryption: Type.String(),
+});
+const RotatedSchema = Type.Object({ rotated: Type.Union([Type.Literal('DATA_KEY'), Type.Literal('KEK')]), ...StatusSchema.properties });
+
 function status(deps: EncryptionRoutesDeps) {
   const versions = deps.keyring.dataKeyVersions();
   return {
@@ -49,6 +62,7 @@ export function encryptionRoutes(deps: EncryptionRoutesDeps): ApiRoute[] {
       url: '/v1/encryption/status',
       privilege: 'ENCRYPTION_READ',
       summary: 'Encryption at rest: the chunk cipher, the key provider and the id of its key-encryption key, whether a passphrase protects it, and the data key versions.',
+      schema: { response: { 200: StatusSchema } },
       handler: async () => status(deps),
     },
     {
@@ -56,7 +70,7 @@ export function encryptionRoutes(deps: EncryptionRoutesDeps): ApiRoute[] {
       url: '/v1/encryption/rotate-keys',
       privilege: 'ENCRYPTION_WRITE',
       summary: 'Rotate the data key (body {} or {scope: DATA_KEY}) or the key-encryption key (scope KEK). Answers the status after the rotation and the scope rotated.',
-      schema: { body: RotateBody },
+      schema: { body: RotateBody, response: { 200: RotatedSchema } },
       handler: async (request) => {
         const scope = (request.body as Static<typeof RotateBody> | undefined)?.scope ?? 'DATA_KEY';
         if (scope === 'KEK') await deps.kek.rotate();

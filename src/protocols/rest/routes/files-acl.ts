@@ -47,6 +47,24 @@ const AceSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const AclAnswer = Type.Object({ control: Type.Array(Type.String()), aces: Type.Array(AceSchema) });
+const ExplainAnswer = Type.Object({
+  principal: Type.Object({ uid: Type.Integer(), gids: Type.Array(Type.Integer()), sid: Type.Optional(Type.String()), superuser: Type.Boolean() }),
+  owner: TrusteeSchema,
+  group: TrusteeSchema,
+  granted_rights: Type.Array(Type.String()),
+  denied_rights: Type.Array(Type.String()),
+  rights: Type.Array(
+    Type.Object({
+      right: Type.String(),
+      granted: Type.Boolean(),
+      reason: Type.String({ description: 'SUPERUSER, IMPLICIT_OWNER_RIGHT, IMPLICIT_EVERYONE_RIGHT, ALLOWED_BY_ACE, DENIED_BY_ACE or NO_MATCHING_ACE' }),
+      ace_index: Type.Optional(Type.Integer()),
+      ace: Type.Optional(AceSchema),
+    }),
+  ),
+});
+
 /** `control` is accepted for Qumulo clients; core ACLs have no control flags beyond PRESENT. */
 const AclBody = Type.Object(
   {
@@ -204,7 +222,7 @@ export function fileAclRoutes(deps: FileRouteDependencies): ApiRoute[] {
       url: '/v1/files/:ref/info/acl',
       privilege: 'FILE_READ',
       summary: 'A file\'s ACL.',
-      schema: { params: RefParams },
+      schema: { params: RefParams, response: { 200: AclAnswer } },
       handler: async (request) => {
         const ctx = callerContext(request, deps.logger);
         const { handle } = await resolveRef(deps, ctx, (request.params as RefParamsValue).ref, { followFinalSymlink: false });
@@ -216,7 +234,7 @@ export function fileAclRoutes(deps: FileRouteDependencies): ApiRoute[] {
       url: '/v1/files/:ref/info/acl',
       privilege: 'FILE_WRITE',
       summary: 'Replace a file\'s ACL (needs WRITE_ACL on it, which its owner always has); answers the ACL now in force.',
-      schema: { params: RefParams, body: AclBody },
+      schema: { params: RefParams, body: AclBody, response: { 200: AclAnswer } },
       handler: async (request) => {
         const ctx = callerContext(request, deps.logger);
         const { handle } = await resolveRef(deps, ctx, (request.params as RefParamsValue).ref, { followFinalSymlink: false });
@@ -229,7 +247,7 @@ export function fileAclRoutes(deps: FileRouteDependencies): ApiRoute[] {
       url: '/v1/files/:ref/info/explain-rights',
       privilege: 'FILE_READ',
       summary: 'For the caller, or the principal named by uid/gids/sid, each right on the file: granted or not, and what decided it.',
-      schema: { params: RefParams, querystring: ExplainQuery },
+      schema: { params: RefParams, querystring: ExplainQuery, response: { 200: ExplainAnswer } },
       handler: async (request) => explainRights(deps, request),
     },
   ];

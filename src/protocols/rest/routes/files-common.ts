@@ -138,6 +138,34 @@ export function parseBytes(value: number | string, field: string): number {
  */
 export const BytesSchema = Type.Union([Type.String({ maxLength: 32 }), Type.Integer({ minimum: 0 })]);
 
+const Decimal = (description: string) => Type.String({ description: `${description}, decimal` });
+const Time = Type.String({ description: 'RFC 3339 UTC with nanoseconds' });
+
+/** What encodeAttributes answers. */
+export const AttributesSchema = Type.Object({
+  path: Type.Optional(Type.String({ description: 'when the file was named by path' })),
+  name: Type.Optional(Type.String()),
+  id: Decimal('the file id'),
+  file_number: Type.Integer(),
+  type: Type.String({ description: 'FS_FILE_TYPE_FILE, _DIRECTORY, _SYMLINK, ...' }),
+  size: Decimal('bytes'),
+  allocated_bytes: Decimal('bytes'),
+  mode: Type.String({ description: 'octal, like "0755"' }),
+  owner: Decimal('the owner uid'),
+  group: Decimal('the group gid'),
+  owner_uid: Type.Integer(),
+  group_gid: Type.Integer(),
+  owner_sid: Type.Optional(Type.String()),
+  group_sid: Type.Optional(Type.String()),
+  num_links: Type.Integer(),
+  parent_id: Decimal('the parent directory id'),
+  access_time: Time,
+  modification_time: Time,
+  change_time: Time,
+  creation_time: Time,
+  change_id: Decimal('changes whenever the file does'),
+});
+
 /** Attributes in Qumulo's shape (ids and sizes as decimal strings, mode as an octal string). */
 export function encodeAttributes(attributes: Attributes, names: { name?: string; path?: string } = {}): Record<string, unknown> {
   return {

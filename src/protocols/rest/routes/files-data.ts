@@ -4,7 +4,8 @@ import type { OpContext } from '../../../core/context.js';
 import type { FileSystem, NodeHandle } from '../../../core/file-system.js';
 import { ApiError } from '../errors.js';
 import type { ApiRoute } from '../route.js';
-import { callerContext, DATA_PIECE_BYTES_MAX, encodeAttributes, RefParams, resolveRef, type FileRouteDependencies, type RefParamsValue } from './files-common.js';
+import { binaryAnswer, binaryBody } from '../schemas.js';
+import { AttributesSchema, callerContext, DATA_PIECE_BYTES_MAX, encodeAttributes, RefParams, resolveRef, type FileRouteDependencies, type RefParamsValue } from './files-common.js';
 
 /** An inclusive byte range of a file. */
 export interface ByteRange {
@@ -140,7 +141,10 @@ export function fileDataRoutes(deps: FileRouteDependencies): ApiRoute[] {
       url: '/v1/files/:ref/data',
       privilege: 'FILE_READ',
       summary: 'Read a file\'s content; one `Range: bytes=...` is honoured (206, or 416 when unsatisfiable).',
-      schema: { params: RefParams },
+      schema: {
+        params: RefParams,
+        response: { 200: binaryAnswer('application/octet-stream', 'The whole content.'), 206: binaryAnswer('application/octet-stream', 'The range asked for (Content-Range).') },
+      },
       handler: async (request, reply) => readData(deps, request, reply),
     },
     {
@@ -148,7 +152,7 @@ export function fileDataRoutes(deps: FileRouteDependencies): ApiRoute[] {
       url: '/v1/files/:ref/data',
       privilege: 'FILE_WRITE',
       summary: 'Replace the content of an existing file with the body (application/octet-stream); answers its attributes.',
-      schema: { params: RefParams },
+      schema: { params: RefParams, body: binaryBody('application/octet-stream', 'The new content, streamed; at most the server\'s upload limit.'), response: { 200: AttributesSchema } },
       handler: async (request) => replaceData(deps, request),
     },
   ];

@@ -6,7 +6,9 @@ import { NAME_BYTES_MAX, SYMLINK_TARGET_BYTES_MAX, type NodeHandle, type NodeInf
 import { ApiError } from '../errors.js';
 import type { ApiRoute } from '../route.js';
 import { fileAclRoutes } from './files-acl.js';
+import { NoContent } from '../schemas.js';
 import {
+  AttributesSchema,
   BytesSchema,
   callerContext,
   encodeAttributes,
@@ -73,6 +75,19 @@ const AttributesPatch = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const EntriesAnswer = Type.Object({
+  path: Type.Optional(Type.String({ description: 'when the directory was named by path' })),
+  id: Type.String(),
+  files: Type.Array(
+    Type.Union([
+      AttributesSchema,
+      Type.Object({ name: Type.String(), id: Type.String(), file_number: Type.Integer() }, { description: 'an entry whose attributes could not be read (it went away meanwhile)' }),
+    ]),
+  ),
+  paging: Type.Object({ next: Type.Optional(Type.String({ description: 'the URL of the next page' })) }),
+});
+const CreatedAnswer = Type.Object({ ...AttributesSchema.properties, symlink_target: Type.Optional(Type.String()) });
 
 interface AttributesPatchValue {
   readonly mode?: string;
@@ -180,7 +195,7 @@ export function fileRoutes(deps: FileRouteDependencies): ApiRoute[] {
       url: '/v1/files/:ref/entries',
       privilege: 'FILE_READ',
       summary: 'List a directory, a page at a time (paging.next is the URL of the next page).',
-      schema: { params: RefParams, querystring: EntriesQuery },
+      schema: { params: RefParams, querystring: EntriesQuery, response: { 200: EntriesAnswer } },
       handler: async (request) => listEntries(deps, request),
     },
     {
@@ -188,7 +203,7 @@ export function fileRoutes(deps: FileRouteDependencies): ApiRoute[] {
       url: '/v1/files/:ref/entries',
       privilege: 'FILE_WRITE',
       summary: 'Create a file, directory or symlink in a directory; answers 201 with its attributes.',
-      schema: { params: RefParams, body: CreateBody },
+      schema: { params: RefParams, body: CreateBody, response: { 201: CreatedAnswer } },
       handler: async (request, reply) => createEntry(deps, request, reply),
     },
     {
@@ -196,7 +211,7 @@ export function fileRoutes(deps: FileRouteDependencies): ApiRoute[] {
       url: '/v1/files/:ref/info/attributes',
       privilege: 'FILE_READ',
       summary: 'A file\'s attributes.',
-      schema: { params: RefParams },
+      schema: { params: RefParams, response: { 200: AttributesSchema } },
       handler: async (request) => {
         const ctx = callerContext(request, deps.logger);
         const ref = refOf(request);
@@ -209,7 +224,7 @@ export function fileRoutes(deps: FileRouteDependencies): ApiRoute[] {
       url: '/v1/files/:ref/info/attributes',
       privilege: 'FILE_WRITE',
       summary: 'Change some attributes (mode, owner, group, size, times); answers the attributes.',
-      schema: { params: RefParams, body: AttributesPatch },
+      schema: { params: RefParams, body: AttributesPatch, response: { 200: AttributesSchema } },
       handler: async (request) => {
         const ctx = callerContext(request, deps.logger);
         const changes = decodeAttributesPatch(request.body as AttributesPatchValue);
@@ -222,7 +237,7 @@ export function fileRoutes(deps: FileRouteDependencies): ApiRoute[] {
       url: '/v1/files/:ref',
       privilege: 'FILE_WRITE',
       summary: 'Delete a file, symlink or empty directory; answers 204.',
-      schema: { params: RefParams },
+      schema: { params: RefParams, response: { 204: NoContent } },
       handler: async (request, reply) => deleteEntry(deps, request, reply),
     },
     ...fileAclRoutes(deps),

@@ -4,6 +4,7 @@ import { FsError } from '../../../core/errors.js';
 import { GID_MAX, GROUP_NAME_CHARS_MAX, type LocalGroup, type LocalGroups } from '../../../identity/local-groups.js';
 import type { LocalUsers } from '../../../identity/local-users.js';
 import type { ApiRoute } from '../route.js';
+import { NoContent } from '../schemas.js';
 import { PageQuery, PagingSchema, REF_PATTERN, RefParams, pageOf, pagingOf, resolveUser, strictObject } from './users.js';
 
 /**
@@ -109,7 +110,7 @@ export function groupRoutes(deps: GroupRouteDependencies): ApiRoute[] {
       url: '/v1/groups/:id',
       privilege: 'AUTH_WRITE',
       summary: "Delete a group and its memberships; refused while it is some user's primary group, and for the built-in group.",
-      schema: { params: RefParams },
+      schema: { params: RefParams, response: { 204: NoContent } },
       handler: async (request, reply) => {
         const group = await groups.deleteGroup((await resolveGroup(groups, refOf(request))).id);
         await deps.onGroupDeleted?.({ id: group.id, gid: group.gid });
@@ -147,7 +148,7 @@ export function groupRoutes(deps: GroupRouteDependencies): ApiRoute[] {
       url: '/v1/groups/:id/members/:member_id',
       privilege: 'AUTH_WRITE',
       summary: 'Remove a user (by id or name) from a group.',
-      schema: { params: MemberParams },
+      schema: { params: MemberParams, response: { 204: NoContent } },
       handler: async (request, reply) => {
         const params = request.params as Static<typeof MemberParams>;
         const group = await resolveGroup(groups, params.id);

@@ -1,5 +1,6 @@
 import { OPENMETRICS_CONTENT_TYPE, type EnclaveMetrics } from '../../../ops/metrics.js';
 import type { ApiApp, ApiRoute } from '../route.js';
+import { binaryAnswer } from '../schemas.js';
 
 /** Methods reported by name; anything else (a scanner's WEIRD verb) is folded into `other`. */
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -31,6 +32,7 @@ export function metricsRoutes(deps: MetricsRoutesDeps): ApiRoute[] {
       url: '/v1/metrics',
       privilege: 'METRICS_READ',
       summary: 'Request counts and durations by route, process memory, CPU and event-loop delay, in the OpenMetrics text format.',
+      schema: { response: { 200: binaryAnswer(OPENMETRICS_CONTENT_TYPE.split(';')[0] as string, 'OpenMetrics text.') } },
       handler: async (_request, reply) => {
         reply.header('content-type', OPENMETRICS_CONTENT_TYPE);
         return deps.metrics.registry.render();

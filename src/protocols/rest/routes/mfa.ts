@@ -7,9 +7,12 @@ import { ApiError } from '../errors.js';
 import { SELF, type ApiRoute } from '../route.js';
 
 /**
- * Native MFA. `/v1/session/mfa/...` are SELF routes: a signed-in user manages their own factor
- * (the login route also lets a user whom the policy forces to enrol reach exactly these). The
- * policy and the administrator's reset need SECURITY_* and AUTH_WRITE.
+ * Native MFA. `/v1/session/mfa/...` are SELF routes, open to a user with no role: the second
+ * factor is part of the login credential, like the password (change-password is SELF too). When
+ * the instance requires MFA, a user without a factor gets a session that reaches only SELF routes
+ * and must enrol and confirm here before a full login, so without them such a user could not log
+ * in at all; recovery codes keep the factor usable, and disabling it is refused while MFA is
+ * required. The policy and the administrator's reset need SECURITY_* and AUTH_WRITE.
  */
 export interface MfaRoutesDeps {
   readonly mfa: Mfa;

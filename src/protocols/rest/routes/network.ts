@@ -1,8 +1,11 @@
-import { compileNetworkRules, networkRules, rulesAdmit, type NetworkRules } from '../../../settings/network-rules.js';
+import { compileNetworkRules, networkRules, NetworkRulesInputSchema, NetworkRulesSchema, rulesAdmit, type NetworkRules } from '../../../settings/network-rules.js';
 import type { SettingsStore } from '../../../settings/settings-store.js';
 import { ApiError } from '../errors.js';
 import type { ApiRoute } from '../route.js';
-import { setVersionTag, versionedChange } from './settings-http.js';
+import { answerSchema } from '../schemas.js';
+import { explainSettingsBody, setVersionTag, versionedChange } from './settings-http.js';
+
+const RulesAnswer = answerSchema(NetworkRulesSchema);
 
 /**
  * `/v1/network/access-rules`: per service (api, s3, nfs, smb, ftp), the addresses allowed to
@@ -30,6 +33,7 @@ export function networkRoutes(deps: NetworkRoutesDeps): ApiRoute[] {
       url: '/v1/network/access-rules',
       privilege: 'NETWORK_READ',
       summary: 'The network access rules: per service, the addresses allowed to connect (an empty list allows any).',
+      schema: { response: { 200: RulesAnswer } },
       handler: async (_request, reply) => {
         const current = await deps.settings.get(networkRules);
         setVersionTag(reply, current.version);
@@ -41,6 +45,8 @@ export function networkRoutes(deps: NetworkRoutesDeps): ApiRoute[] {
       url: '/v1/network/access-rules',
       privilege: 'NETWORK_WRITE',
       summary: 'Change the network access rules of the services named; the others keep theirs. Refused (409) if the API list would exclude the caller, unless force is true.',
+      schema: { body: NetworkRulesInputSchema, response: { 200: RulesAnswer } },
+      explainInvalidBody: (request) => explainSettingsBody(deps.settings, networkRules, request.body),
       handler: async (request, reply) => {
         const force = typeof request.body === 'object' && request.body !== null && (request.body as { force?: unknown }).force === true;
         const next = await versionedChange(request, (options) =>

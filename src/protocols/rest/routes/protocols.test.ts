@@ -39,7 +39,7 @@ describe('protocol settings routes', () => {
   it('PUT /v1/s3/settings {enabled, secure?} answers the settings, and If-Match guards a change', async () => {
     const put = await app.inject({ method: 'PUT', url: '/v1/s3/settings', headers: admin, payload: { enabled: true } });
     assert.equal(put.statusCode, 200);
-    assert.deepEqual(put.json(), { enabled: true, secure: true, base_path: '/' });
+    assert.deepEqual(put.json(), { enabled: true, secure: true, base_path: '/', virtual_host_domains: [] });
     assert.equal(put.headers.etag, '"1"');
     const stale = await app.inject({ method: 'PUT', url: '/v1/s3/settings', headers: { ...admin, 'if-match': '"0"' }, payload: { enabled: false } });
     assert.equal(stale.statusCode, 412);

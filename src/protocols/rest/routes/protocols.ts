@@ -2,53 +2,23 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Privilege } from '../../../authz/privileges.js';
 import { FsError } from '../../../core/errors.js';
 import Type, { type TSchema } from 'typebox';
-import { NfsExportSchema, nfsExports, presentNfsExport, type NfsExport } from '../../../settings/nfs-exports.js';
-import { ftpSettings, nfsSettings, s3Settings, smbSettings } from '../../../settings/protocol-settings.js';
-import type { CollectionDefinition, SettingsStore, SingletonDefinition, StoredRecord } from '../../../settings/settings-store.js';
-import { presentSmbShare, smbShares, type SmbShare } from '../../../settings/smb-shares.js';
+import { NfsExportInputSchema, NfsExportSchema, nfsExports, presentNfsExport, type NfsExport } from '../../../settings/nfs-exports.js';
+import { FtpSettingsSchema, ftpSettings, NfsSettingsSchema, nfsSettings, S3SettingsSchema, s3Settings, SmbSettingsSchema, smbSettings } from '../../../settings/protocol-settings.js';
+import type { CollectionDefinition, SettingsStore, StoredRecord } from '../../../settings/settings-store.js';
+import { presentSmbShare, SmbShareInputSchema, smbShares, type SmbShare } from '../../../settings/smb-shares.js';
 import type { ApiRoute } from '../route.js';
-import { IdParamsSchema, setVersionTag, versionedChange } from './settings-http.js';
+import { answerSchema, NoContent, withoutDefaults } from '../schemas.js';
+import { IdParamsSchema, setVersionTag, singletonRoutes, versionedChange } from './settings-http.js';
 
 /**
  * The protocol configuration resources of CONTRACT.md: each protocol's settings (`enabled` and
- * its security options), NFS exports and SMB shares. Bodies are checked by the settings module
- * (strictly: an unknown field is a 400, nothing is coerced), not by fastify's schema, which would
- * silently drop unknown fields and coerce types. An fs_path is stored as given; whether it exists
- * is checked by the protocol that serves it. Answers with a schema (NFS exports) are documented in
- * the OpenAPI document and checked against it.
+ * its security options), NFS exports and SMB shares. Bodies are checked against their schema
+ * (strictly: an unknown field is a 400, nothing is coerced) and then by the settings module, whose
+ * error (class and message naming the field) is the answer either way. An fs_path is stored as
+ * given; whether it exists is checked by the protocol that serves it.
  */
 export interface ProtocolRoutesDeps {
   readonly settings: SettingsStore;
-}
-
-function settingsRoutes<T>(deps: ProtocolRoutesDeps, area: 's3' | 'nfs' | 'smb' | 'ftp', definition: SingletonDefinition<T>): ApiRoute[] {
-  const read = `${area.toUpperCase()}_READ` as Privilege;
-  const write = `${area.toUpperCase()}_WRITE` as Privilege;
-  const url = `/v1/${area}/settings`;
-  return [
-    {
-      method: 'GET',
-      url,
-      privilege: read,
-      summary: `The ${definition.title}; the ETag header carries their version.`,
-      handler: async (_request, reply) => {
-        const current = await deps.settings.get(definition);
-        setVersionTag(reply, current.version);
-        return current.value;
-      },
-    },
-    {
-      method: 'PUT',
-      url,
-      privilege: write,
-      summary: `Change the ${definition.title}: the fields given change, the others keep their values. If-Match makes the change conditional.`,
-      handler: async (request, reply) => {
-        const next = await versionedChange(request, (options) => deps.settings.put(definition, request.body, options));
-        setVersionTag(reply, next.version);
-        return next.value;
-      },
-    },
-  ];
 }
 
 interface CollectionSpec<T> {
@@ -57,14 +27,18 @@ interface CollectionSpec<T> {
   readonly read: Privilege;
   readonly write: Privilege;
   readonly present: (record: StoredRecord<T>) => Record<string, unknown>;
+  /** The body of a create or replace: the whole record; fields left out take their defaults. */
+  readonly inputSchema: TSchema;
   /** The shape `present` answers, for the OpenAPI document (answers are checked against it). */
-  readonly answerSchema?: TSchema;
+  readonly answerSchema: TSchema;
 }
 
 function collectionRoutes<T>(deps: ProtocolRoutesDeps, spec: CollectionSpec<T>): ApiRoute[] {
-  const { definition, url, present, answerSchema } = spec;
-  const one = answerSchema === undefined ? {} : { response: { 200: answerSchema } };
-  const list = answerSchema === undefined ? {} : { response: { 200: Type.Object({ entries: Type.Array(answerSchema) }) } };
+  const { definition, url, present } = spec;
+  const one = { response: { 200: spec.answerSchema } };
+  const list = { response: { 200: Type.Object({ entries: Type.Array(spec.answerSchema) }) } };
+  const body = withoutDefaults(spec.inputSchema) as TSchema;
+  const explainInvalidBody = (request: FastifyRequest) => void definition.parse(request.body);
   const params = { params: IdParamsSchema };
   const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
   const answer = (reply: FastifyReply, record: StoredRecord<T>) => {
@@ -85,7 +59,8 @@ function collectionRoutes<T>(deps: ProtocolRoutesDeps, spec: CollectionSpec<T>):
       url,
       privilege: spec.write,
       summary: `Create an ${definition.title}; answers it with its id.`,
-      schema: one,
+      schema: { body, ...one },
+      explainInvalidBody,
       handler: async (request, reply) => answer(reply, await deps.settings.create(definition, request.body)),
     },
     {
@@ -105,7 +80,8 @@ function collectionRoutes<T>(deps: ProtocolRoutesDeps, spec: CollectionSpec<T>):
       url: `${url}/:id`,
       privilege: spec.write,
       summary: `Replace an ${definition.title} (the whole record; fields left out take their defaults). If-Match makes it conditional.`,
-      schema: { ...params, ...one },
+      schema: { ...params, body, ...one },
+      explainInvalidBody,
       handler: async (request, reply) =>
         answer(reply, await versionedChange(request, (options) => deps.settings.replace(definition, idOf(request), request.body, options))),
     },
@@ -114,7 +90,7 @@ function collectionRoutes<T>(deps: ProtocolRoutesDeps, spec: CollectionSpec<T>):
       url: `${url}/:id`,
       privilege: spec.write,
       summary: `Delete an ${definition.title}.`,
-      schema: params,
+      schema: { ...params, response: { 204: NoContent } },
       handler: async (request, reply) => {
         await versionedChange(request, (options) => deps.settings.delete(definition, idOf(request), options));
         return reply.code(204).send();
@@ -123,13 +99,23 @@ function collectionRoutes<T>(deps: ProtocolRoutesDeps, spec: CollectionSpec<T>):
   ];
 }
 
+/** An SMB share as `presentSmbShare` answers it. */
+const SmbShareSchema = answerSchema(
+  Type.Object({
+    id: Type.String(),
+    ...Type.Required(SmbShareInputSchema).properties,
+    admits_nobody: Type.Optional(Type.Boolean({ description: 'Present (true) when no permission grants anyone access.' })),
+  }),
+);
+
 export function protocolRoutes(deps: ProtocolRoutesDeps): ApiRoute[] {
+  const { settings } = deps;
   return [
-    ...settingsRoutes(deps, 's3', s3Settings),
-    ...settingsRoutes(deps, 'nfs', nfsSettings),
-    ...collectionRoutes<NfsExport>(deps, { definition: nfsExports, url: '/v1/nfs/exports', read: 'NFS_READ', write: 'NFS_WRITE', present: presentNfsExport, answerSchema: NfsExportSchema }),
-    ...settingsRoutes(deps, 'smb', smbSettings),
-    ...collectionRoutes<SmbShare>(deps, { definition: smbShares, url: '/v1/smb/shares', read: 'SMB_READ', write: 'SMB_WRITE', present: presentSmbShare }),
-    ...settingsRoutes(deps, 'ftp', ftpSettings),
+    ...singletonRoutes({ settings, definition: s3Settings, url: '/v1/s3/settings', read: 'S3_READ', write: 'S3_WRITE', schema: S3SettingsSchema, what: 'The S3 settings' }),
+    ...singletonRoutes({ settings, definition: nfsSettings, url: '/v1/nfs/settings', read: 'NFS_READ', write: 'NFS_WRITE', schema: NfsSettingsSchema, what: 'The NFS settings' }),
+    ...collectionRoutes<NfsExport>(deps, { definition: nfsExports, url: '/v1/nfs/exports', read: 'NFS_READ', write: 'NFS_WRITE', present: presentNfsExport, inputSchema: NfsExportInputSchema, answerSchema: NfsExportSchema }),
+    ...singletonRoutes({ settings, definition: smbSettings, url: '/v1/smb/settings', read: 'SMB_READ', write: 'SMB_WRITE', schema: SmbSettingsSchema, what: 'The SMB settings' }),
+    ...collectionRoutes<SmbShare>(deps, { definition: smbShares, url: '/v1/smb/shares', read: 'SMB_READ', write: 'SMB_WRITE', present: presentSmbShare, inputSchema: SmbShareInputSchema, answerSchema: SmbShareSchema }),
+    ...singletonRoutes({ settings, definition: ftpSettings, url: '/v1/ftp/settings', read: 'FTP_READ', write: 'FTP_WRITE', schema: FtpSettingsSchema, what: 'The FTP settings' }),
   ];
 }

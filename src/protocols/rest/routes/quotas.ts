@@ -6,6 +6,7 @@ import { FsError } from '../../../core/errors.js';
 import { PATH_BYTES_MAX, type FileSystem, type NodeHandle, type QuotaStatus } from '../../../core/file-system.js';
 import { ApiError } from '../errors.js';
 import type { ApiRoute } from '../route.js';
+import { NoContent } from '../schemas.js';
 import { BytesSchema, nextPageUrl, parseBytes, type HandleLookup } from './files-common.js';
 
 /**
@@ -42,6 +43,14 @@ const CreateQuotaBody = Type.Object(
   { additionalProperties: false },
 );
 const UpdateQuotaBody = Type.Object({ id: Type.Optional(IdSchema), limit: BytesSchema }, { additionalProperties: false });
+
+const QuotaSchema = Type.Object({
+  id: Type.String({ description: "the directory's file id" }),
+  path: Type.Optional(Type.String({ description: 'when the directory was named by path' })),
+  limit: Type.String({ description: 'bytes, decimal' }),
+});
+const QuotaStatusSchema = Type.Object({ ...QuotaSchema.properties, capacity_used: Type.String({ description: 'bytes used below the directory, decimal' }) });
+const PagingSchema = Type.Object({ next: Type.Optional(Type.String({ description: 'the URL of the next page' })) });
 
 function adminContext(deps: QuotaRouteDependencies, request: FastifyRequest): OpContext {
   return { ...systemContext(deps.logger.child({ request_id: request.id }), request.id), clientAddress: request.ip, protocol: 'api' };
@@ -103,7 +112,7 @@ export function quotaRoutes(deps: QuotaRouteDependencies): ApiRoute[] {
       url: '/v1/files/quotas',
       privilege: 'QUOTA_READ',
       summary: 'List directory quotas, a page at a time.',
-      schema: { querystring: QuotasQuery },
+      schema: { querystring: QuotasQuery, response: { 200: Type.Object({ quotas: Type.Array(QuotaSchema), paging: PagingSchema }) } },
       handler: async (request) => listPage(deps, request, (status) => encodeQuota(status)),
     },
     {
@@ -111,7 +120,7 @@ export function quotaRoutes(deps: QuotaRouteDependencies): ApiRoute[] {
       url: '/v1/files/quotas',
       privilege: 'QUOTA_WRITE',
       summary: 'Set a quota on a directory named by id or path (limit in bytes); 409 if it has one.',
-      schema: { body: CreateQuotaBody },
+      schema: { body: CreateQuotaBody, response: { 201: QuotaSchema } },
       handler: async (request, reply) => createQuota(deps, request, reply),
     },
     {
@@ -119,7 +128,7 @@ export function quotaRoutes(deps: QuotaRouteDependencies): ApiRoute[] {
       url: '/v1/files/quotas/status',
       privilege: 'QUOTA_READ',
       summary: 'List directory quotas with the bytes used below each (capacity_used).',
-      schema: { querystring: QuotasQuery },
+      schema: { querystring: QuotasQuery, response: { 200: Type.Object({ quotas: Type.Array(QuotaStatusSchema), paging: PagingSchema }) } },
       handler: async (request) => listPage(deps, request, encodeStatus),
     },
     {
@@ -127,7 +136,7 @@ export function quotaRoutes(deps: QuotaRouteDependencies): ApiRoute[] {
       url: '/v1/files/quotas/:id',
       privilege: 'QUOTA_READ',
       summary: 'One directory\'s quota, with capacity_used.',
-      schema: { params: QuotaIdParams },
+      schema: { params: QuotaIdParams, response: { 200: QuotaStatusSchema } },
       handler: async (request) => encodeStatus((await existingQuota(deps, adminContext(deps, request), (request.params as { id: string }).id)).status),
     },
     {
@@ -135,7 +144,7 @@ export function quotaRoutes(deps: QuotaRouteDependencies): ApiRoute[] {
       url: '/v1/files/quotas/:id',
       privilege: 'QUOTA_WRITE',
       summary: 'Change a directory\'s quota limit.',
-      schema: { params: QuotaIdParams, body: UpdateQuotaBody },
+      schema: { params: QuotaIdParams, body: UpdateQuotaBody, response: { 200: QuotaSchema } },
       handler: async (request) => {
         const { id } = request.params as { id: string };
         const body = request.body as { id?: string; limit: number | string };
@@ -152,7 +161,7 @@ export function quotaRoutes(deps: QuotaRouteDependencies): ApiRoute[] {
       url: '/v1/files/quotas/:id',
       privilege: 'QUOTA_WRITE',
       summary: 'Remove a directory\'s quota; answers 204.',
-      schema: { params: QuotaIdParams },
+      schema: { params: QuotaIdParams, response: { 204: NoContent } },
       handler: async (request, reply) => {
         const ctx = adminContext(deps, request);
         const { handle } = await existingQuota(deps, ctx, (request.params as { id: string }).id);

@@ -8,13 +8,16 @@ import type { S3AccessKey, S3AccessKeys } from '../../../identity/s3-access-keys
 import { ensureDirectory, isValidBucketName, type Bucket, type BucketStore } from '../../s3/buckets.js';
 import { callerOf } from '../caller.js';
 import { ApiError } from '../errors.js';
-import { SELF, type ApiRoute } from '../route.js';
+import type { ApiRoute } from '../route.js';
+import { NoContent } from '../schemas.js';
 import type { Logger } from 'pino';
 
 /**
  * S3 management: access keys (`/v1/s3/access-keys`, and the caller's own under
  * `/v1/session/s3-access-keys`) and buckets (`/v1/s3/buckets`). A secret appears only in the
- * answer that creates it. Deleting a bucket here detaches it and keeps its directory.
+ * answer that creates it. Deleting a bucket here detaches it and keeps its directory. The caller's
+ * own keys need S3_SELF_WRITE, not merely a login: an S3 key is a data credential, and a user
+ * with no role reaches nothing but who-am-i, change-password, logout and their second factor.
  */
 export interface S3RoutesDeps {
   readonly accessKeys: S3AccessKeys;
@@ -41,6 +44,22 @@ const BucketBody = Type.Object(
   { additionalProperties: false },
 );
 const BucketParams = Type.Object({ name: Type.String({ maxLength: 63 }) });
+const KeySchema = Type.Object({
+  access_key_id: Type.String(),
+  user_id: Type.String(),
+  username: Type.Union([Type.String(), Type.Null()], { description: 'null when the user is gone' }),
+  created: Type.String({ description: 'RFC 3339' }),
+  expiration: Type.Union([Type.String(), Type.Null()]),
+  expired: Type.Boolean(),
+});
+const CreatedKeySchema = Type.Object({ ...KeySchema.properties, secret_access_key: Type.String({ description: 'Shown only in this answer.' }) });
+const KeyListSchema = Type.Object({ entries: Type.Array(KeySchema) });
+const BucketSchema = Type.Object({
+  name: Type.String(),
+  path: Type.String(),
+  id: Type.String({ description: "the bucket directory's file id" }),
+  created: Type.String({ description: 'RFC 3339' }),
+});
 
 function expiryOf(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -66,7 +85,7 @@ const bucketView = (bucket: Bucket) => ({ name: bucket.name, path: bucket.path, 
 function accessKeyRoutes(deps: S3RoutesDeps): ApiRoute[] {
   return [
     {
-      method: 'GET', url: '/v1/s3/access-keys', privilege: 'S3_READ', summary: 'S3 access keys (never their secrets), optionally of one user.', schema: { querystring: KeyQuery },
+      method: 'GET', url: '/v1/s3/access-keys', privilege: 'S3_READ', summary: 'S3 access keys (never their secrets), optionally of one user.', schema: { querystring: KeyQuery, response: { 200: KeyListSchema } },
       handler: async (request) => {
         const { username } = request.query as { username?: string };
         const user = username === undefined ? undefined : await deps.findUserByName(username);
@@ -76,7 +95,7 @@ function accessKeyRoutes(deps: S3RoutesDeps): ApiRoute[] {
       },
     },
     {
-      method: 'POST', url: '/v1/s3/access-keys', privilege: 'S3_WRITE', summary: 'Create an S3 access key for a user (at most two active each); the secret is shown once.', schema: { body: KeyBody },
+      method: 'POST', url: '/v1/s3/access-keys', privilege: 'S3_WRITE', summary: 'Create an S3 access key for a user (at most two active each); the secret is shown once.', schema: { body: KeyBody, response: { 201: CreatedKeySchema } },
       handler: async (request, reply) => {
         const body = request.body as { username: string; expiration?: string };
         const user = await deps.findUserByName(body.username);
@@ -87,18 +106,18 @@ function accessKeyRoutes(deps: S3RoutesDeps): ApiRoute[] {
       },
     },
     {
-      method: 'DELETE', url: '/v1/s3/access-keys/:id', privilege: 'S3_WRITE', summary: 'Revoke an S3 access key, effective at the next request.', schema: { params: KeyParams },
+      method: 'DELETE', url: '/v1/s3/access-keys/:id', privilege: 'S3_WRITE', summary: 'Revoke an S3 access key, effective at the next request.', schema: { params: KeyParams, response: { 204: NoContent } },
       handler: async (request, reply) => {
         await deps.accessKeys.revoke((request.params as { id: string }).id);
         return reply.code(204).send();
       },
     },
     {
-      method: 'GET', url: '/v1/session/s3-access-keys', privilege: SELF, summary: 'The caller\'s own S3 access keys.',
+      method: 'GET', url: '/v1/session/s3-access-keys', privilege: 'S3_SELF_WRITE', summary: 'The caller\'s own S3 access keys.', schema: { response: { 200: KeyListSchema } },
       handler: async (request) => ({ entries: await Promise.all((await deps.accessKeys.list({ userId: callerOf(request).userId })).map((key) => keyView(deps, key))) }),
     },
     {
-      method: 'POST', url: '/v1/session/s3-access-keys', privilege: SELF, summary: 'Create an S3 access key for the caller; the secret is shown once.', schema: { body: OwnKeyBody },
+      method: 'POST', url: '/v1/session/s3-access-keys', privilege: 'S3_SELF_WRITE', summary: 'Create an S3 access key for the caller; the secret is shown once.', schema: { body: OwnKeyBody, response: { 201: CreatedKeySchema } },
       handler: async (request, reply) => {
         const expiresAtMs = expiryOf((request.body as { expiration?: string } | undefined)?.expiration);
         const created = await deps.accessKeys.create({ userId: callerOf(request).userId, ...(expiresAtMs === undefined ? {} : { expiresAtMs }) });
@@ -106,7 +125,7 @@ function accessKeyRoutes(deps: S3RoutesDeps): ApiRoute[] {
       },
     },
     {
-      method: 'DELETE', url: '/v1/session/s3-access-keys/:id', privilege: SELF, summary: 'Revoke one of the caller\'s own S3 access keys.', schema: { params: KeyParams },
+      method: 'DELETE', url: '/v1/session/s3-access-keys/:id', privilege: 'S3_SELF_WRITE', summary: 'Revoke one of the caller\'s own S3 access keys.', schema: { params: KeyParams, response: { 204: NoContent } },
       handler: async (request, reply) => {
         await deps.accessKeys.revoke((request.params as { id: string }).id, { userId: callerOf(request).userId });
         return reply.code(204).send();
@@ -119,11 +138,11 @@ function bucketRoutes(deps: S3RoutesDeps): ApiRoute[] {
   const system = (request: FastifyRequest): OpContext => systemContext(deps.logger, String(request.id));
   return [
     {
-      method: 'GET', url: '/v1/s3/buckets', privilege: 'S3_READ', summary: 'Buckets and their directories.',
+      method: 'GET', url: '/v1/s3/buckets', privilege: 'S3_READ', summary: 'Buckets and their directories.', schema: { response: { 200: Type.Object({ entries: Type.Array(BucketSchema) }) } },
       handler: async () => ({ entries: (await deps.buckets.list()).map(bucketView) }),
     },
     {
-      method: 'GET', url: '/v1/s3/buckets/:name', privilege: 'S3_READ', summary: 'One bucket.', schema: { params: BucketParams },
+      method: 'GET', url: '/v1/s3/buckets/:name', privilege: 'S3_READ', summary: 'One bucket.', schema: { params: BucketParams, response: { 200: BucketSchema } },
       handler: async (request) => {
         const bucket = await deps.buckets.get((request.params as { name: string }).name);
         if (bucket === undefined) throw new FsError('NotFound', 'no such bucket');
@@ -133,7 +152,7 @@ function bucketRoutes(deps: S3RoutesDeps): ApiRoute[] {
     {
       method: 'POST', url: '/v1/s3/buckets', privilege: 'S3_WRITE',
       summary: 'Create a bucket: without path, a new directory <base_path>/<name> (owned by `owner` if given); with path, attach that existing directory.',
-      schema: { body: BucketBody },
+      schema: { body: BucketBody, response: { 201: BucketSchema } },
       handler: async (request, reply) => {
         const body = request.body as { name: string; path?: string; owner?: string };
         if (!isValidBucketName(body.name)) throw new ApiError(400, 'http_bad_request_error', 'a bucket name is 3-63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit');
@@ -160,7 +179,7 @@ function bucketRoutes(deps: S3RoutesDeps): ApiRoute[] {
       },
     },
     {
-      method: 'DELETE', url: '/v1/s3/buckets/:name', privilege: 'S3_WRITE', summary: 'Detach a bucket; its directory and files stay.', schema: { params: BucketParams },
+      method: 'DELETE', url: '/v1/s3/buckets/:name', privilege: 'S3_WRITE', summary: 'Detach a bucket; its directory and files stay.', schema: { params: BucketParams, response: { 204: NoContent } },
       handler: async (request, reply) => {
         await deps.buckets.remove((request.params as { name: string }).name);
         return reply.code(204).send();

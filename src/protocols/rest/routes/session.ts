@@ -6,6 +6,7 @@ import type { AuthUser } from '../authorizer.js';
 import { callerOf } from '../caller.js';
 import { ApiError } from '../errors.js';
 import { PUBLIC, SELF, type ApiRoute } from '../route.js';
+import { NoContent } from '../schemas.js';
 
 export type SecondFactorOutcome = 'ok' | 'missing' | 'invalid' | 'enrolment-required';
 
@@ -26,7 +27,8 @@ export interface SessionRouteDependencies {
   readonly setPassword: (user: AuthUser, password: string) => Promise<void>;
   readonly throttle: LoginThrottleLike;
   readonly secondFactor: (user: AuthUser, code: string | undefined) => Promise<SecondFactorOutcome>;
-  readonly bannerRequired: () => Promise<boolean>;
+  /** What the login form shows before anyone signs in: the banner, when one is enabled. */
+  readonly loginBanner: () => Promise<{ enabled: boolean; text: string }>;
 }
 
 const LoginBody = Type.Object(
@@ -43,6 +45,14 @@ const LoginAnswer = Type.Object({
   bearer_token: Type.String(),
   expires_at: Type.String(),
   scope: Type.Union([Type.Literal('full'), Type.Literal('mfa-enrolment')]),
+});
+
+const LoginForm = Type.Object({
+  banner: Type.Object({
+    enabled: Type.Boolean(),
+    text: Type.String({ description: 'Empty when no banner is enabled.' }),
+  }),
+  banner_acknowledgement_required: Type.Boolean({ description: 'When true, a login must send banner_acknowledged: true.' }),
 });
 
 const WhoAmI = Type.Object({
@@ -64,12 +74,23 @@ const ChangePasswordBody = Type.Object(
 const loginFailed = () => new ApiError(401, 'login_failed_error', 'the user name or password is wrong');
 
 /**
- * Sessions: login (PUBLIC), logout, who-am-i and change-password (SELF: any signed-in user, also
- * one without any role). Failed logins are throttled per user name and per client address and
- * never say whether the user exists.
+ * Sessions: login (PUBLIC: GET says what the login form needs, POST logs in), logout, who-am-i and
+ * change-password (SELF: any signed-in user, also one without any role). Failed logins are
+ * throttled per user name and per client address and never say whether the user exists.
  */
 export function sessionRoutes(deps: SessionRouteDependencies): ApiRoute[] {
   return [
+    {
+      method: 'GET',
+      url: '/v1/session/login',
+      privilege: PUBLIC,
+      summary: 'What a login form needs before anyone signs in: the login banner and whether it must be acknowledged.',
+      schema: { response: { 200: LoginForm } },
+      handler: async () => {
+        const banner = await deps.loginBanner();
+        return { banner, banner_acknowledgement_required: banner.enabled };
+      },
+    },
     {
       method: 'POST',
       url: '/v1/session/login',
@@ -83,6 +104,7 @@ export function sessionRoutes(deps: SessionRouteDependencies): ApiRoute[] {
       url: '/v1/session/logout',
       privilege: SELF,
       summary: 'End the calling session.',
+      schema: { response: { 204: NoContent } },
       handler: async (request, reply) => {
         const caller = callerOf(request);
         if (caller.authenticatedBy !== 'session') throw new ApiError(400, 'not_a_session_error', 'an access token is revoked with DELETE /v1/auth/access-tokens/{id}, not logged out');
@@ -117,7 +139,7 @@ export function sessionRoutes(deps: SessionRouteDependencies): ApiRoute[] {
       url: '/v1/session/change-password',
       privilege: SELF,
       summary: "Change the calling user's password (the old one is required); other sessions of the user end.",
-      schema: { body: ChangePasswordBody },
+      schema: { body: ChangePasswordBody, response: { 204: NoContent } },
       handler: async (request, reply) => {
         const caller = callerOf(request);
         const body = request.body as { old_password: string; new_password: string };
@@ -139,8 +161,8 @@ export function sessionRoutes(deps: SessionRouteDependencies): ApiRoute[] {
 async function login(deps: SessionRouteDependencies, request: FastifyRequest): Promise<unknown> {
   const body = request.body as { username: string; password: string; totp?: string; banner_acknowledged?: boolean };
   const attempt = { user: body.username.toLowerCase(), address: request.ip };
-  if ((await deps.bannerRequired()) && body.banner_acknowledged !== true) {
-    throw new ApiError(400, 'login_banner_not_acknowledged_error', 'acknowledge the login banner (GET /v1/web-ui/login-banner) with banner_acknowledged: true');
+  if ((await deps.loginBanner()).enabled && body.banner_acknowledged !== true) {
+    throw new ApiError(400, 'login_banner_not_acknowledged_error', 'acknowledge the login banner (GET /v1/session/login) with banner_acknowledged: true');
   }
   deps.throttle.check(attempt);
   const user = await deps.verifyPassword(body.username, body.password);

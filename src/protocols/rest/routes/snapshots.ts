@@ -8,9 +8,10 @@ import type { LockChallenges } from '../../../snapshots/lock-challenges.js';
 import type { SecurityKeyStore } from '../../../snapshots/security-keys.js';
 import { ApiError } from '../errors.js';
 import type { ApiRoute } from '../route.js';
+import { NoContent } from '../schemas.js';
 import type { ConsistencyReport } from '../../../core/check/consistency-check.js';
 import type { NodeHandle } from '../../../core/file-system.js';
-import { parseRef } from './files-common.js';
+import { callerContext, parseRef, splitParent } from './files-common.js';
 
 export interface SnapshotRouteDependencies {
   readonly fs: CoreFileSystem;
@@ -42,6 +43,47 @@ const CreateBody = Type.Object(
 const PatchBody = Type.Object({ expiration: Expiration }, { additionalProperties: false });
 const LockBody = Type.Object({ lock_key_ref: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
 const UnlockBody = Type.Object({ signature: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false });
+const RestoreBody = Type.Object(
+  {
+    source_path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'what to restore, relative to the snapshot\'s directory; default "/" (all of it)' })),
+    target_path: Type.String({ minLength: 2, maxLength: 4096, pattern: '^/', description: 'the absolute live path the restored file or directory takes' }),
+    overwrite: Type.Optional(Type.Boolean({ description: 'replace an existing file, merge into an existing directory (default false: 409 if it exists)' })),
+  },
+  { additionalProperties: false },
+);
+const RestoreAnswer = Type.Object({
+  id: Type.String(),
+  path: Type.String(),
+  files: Type.Integer(),
+  directories: Type.Integer(),
+  symlinks: Type.Integer(),
+  hard_links: Type.Integer(),
+  bytes: Type.String(),
+  replaced: Type.Integer(),
+  owners_not_kept: Type.Integer(),
+});
+const Paging = Type.Object({ next: Type.Optional(Type.String({ description: 'the URL of the next page' })) });
+const CapacityEntry = Type.Object({ id: Type.Integer(), capacity_used_bytes: Type.String({ description: 'bytes, decimal' }) });
+const ChangesAnswer = Type.Object({
+  entries: Type.Array(Type.Object({ op: Type.Union([Type.Literal('CREATE'), Type.Literal('MODIFY'), Type.Literal('DELETE')]), path: Type.String({ description: "relative to the snapshots' directory" }) })),
+  paging: Paging,
+});
+const FileChangesAnswer = Type.Object({
+  entries: Type.Array(Type.Object({ type: Type.Union([Type.Literal('FILE_REGION_DATA'), Type.Literal('FILE_REGION_HOLE')]), offset: Type.String(), size: Type.String() })),
+  paging: Paging,
+});
+const FsckAnswer = Type.Object({
+  ok: Type.Boolean(),
+  complete: Type.Boolean({ description: 'False when the check stopped at its time limit: problems covers what it read.' }),
+  problems: Type.Array(Type.String()),
+  nodes: Type.Integer(),
+  entries: Type.Integer(),
+  referenced_chunks: Type.Integer(),
+  unreferenced_chunks: Type.Integer(),
+  snapshots: Type.Integer(),
+  kept_versions: Type.Integer(),
+  untrimmed_change_log_entries: Type.Integer(),
+});
 const SnapshotAnswer = Type.Object({
   id: Type.Integer(),
   name: Type.String(),
@@ -82,7 +124,8 @@ export function presentSnapshot(info: SnapshotInfo): Record<string, unknown> {
 /**
  * Snapshots over REST (CONTRACT.md): on demand with an expiration, list, get, change the
  * expiration, delete; lock with a registered ECDSA key and unlock by signing a single-use
- * challenge; changes between two snapshots or a snapshot and the live tree. The lock rules are
+ * challenge; changes between two snapshots or a snapshot and the live tree; restore from a
+ * snapshot to the live tree (as the caller, under the ACLs). The lock rules are
  * enforced by core itself, so no path around this API can delete a locked snapshot either.
  */
 export function snapshotRoutes(deps: SnapshotRouteDependencies): ApiRoute[] {
@@ -103,11 +146,13 @@ export function snapshotRoutes(deps: SnapshotRouteDependencies): ApiRoute[] {
     {
       method: 'GET', url: '/v1/snapshots/total-used-capacity', privilege: 'SNAPSHOT_READ',
       summary: 'Data bytes all snapshots hold together (what deleting every snapshot would free); cost grows with the changes since the oldest snapshot.',
+      schema: { response: { 200: Type.Object({ bytes: Type.String({ description: 'decimal' }) }) } },
       handler: async () => ({ bytes: String(await fs.snapshotsTotalBytes(system())) }),
     },
     {
       method: 'GET', url: '/v1/snapshots/capacity-used-per-snapshot', privilege: 'SNAPSHOT_READ',
       summary: 'For every snapshot, the data bytes only it holds (what deleting it would free).',
+      schema: { response: { 200: Type.Object({ entries: Type.Array(CapacityEntry) }) } },
       handler: async () => {
         const entries = [];
         for (const info of fs.listSnapshots()) entries.push({ id: info.id, capacity_used_bytes: String((await fs.snapshotSpace(system(), info.id)).exclusiveBytes) });
@@ -117,7 +162,7 @@ export function snapshotRoutes(deps: SnapshotRouteDependencies): ApiRoute[] {
     {
       method: 'GET', url: '/v1/snapshots/capacity-used-per-snapshot/:id', privilege: 'SNAPSHOT_READ',
       summary: 'The data bytes only this snapshot holds (what deleting it would free); cost grows with the changes since it.',
-      schema: { params: IdParams },
+      schema: { params: IdParams, response: { 200: CapacityEntry } },
       handler: async (request) => {
         const id = Number((request.params as { id: string }).id);
         return { id, capacity_used_bytes: String((await fs.snapshotSpace(system(), id)).exclusiveBytes) };
@@ -126,7 +171,7 @@ export function snapshotRoutes(deps: SnapshotRouteDependencies): ApiRoute[] {
     {
       method: 'POST', url: '/v1/maintenance/fsck', privilege: 'SECURITY_READ',
       summary: 'Online, read-only consistency check of every reference (fsck): changes nothing; one at a time; time-limited (?time_limit_seconds=, default 300).',
-      schema: { querystring: FsckQuery },
+      schema: { querystring: FsckQuery, response: { 200: FsckAnswer } },
       handler: async (request) => {
         const body = request.query as { time_limit_seconds?: number };
         const limitMs = (body.time_limit_seconds ?? FSCK_TIME_LIMIT_SECONDS) * 1_000;
@@ -151,6 +196,7 @@ export function snapshotRoutes(deps: SnapshotRouteDependencies): ApiRoute[] {
     },
     {
       method: 'GET', url: '/v1/snapshots', privilege: 'SNAPSHOT_READ', summary: 'Every snapshot, oldest first.',
+      schema: { response: { 200: Type.Object({ entries: Type.Array(SnapshotAnswer) }) } },
       handler: async () => ({ entries: fs.listSnapshots().map(presentSnapshot) }),
     },
     {
@@ -184,7 +230,7 @@ export function snapshotRoutes(deps: SnapshotRouteDependencies): ApiRoute[] {
     },
     {
       method: 'DELETE', url: '/v1/snapshots/:id', privilege: 'SNAPSHOT_WRITE', summary: 'Delete a snapshot (not a locked one); its space is reclaimed in the background.',
-      schema: { params: IdParams },
+      schema: { params: IdParams, response: { 204: NoContent } },
       handler: async (request, reply) => {
         const id = Number((request.params as { id: string }).id);
         await fs.deleteSnapshot(system(), id);
@@ -204,7 +250,7 @@ export function snapshotRoutes(deps: SnapshotRouteDependencies): ApiRoute[] {
     },
     {
       method: 'GET', url: '/v1/snapshots/:id/unlock-challenge', privilege: 'SNAPSHOT_WRITE', summary: 'A single-use challenge to sign with the lock key\'s private key.',
-      schema: { params: IdParams },
+      schema: { params: IdParams, response: { 200: Type.Object({ challenge: Type.String() }) } },
       handler: async (request) => {
         const info = await byId((request.params as { id: string }).id);
         if (info.lockKeyId === undefined) throw new ApiError(409, 'snapshot_not_locked_error', 'the snapshot is not locked');
@@ -226,9 +272,39 @@ export function snapshotRoutes(deps: SnapshotRouteDependencies): ApiRoute[] {
       },
     },
     {
+      // FILE_WRITE, not SNAPSHOT_WRITE: a restore changes no snapshot, it writes files, and it runs
+      // as the caller's own file-system identity, so the ACLs decide what may be read from the
+      // snapshot and written at the destination, exactly as over any protocol.
+      method: 'POST', url: '/v1/snapshots/:id/restore', privilege: 'FILE_WRITE',
+      summary: 'Restore a file or a directory tree from a snapshot to a live path, sharing chunks (no data is copied); keeps data, mode, ACL, extended attributes, times and (when the caller may) owners. 409 if the target exists unless overwrite.',
+      schema: { params: IdParams, body: RestoreBody, response: { 200: RestoreAnswer } },
+      handler: async (request) => {
+        const id = Number((request.params as { id: string }).id);
+        const body = request.body as { source_path?: string; target_path: string; overwrite?: boolean };
+        const ctx = callerContext(request, deps.logger);
+        const snapshotDir = await fs.snapshotRoot(ctx, id);
+        const relative = (body.source_path ?? '/').replace(/^\/+/, '');
+        const source = relative === '' ? snapshotDir : (await fs.resolvePath(ctx, relative, { from: snapshotDir, followFinalSymlink: false })).handle;
+        const { parent, name } = splitParent(body.target_path);
+        const targetDir = (await fs.resolvePath(ctx, parent)).handle;
+        const summary = await fs.restoreFromSnapshot(ctx, { source, targetDir, targetName: name, overwrite: body.overwrite === true });
+        return {
+          id: String(summary.handle.id),
+          path: `${parent === '/' ? '' : parent}/${name}`,
+          files: summary.files,
+          directories: summary.directories,
+          symlinks: summary.symlinks,
+          hard_links: summary.hardLinks,
+          bytes: String(summary.bytes),
+          replaced: summary.replaced,
+          owners_not_kept: summary.ownersNotKept,
+        };
+      },
+    },
+    {
       method: 'GET', url: '/v1/snapshots/:newer/changes-since/:older', privilege: 'SNAPSHOT_READ',
       summary: 'CREATE / MODIFY / DELETE by path between two snapshots of one directory ({newer} may be "live"); cost grows with the changes, not the tree.',
-      schema: { params: DiffParams, querystring: DiffQuery },
+      schema: { params: DiffParams, querystring: DiffQuery, response: { 200: ChangesAnswer } },
       handler: async (request) => {
         const params = request.params as { newer: string; older: string };
         const query = request.query as { after?: string; limit?: number };
@@ -245,7 +321,7 @@ export function snapshotRoutes(deps: SnapshotRouteDependencies): ApiRoute[] {
     {
       method: 'GET', url: '/v1/snapshots/:newer/changes-since/:older/files/:ref', privilege: 'SNAPSHOT_READ',
       summary: 'The changed byte regions of one file ({ref}: a file id, or a URL-encoded path relative to the snapshots\' directory): entries [{type FILE_REGION_DATA|FILE_REGION_HOLE, offset, size}].',
-      schema: { params: FileDiffParams, querystring: DiffQuery },
+      schema: { params: FileDiffParams, querystring: DiffQuery, response: { 200: FileChangesAnswer } },
       handler: async (request) => {
         const params = request.params as { newer: string; older: string; ref: string };
         const query = request.query as { after?: string; limit?: number };

@@ -28,6 +28,18 @@ const InstallBody = strictObject({
   private_key: Type.String({ description: 'PEM private key of the leaf, unencrypted. RSA >= 2048 bits, or ECDSA P-256/P-384.' }),
 });
 
+const CertificateSchema = Type.Object({
+  subject: Type.String(),
+  issuer: Type.String(),
+  san: Type.Array(Type.String()),
+  not_before: Type.String({ description: 'RFC 3339' }),
+  not_after: Type.String({ description: 'RFC 3339' }),
+  fingerprint_sha256: Type.String(),
+  self_signed: Type.Boolean(),
+  chain_length: Type.Integer(),
+  key_type: Type.String(),
+});
+
 /** Every refusal's HTTP answer; complete by type. */
 const TLS_ERROR_STATUS: Record<TlsCertificateErrorCode, { readonly status: number; readonly errorClass: string }> = {
   'too-large': { status: 413, errorClass: 'tls_certificate_too_large_error' },
@@ -49,6 +61,7 @@ export function tlsRoutes(deps: TlsRoutesDeps): ApiRoute[] {
       url: '/v1/security/tls/certificate',
       privilege: 'SECURITY_READ',
       summary: 'The API\'s TLS certificate: subject, issuer, SAN, validity, SHA-256 fingerprint, whether it is self-signed, and the chain length. The key is never shown.',
+      schema: { response: { 200: CertificateSchema } },
       handler: async () => deps.certificates.describe(),
     },
     {
@@ -56,7 +69,7 @@ export function tlsRoutes(deps: TlsRoutesDeps): ApiRoute[] {
       url: '/v1/security/tls/certificate',
       privilege: 'SECURITY_WRITE',
       summary: 'Install a certificate chain (PEM, leaf first) and its private key; checked, stored in the data directory, and applied to new connections at once.',
-      schema: { body: InstallBody },
+      schema: { body: InstallBody, response: { 200: CertificateSchema } },
       handler: async (request) => {
         const body = request.body as Static<typeof InstallBody>;
         try {

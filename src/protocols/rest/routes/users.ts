@@ -4,11 +4,13 @@ import { FsError } from '../../../core/errors.js';
 import { GID_MAX, GROUP_NAME_CHARS_MAX, type LocalGroups } from '../../../identity/local-groups.js';
 import { PASSWORD_BYTES_MAX, UID_MAX, USER_NAME_CHARS_MAX, USERS_PAGE_MAX, type LocalUser, type LocalUsers } from '../../../identity/local-users.js';
 import type { ApiRoute } from '../route.js';
+import { NoContent } from '../schemas.js';
 
 /**
  * Local users: `/v1/users` and `/v1/users/{id}` (`{id}` is a user id or name), and an
  * administrator's password reset. Answers never carry the password hash: each answer is built
- * field by field and its response schema drops anything else.
+ * field by field, and its response schema admits no other field (an answer with one would be a
+ * logged 500, not a leak).
  *
  * Bodies refuse unknown fields through `propertyNames` as well as `additionalProperties: false`:
  * fastify's default ajv option `removeAdditional: true` silently strips unknown fields that only
@@ -70,7 +72,7 @@ export const UserSchema = Type.Object({
   sid: Type.String(),
   primary_gid: Type.Integer(),
   created_at: Type.String({ description: 'RFC 3339' }),
-});
+}, { additionalProperties: false });
 const UserListSchema = Type.Object({ entries: Type.Array(UserSchema), paging: PagingSchema });
 
 export type UserAnswer = Static<typeof UserSchema>;
@@ -183,7 +185,7 @@ export function userRoutes(deps: UserRouteDependencies): ApiRoute[] {
       url: '/v1/users/:id',
       privilege: 'AUTH_WRITE',
       summary: 'Delete a user and its group and role memberships (the built-in admin cannot be deleted).',
-      schema: { params: RefParams },
+      schema: { params: RefParams, response: { 204: NoContent } },
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         const user = await resolveUser(users, (request.params as Static<typeof RefParams>).id);
         await users.deleteUser(user.id);

@@ -1,45 +1,38 @@
-import type { WebUiSettings } from '../../../settings/web-ui-settings.js';
-import { PUBLIC, type ApiRoute } from '../route.js';
-import { setVersionTag, versionedChange } from './settings-http.js';
+import { SessionSettingsSchema, sessionSettings } from '../../../settings/session-settings.js';
+import type { SettingsStore } from '../../../settings/settings-store.js';
+import { WebUiSettingsSchema, webUiSettings } from '../../../settings/web-ui-settings.js';
+import type { ApiRoute } from '../route.js';
+import { singletonRoutes } from './settings-http.js';
 
 /**
- * Web UI settings (login banner, inactivity timeout), and the banner alone without
- * authentication: the login page shows it before anyone signs in.
+ * Security settings of management sessions: the web UI settings (login banner, inactivity timeout)
+ * and the session settings (lifetime). The banner is shown before login by `GET
+ * /v1/session/login` (routes/session.ts), not here: these routes all need SECURITY_*.
  */
 export interface WebUiRoutesDeps {
-  readonly webUi: WebUiSettings;
+  readonly settings: SettingsStore;
 }
 
 export function webUiRoutes(deps: WebUiRoutesDeps): ApiRoute[] {
+  const { settings } = deps;
   return [
-    {
-      method: 'GET',
+    ...singletonRoutes({
+      settings,
+      definition: webUiSettings,
       url: '/v1/web-ui/settings',
-      privilege: 'SECURITY_READ',
-      summary: 'The web UI settings: login banner and inactivity timeout.',
-      handler: async (_request, reply) => {
-        const current = await deps.webUi.get();
-        setVersionTag(reply, current.version);
-        return current.value;
-      },
-    },
-    {
-      method: 'PUT',
-      url: '/v1/web-ui/settings',
-      privilege: 'SECURITY_WRITE',
-      summary: 'Change the web UI settings; the fields given change, the others keep their values.',
-      handler: async (request, reply) => {
-        const next = await versionedChange(request, (options) => deps.webUi.put(request.body, options));
-        setVersionTag(reply, next.version);
-        return next.value;
-      },
-    },
-    {
-      method: 'GET',
-      url: '/v1/web-ui/login-banner',
-      privilege: PUBLIC,
-      summary: 'The login banner, for the login page (no authentication). When enabled, a login must acknowledge it.',
-      handler: async () => deps.webUi.loginBanner(),
-    },
+      read: 'SECURITY_READ',
+      write: 'SECURITY_WRITE',
+      schema: WebUiSettingsSchema,
+      what: 'The web UI settings: login banner and inactivity timeout (a session unused for longer is refused)',
+    }),
+    ...singletonRoutes({
+      settings,
+      definition: sessionSettings,
+      url: '/v1/security/session-settings',
+      read: 'SECURITY_READ',
+      write: 'SECURITY_WRITE',
+      schema: SessionSettingsSchema,
+      what: 'The session settings: how long a session from login lives (default 10 hours)',
+    }),
   ];
 }

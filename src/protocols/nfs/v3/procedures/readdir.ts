@@ -1,9 +1,9 @@
 import type { Attributes } from '../../../../core/file-system.js';
 import { writePostOpAttributes } from '../nfs3-attributes.js';
-import { attributesOrNothing, ok, type Nfs3Procedure } from '../nfs3-procedure.js';
+import { ok, type Nfs3Procedure } from '../nfs3-procedure.js';
 import { DIRECTORY_REPLY_BYTES_MAX, VERIFIER_BYTES } from '../nfs3-types.js';
 import { encodeAttributesFail, failWithAttributes, readFileHandle, type AttributesFail } from './common.js';
-import { baseEntrySize, listDirectory, type Listing } from './directory-listing.js';
+import { baseEntrySize, directoryAttributes, listDirectory, type Listing } from './directory-listing.js';
 
 interface ReaddirArgs {
   readonly object: Uint8Array;
@@ -32,8 +32,10 @@ export const readdirProcedure: Nfs3Procedure<ReaddirArgs, ReaddirOk, AttributesF
   handle: async (call, args) => {
     try {
       const replyBytesMax = Math.min(args.count, DIRECTORY_REPLY_BYTES_MAX);
-      const listing = await listDirectory(call, { cookie: args.cookie, verifier: args.verifier, withAttributes: false }, { replyBytesMax, directoryBytesMax: replyBytesMax, sizeOf: (entry) => baseEntrySize(entry.name) });
-      return ok({ attributes: await attributesOrNothing(call, call.node), verifier: call.services.cookies.verifier, listing });
+      // Read before the listing: see directoryAttributes.
+      const attributes = await directoryAttributes(call);
+      const listing = await listDirectory(call, { cookie: args.cookie, verifier: args.verifier, withAttributes: false, dir: attributes }, { replyBytesMax, directoryBytesMax: replyBytesMax, sizeOf: (entry) => baseEntrySize(entry.name) });
+      return ok({ ...(attributes === undefined ? {} : { attributes }), verifier: call.services.cookies.verifier, listing });
     } catch (error) {
       return failWithAttributes(call, error);
     }
