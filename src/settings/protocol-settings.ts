@@ -41,7 +41,7 @@ export const NfsSettingsSchema = Type.Object(
   {
     enabled: Type.Boolean({ description: 'Serve NFS.', default: false }),
     v3_enabled: Type.Boolean({ description: 'Accept NFSv3 (no encryption, host-based trust).', default: true }),
-    v4_enabled: Type.Boolean({ description: 'Accept NFSv4.1.', default: false }),
+    v4_enabled: Type.Boolean({ description: 'Accept NFSv4.1. Not served by this version yet: must stay false.', default: false }),
     portmap_enabled: Type.Boolean({
       description: 'Also answer PORTMAP v2 (and MOUNT and NFS) on portmap_port, so clients that ask a portmapper find the NFS port. The NFS port itself always answers MOUNT and PORTMAP.',
       default: false,
@@ -110,9 +110,10 @@ export const nfsSettings: SingletonDefinition<NfsSettings> = {
   parse: (input, current) => {
     const next = mergeObject(input, current, 'NFS settings');
     checkSchema(NfsSettingsSchema, next, 'nfs_settings');
-    if (next.enabled && !next.v3_enabled && !next.v4_enabled) {
-      throw new FsError('InvalidArgument', 'nfs_settings: enabling NFS needs v3_enabled or v4_enabled');
-    }
+    // Only NFSv3 is served so far: accepting v4_enabled would promise a version nobody answers,
+    // and enabled without v3_enabled would serve NFSv3 after all.
+    if (next.v4_enabled) throw new FsError('InvalidArgument', 'nfs_settings: v4_enabled: NFSv4.1 is not served by this version of Enclave yet; keep it false');
+    if (next.enabled && !next.v3_enabled) throw new FsError('InvalidArgument', 'nfs_settings: enabling NFS needs v3_enabled (NFSv3 is the version served)');
     return next;
   },
 };

@@ -63,7 +63,9 @@ describe('settings store', () => {
     await refusal(store.put(s3Settings, { virtual_host_domains: ['a.example', 'a.example'] }), 'InvalidArgument', /virtual_host_domains must not have duplicate items/);
     await refusal(store.put(s3Settings, { virtual_host_domains: Array.from({ length: 17 }, (_, index) => `s${index}.example`) }), 'InvalidArgument', /virtual_host_domains must not have more than 16 items/);
     await refusal(store.put(s3Settings, { virtual_host_domains: [`${'a'.repeat(60)}.${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(60)}.${'e'.repeat(60)}.example`] }), 'InvalidArgument', /virtual_host_domains\.0 must not have more than 253 characters/);
-    await refusal(store.put(nfsSettings, { enabled: true, v3_enabled: false, v4_enabled: false }), 'InvalidArgument', /needs v3_enabled or v4_enabled/);
+    await refusal(store.put(nfsSettings, { enabled: true, v3_enabled: false, v4_enabled: false }), 'InvalidArgument', /needs v3_enabled/);
+    await refusal(store.put(nfsSettings, { enabled: true, v3_enabled: false, v4_enabled: true }), 'InvalidArgument', /NFSv4.1 is not served/);
+    await refusal(store.put(nfsSettings, { v4_enabled: true }), 'InvalidArgument', /NFSv4.1 is not served/);
     await refusal(store.put(smbSettings, { min_protocol: 'SMB1' }), 'InvalidArgument', /min_protocol must be one of "SMB2_02"/);
     await refusal(store.put(smbSettings, { min_protocol: 'SMB2_10' }), 'InvalidArgument', /encryption_required needs min_protocol SMB3_00/);
     await refusal(store.put(ftpSettings, { require_tls: null }), 'InvalidArgument', /require_tls must be boolean/);
