@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { GetObjectCommand, PutObjectCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteBucketPolicyCommand, GetObjectCommand, PutBucketPolicyCommand, PutObjectCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { defaultConfig } from '../src/config/config-schema.js';
 import { createLogger } from '../src/ops/logger.js';
@@ -84,5 +84,24 @@ describe('S3 requests are audited', () => {
     assert.deepEqual(read?.details, { bucket: 'ledger', offset: 100, size: 200 });
     assert.equal(tagging?.file_id, write?.file_id);
     assert.deepEqual(tagging?.details, { bucket: 'ledger', before: { tags: [] }, after: { tags: [{ key: 'class', value: 'secret-ish' }] } });
+  });
+
+  it('a bucket policy change records the policy before and after', async () => {
+    const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::ledger/public/*' }] });
+    await client.send(new PutBucketPolicyCommand({ Bucket: 'ledger', Policy: policy }));
+    await client.send(new DeleteBucketPolicyCommand({ Bucket: 'ledger' }));
+    type Event = { operation: string; details?: Record<string, unknown> };
+    let events: Event[] = [];
+    for (let attempt = 0; attempt < 50 && events.length < 2; attempt++) {
+      events = (await api('GET', '/v1/audit/events?protocol=s3&operation=s3_set_bucket_settings&limit=100')).json().events;
+      if (events.length < 2) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.deepEqual(
+      events.map((event) => event.details),
+      [
+        { bucket: 'ledger', before: { policy: null }, after: { policy } },
+        { bucket: 'ledger', before: { policy }, after: { policy: null } },
+      ],
+    );
   });
 });

@@ -37,7 +37,9 @@ const port = Number(process.env.BENCH_S3_PORT ?? 29100);
 const envFile = process.env.BENCH_S3_ENV ?? '/tmp/perf-suite/enclave-s3.env';
 const dataDir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'enclave-s3-bench-'));
 const logger = createLogger({ level: 'warn' });
-const server = await serve({ config: { ...defaultConfig(), dataDir, apiPort: 0 }, logger, environment: { ENCLAVE_ADMIN_PASSWORD: 'Correct-Horse-Battery-Staple-9' }, stdout: new Writable({ write: (_c, _e, cb) => cb() }) });
+// BENCH_WRITE_CACHE_BYTES sets write_cache_bytes (0: no write cache), for side-by-side runs.
+const writeCache = process.env.BENCH_WRITE_CACHE_BYTES === undefined ? {} : { writeCacheBytes: Number(process.env.BENCH_WRITE_CACHE_BYTES) };
+const server = await serve({ config: { ...defaultConfig(), ...writeCache, dataDir, apiPort: 0 }, logger, environment: { ENCLAVE_ADMIN_PASSWORD: 'Correct-Horse-Battery-Staple-9' }, stdout: new Writable({ write: (_c, _e, cb) => cb() }) });
 const { instance } = server;
 const secure = process.env.BENCH_S3_SECURE !== '0';
 const tlsDir = process.env.BENCH_S3_TLS_DIR;

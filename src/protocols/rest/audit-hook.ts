@@ -230,7 +230,7 @@ export function auditApi(app: ApiApp, auditor: Auditor): void {
     const operation = operationOf(request.method, url, request.body);
     if (operation === undefined) return;
     const caller = callerIfAny(request);
-    const body = request.body as { username?: unknown; name?: unknown } | undefined;
+    const body = request.body as { username?: unknown; name?: unknown; target_path?: unknown } | undefined;
     const user: AuditUser =
       caller !== undefined
         ? { name: caller.name, id: caller.userId, uid: caller.principal.uid, ...(caller.principal.sid === undefined ? {} : { sid: caller.principal.sid }) }
@@ -275,6 +275,8 @@ export function auditApi(app: ApiApp, auditor: Auditor): void {
       status: ok ? 'ok' : (errorClasses.get(request) ?? `http_${reply.statusCode}`),
       ...(fileId === undefined ? {} : { fileId }),
       ...(path === undefined ? {} : { path: path.slice(0, PATH_LENGTH_MAX) }),
+      // Where a request wrote, when its body names it (a snapshot restore's target).
+      ...(typeof body?.target_path === 'string' ? { targetPath: body.target_path.slice(0, PATH_LENGTH_MAX) } : {}),
       ...(Object.keys(details).length === 0 ? {} : { details }),
     });
   });

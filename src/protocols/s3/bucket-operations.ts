@@ -3,6 +3,7 @@ import { FsError } from '../../core/errors.js';
 import { checkAclHeaders } from './acl.js';
 import { STAGING_DIR } from './multipart.js';
 import { POLICY_BYTES_MAX, compilePolicy } from './policy.js';
+import { noteAuditedObject } from './s3-audit.js';
 import { bucketRoot, bucketRootAttributes, ensureDirectory, isValidBucketName } from './buckets.js';
 import type { BucketRequest, S3Request, S3Services } from './context.js';
 import { S3Error } from './errors.js';
@@ -123,12 +124,14 @@ export async function putBucketPolicy(services: S3Services, s3: BucketRequest): 
   await requireRootOwner(services, s3);
   const text = (await readSmallBody(s3, POLICY_BYTES_MAX)).toString('utf8');
   compilePolicy(text, s3.bucket.name);
+  noteAuditedObject(s3.response, { before: { policy: s3.bucket.policy ?? null }, after: { policy: text } });
   await services.buckets.setPolicy(s3.bucket.name, text);
   sendEmpty(s3.response, 204);
 }
 
 export async function deleteBucketPolicy(services: S3Services, s3: BucketRequest): Promise<void> {
   await requireRootOwner(services, s3);
+  noteAuditedObject(s3.response, { before: { policy: s3.bucket.policy ?? null }, after: { policy: null } });
   await services.buckets.setPolicy(s3.bucket.name, undefined);
   sendEmpty(s3.response, 204);
 }

@@ -60,7 +60,7 @@ function bodyBytes(request: IncomingMessage): number | undefined {
  * The audit event's fields for a finished S3 request (issue 7 item 1): the path, the file id, and
  * for data the offset and size (a ranged GET: where its Content-Range starts and how many bytes it
  * answered; a PUT or UploadPart: offset 0 of the object or part, the body's length, and the part
- * number); for a metadata change (tagging) the changed fields before and after.
+ * number); for a metadata change (tagging, a bucket policy) the changed fields before and after.
  */
 export function s3AuditFields(input: { operation: string; status: string; bucket?: string; key?: string; query?: ReadonlyMap<string, string>; request: IncomingMessage; response: ServerResponse }): EventFields {
   const { operation, bucket, key, request, response } = input;
@@ -77,7 +77,7 @@ export function s3AuditFields(input: { operation: string; status: string; bucket
     if (size !== undefined) details.size = size;
     const part = input.query?.get('partNumber');
     if (part !== undefined) details.part_number = numberOf(part) ?? part;
-  } else if (operation === 'fs_write_metadata' && object !== undefined && 'before' in object) {
+  } else if ((operation === 'fs_write_metadata' || operation === 's3_set_bucket_settings') && object !== undefined && 'before' in object) {
     Object.assign(details, changedFields(object.before, ok ? object.after : object.before));
   } else if (operation === 'fs_write_metadata' && input.query?.has('acl') === true && ok) {
     // PutObjectAcl is accepted only when it changes nothing (owner FULL_CONTROL; acl.ts).

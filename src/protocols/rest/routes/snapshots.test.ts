@@ -162,7 +162,7 @@ describe('snapshot routes: restore', () => {
     assert.equal(new TextDecoder().decode((await fx.fs.read(fx.root, notes.handle, { offset: 0, length: 10 })).data), 'notes');
     assert.equal(notes.attributes.uid, 1000, 'the caller may not give files to root: they are the caller\'s');
     const events = await eventsOf(audit, 'snapshots_restore', 2);
-    assert.deepEqual(events.map((event) => [event.status, event.user.name]), [['ok', 'restorer'], ['ok', 'restorer']]);
+    assert.deepEqual(events.map((event) => [event.status, event.user.name, event.targetPath]), [['ok', 'restorer', '/home/sub'], ['ok', 'restorer', '/home/projects']]);
   });
 
   it('refuses an existing target without overwrite (409), replaces with it, and checks ACLs and privileges', async () => {
