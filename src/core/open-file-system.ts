@@ -94,6 +94,8 @@ async function initialise(engine: Engine): Promise<void> {
     if (format !== undefined) {
       const version = decodeJson<number>(format);
       if (version > FORMAT_VERSION) throw new Error(`the metadata was written by a newer Enclave (format ${version}; this one reads ${FORMAT_VERSION})`);
+      // Older formats read as they are; new writes may use the newer encodings (records.ts).
+      if (version < FORMAT_VERSION) tx.put(metaKey('formatVersion'), encodeJson(FORMAT_VERSION));
       return;
     }
     const now = engine.clock.nowNs().toString();

@@ -1,6 +1,7 @@
 import { key, KeyReader, prefixEnd } from '../storage/metadata/tuple.js';
 import type { Ace } from './acl/acl.js';
 import type { NodeType } from './file-system.js';
+import { COMPACT_DIRENT_TAG, COMPACT_INODE_TAG, decodeDirent, decodeInode, encodeDirent, encodeInode } from './compact-records.js';
 
 /**
  * Core's record layouts in the MetadataStore (keyspace bytes 0x01-0x1f, keyspaces.ts).
@@ -32,7 +33,12 @@ export const RecordType = {
 export const ROOT_ID = 1;
 /** Epoch 0 is "before anything"; the live tree starts at epoch 1. */
 export const FIRST_EPOCH = 1;
-export const FORMAT_VERSION = 1;
+/**
+ * 2: inodes and directory entries may be stored in their compact forms (compact-records.ts). This
+ * version reads format 1 as it is and marks it 2 on open, so an older Enclave refuses the store
+ * rather than failing on a record it cannot decode.
+ */
+export const FORMAT_VERSION = 2;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -41,8 +47,18 @@ export function encodeJson(value: unknown): Uint8Array {
   return encoder.encode(JSON.stringify(value));
 }
 
+/** Decodes a stored value: JSON, or an inode or directory entry in compact form (compact-records.ts). */
 export function decodeJson<T>(bytes: Uint8Array): T {
+  if (bytes[0] === COMPACT_INODE_TAG) return decodeInode(bytes) as T;
+  if (bytes[0] === COMPACT_DIRENT_TAG) return decodeDirent(bytes) as T;
   return JSON.parse(decoder.decode(bytes)) as T;
+}
+
+/** The stored form of a versioned record's value: inodes and entries compact when they fit, the rest JSON. */
+export function encodeRecord(recordKey: Uint8Array, value: unknown): Uint8Array {
+  if (recordKey[0] === RecordType.inode) return encodeInode(value as InodeRecord) ?? encodeJson(value);
+  if (recordKey[0] === RecordType.dirent) return encodeDirent(value as DirentRecord) ?? encodeJson(value);
+  return encodeJson(value);
 }
 
 // ---- meta: counters and instance-wide values

@@ -210,8 +210,10 @@ export class WriteScope extends ReadScope implements VersionWriter {
         if (pending.current !== undefined) await endVersion(writer, pending.current);
         this.cache?.set(id, undefined);
       } else {
-        await writeVersion(writer, (born) => inodeKey(id, born), pending.current, pending.record);
-        this.cache?.set(id, { key: inodeKey(id, this.epoch), bornEpoch: this.epoch, record: pending.record });
+        // writeVersion writes at this scope's epoch, so the key is built once for it and the cache.
+        const key = inodeKey(id, this.epoch);
+        await writeVersion(writer, () => key, pending.current, pending.record);
+        this.cache?.set(id, { key, bornEpoch: this.epoch, record: pending.record });
       }
     }
     this.pending.clear();

@@ -1,6 +1,6 @@
 import type { Entry, ReadTransaction, WriteTransaction } from '../storage/metadata/metadata-store.js';
 import { key } from '../storage/metadata/tuple.js';
-import { decodeJson, encodeJson, prefixEnd } from './records.js';
+import { decodeJson, encodeRecord, prefixEnd } from './records.js';
 
 /**
  * Reading and writing versioned records (records.ts). A version is alive at epoch E when it was
@@ -87,10 +87,10 @@ export async function writeVersion<T extends Mortal>(
   record: T,
 ): Promise<'replaced' | 'kept' | 'new'> {
   const { tx, epoch } = writer;
-  const fresh = { ...record };
-  delete fresh.diedEpoch;
+  // A new version is alive: no died epoch is stored (both encodings leave out undefined fields).
+  const fresh = record.diedEpoch === undefined ? record : { ...record, diedEpoch: undefined };
   const key = makeKey(epoch);
-  tx.put(key, encodeJson(fresh));
+  tx.put(key, encodeRecord(key, fresh));
   if (current === undefined) {
     writer.changed?.(recordPrefixOf(key));
     return 'new';
@@ -98,7 +98,7 @@ export async function writeVersion<T extends Mortal>(
   if (current.bornEpoch === epoch) return 'replaced';
   writer.changed?.(recordPrefixOf(key));
   if (writer.retains !== undefined && (await writer.retains(current.key, current.bornEpoch))) {
-    tx.put(current.key, encodeJson({ ...current.record, diedEpoch: epoch }));
+    tx.put(current.key, encodeRecord(current.key, { ...current.record, diedEpoch: epoch }));
     return 'kept';
   }
   tx.delete(current.key);
@@ -110,7 +110,7 @@ export async function endVersion<T extends Mortal>(writer: VersionWriter, curren
   const { tx, epoch } = writer;
   if (current.bornEpoch !== epoch) writer.changed?.(recordPrefixOf(current.key));
   if (current.bornEpoch !== epoch && writer.retains !== undefined && (await writer.retains(current.key, current.bornEpoch))) {
-    tx.put(current.key, encodeJson({ ...current.record, diedEpoch: epoch }));
+    tx.put(current.key, encodeRecord(current.key, { ...current.record, diedEpoch: epoch }));
     return 'kept';
   }
   tx.delete(current.key);

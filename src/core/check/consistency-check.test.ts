@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { changeByRecordKey, chunkRefKey, encodeJson, inodeKey, ROOT_ID, segmentPrefix, snapshotKey, type InodeRecord } from '../records.js';
+import { changeByRecordKey, chunkRefKey, decodeJson, encodeJson, inodeKey, ROOT_ID, segmentPrefix, snapshotKey, type InodeRecord } from '../records.js';
 import { allChunkIds, openCoreFixture } from '../testing/core-fixture.test-support.js';
 import { checkConsistency } from './consistency-check.js';
 
@@ -28,7 +28,7 @@ describe('consistency check', () => {
   it('reports a wrong aggregate, a wrong reference count and a missing chunk', async () => {
     const fx = await populated();
     await fx.metadata.write(async (tx) => {
-      const rootRecord: InodeRecord = JSON.parse(Buffer.from((await tx.get(inodeKey(ROOT_ID, 1))) as Uint8Array).toString());
+      const rootRecord = decodeJson<InodeRecord>((await tx.get(inodeKey(ROOT_ID, 1))) as Uint8Array);
       tx.put(inodeKey(ROOT_ID, 1), encodeJson({ ...rootRecord, aggregate: { ...rootRecord.aggregate, bytes: 1 } }));
     });
     const [chunkId] = await allChunkIds(fx.chunks);

@@ -1,6 +1,6 @@
 import { inheritAcl } from '../acl/inherit.js';
 import { aclFromMode, modeFromAcl, SPECIAL_MODE_BITS } from '../acl/mode.js';
-import { Right } from '../acl/acl.js';
+import { Right, type Ace, type Acl } from '../acl/acl.js';
 import { rightsToCreate } from '../acl/rights.js';
 import type { OpContext } from '../context.js';
 import { FsError } from '../errors.js';
@@ -76,14 +76,14 @@ export function newRecord(engine: Engine, scope: WriteScope, ctx: OpContext, inp
   const { dir, dirId, name, spec, mode } = input;
   const isDirectory = spec.type === 'directory';
   const inherited = spec.type === 'symlink' ? undefined : inheritAcl(aclOf(dir), isDirectory);
-  const acl = inherited ?? aclFromMode(mode & 0o777, isDirectory);
+  const fromMode = inherited === undefined ? madeFromMode(mode & 0o777, spec.type) : undefined;
   // setgid on a directory: new nodes take the directory's group, and subdirectories keep setgid.
   const setgidDir = (dir.mode & 0o2000) !== 0;
   const gid = spec.gid ?? (setgidDir ? dir.gid : ctx.principal.gids[0] ?? ctx.principal.uid);
   let special = mode & SPECIAL_MODE_BITS;
   if (isDirectory && setgidDir) special |= 0o2000;
   const now = scope.nowNs.toString();
-  const permissionBits = spec.type === 'symlink' ? 0o777 : modeFromAcl(acl, isDirectory);
+  const permissionBits = fromMode?.permissionBits ?? modeFromAcl(inherited as Acl, isDirectory);
   return {
     type: spec.type,
     generation: engine.newGeneration(),
@@ -102,10 +102,35 @@ export function newRecord(engine: Engine, scope: WriteScope, ctx: OpContext, inp
     changeId: 1,
     parentId: dirId,
     name,
-    acl: storedAcl(acl, permissionBits, isDirectory),
+    acl: fromMode === undefined ? storedAcl(inherited as Acl, permissionBits, isDirectory) : fromMode.stored && [...fromMode.stored],
     symlinkTarget: spec.symlinkTarget,
     aggregate: isDirectory ? { ...EMPTY_AGGREGATE } : undefined,
   };
+}
+
+interface MadeFromMode {
+  readonly permissionBits: number;
+  /** The `acl` field to store (undefined for nearly every mode); copied before it is stored. */
+  readonly stored: readonly Ace[] | undefined;
+}
+
+const madeFromModeMemo = new Map<string, MadeFromMode>();
+
+/**
+ * What a node with nothing inheritable gets from its create mode: its permission bits and the ACL
+ * field to store, memoised per mode and type (512 x 3), since every such create asks the same.
+ */
+function madeFromMode(modeBits: number, type: NodeType): MadeFromMode {
+  const memoKey = `${type}:${modeBits}`;
+  let made = madeFromModeMemo.get(memoKey);
+  if (made === undefined) {
+    const isDirectory = type === 'directory';
+    const acl = aclFromMode(modeBits, isDirectory);
+    const permissionBits = type === 'symlink' ? 0o777 : modeFromAcl(acl, isDirectory);
+    made = { permissionBits, stored: storedAcl(acl, permissionBits, isDirectory) };
+    madeFromModeMemo.set(memoKey, made);
+  }
+  return made;
 }
 
 /** A new hard link `name` in `dirHandle` to the non-directory `target`. */

@@ -120,6 +120,17 @@ function describeBasics(fresh: Fresh): void {
       assert.ok(value instanceof Uint8Array);
       assert.equal(value.length, 0);
     });
+
+    it('keys and values that are views into larger buffers store exactly their own bytes', async () => {
+      const store = await fresh();
+      const backing = text('xxkeyyyvaluezz');
+      const key = backing.subarray(2, 5);
+      await store.write(async (tx) => tx.put(key, backing.subarray(7, 12)));
+      assert.equal(hex(await store.read((tx) => tx.get(text('key')))), hex(text('value')));
+      assert.deepEqual((await store.read((tx) => tx.scan({ start: key, end: text('kez'), limit: 10 }))).map((entry) => hex(entry.key)), [hex(text('key'))]);
+      await store.write(async (tx) => tx.delete(backing.subarray(2, 5)));
+      assert.equal(await store.read((tx) => tx.get(text('key'))), undefined);
+    });
   });
 }
 

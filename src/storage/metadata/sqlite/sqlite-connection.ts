@@ -97,9 +97,9 @@ const WAL_AUTOCHECKPOINT_PAGES = 8_000;
 
 /** The statements of one connection, prepared once. */
 export class Statements {
-  readonly get: Database.Statement<[Buffer], Buffer>;
-  readonly scanForward: Database.Statement<[Buffer, Buffer, number], [Buffer, Buffer]>;
-  readonly scanReverse: Database.Statement<[Buffer, Buffer, number], [Buffer, Buffer]>;
+  readonly get: Database.Statement<[Uint8Array], Buffer>;
+  readonly scanForward: Database.Statement<[Uint8Array, Uint8Array, number], [Buffer, Buffer]>;
+  readonly scanReverse: Database.Statement<[Uint8Array, Uint8Array, number], [Buffer, Buffer]>;
   readonly begin: Database.Statement<[]>;
   readonly commit: Database.Statement<[]>;
   readonly rollback: Database.Statement<[]>;
@@ -108,11 +108,11 @@ export class Statements {
 
   constructor(readonly connection: Connection, options: { readonly: boolean }) {
     const { get, forward, reverse, begin } = guard('preparing statements', () => ({
-      get: connection.prepare<[Buffer], Buffer>('SELECT value FROM kv WHERE key = ?').pluck(),
-      forward: connection.prepare<[Buffer, Buffer, number], [Buffer, Buffer]>(
+      get: connection.prepare<[Uint8Array], Buffer>('SELECT value FROM kv WHERE key = ?').pluck(),
+      forward: connection.prepare<[Uint8Array, Uint8Array, number], [Buffer, Buffer]>(
         'SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ?',
       ).raw(),
-      reverse: connection.prepare<[Buffer, Buffer, number], [Buffer, Buffer]>(
+      reverse: connection.prepare<[Uint8Array, Uint8Array, number], [Buffer, Buffer]>(
         'SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key DESC LIMIT ?',
       ).raw(),
       // A writer takes the write lock at once; a reader's first read (made at once) fixes its snapshot.
@@ -130,8 +130,8 @@ export class Statements {
 
 /** The writer's extra statements. */
 export class WriterStatements extends Statements {
-  readonly put: Database.Statement<[Buffer, Buffer]>;
-  readonly delete: Database.Statement<[Buffer]>;
+  readonly put: Database.Statement<[Uint8Array, Uint8Array]>;
+  readonly delete: Database.Statement<[Uint8Array]>;
   readonly savepoint: Database.Statement<[]>;
   readonly release: Database.Statement<[]>;
   readonly rollbackToSavepoint: Database.Statement<[]>;
@@ -146,11 +146,6 @@ export class WriterStatements extends Statements {
     this.release = prepare('RELEASE transaction_savepoint');
     this.rollbackToSavepoint = prepare('ROLLBACK TO transaction_savepoint');
   }
-}
-
-/** A Buffer view over the caller's bytes, for binding: SQLite copies bound blobs itself. */
-export function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** A plain Uint8Array the caller owns, from a Buffer SQLite returned (copied if it shares memory). */

@@ -1,11 +1,13 @@
 /**
  * Transaction handles over one SQLite connection. A write transaction executes its puts and
- * deletes at once inside its savepoint, so its own reads see them through SQLite itself.
+ * deletes at once inside its savepoint, so its own reads see them through SQLite itself. Keys and
+ * values are bound as the caller's Uint8Arrays (better-sqlite3 binds any byte view, offset
+ * included, and SQLite copies bound blobs), with no Buffer made for each.
  */
 import { checkKey, checkScanOptions, checkValue } from '../limits.js';
 import { MetadataStoreError, type Entry, type Key, type ReadTransaction, type ScanOptions, type Value, type WriteTransaction } from '../metadata-store.js';
 import { compareKeys } from '../tuple.js';
-import { asBuffer, fromBuffer, guard, type Statements, type WriterStatements } from './sqlite-connection.js';
+import { fromBuffer, guard, type Statements, type WriterStatements } from './sqlite-connection.js';
 
 export class SqliteReadTransaction implements ReadTransaction {
   private finished = false;
@@ -23,7 +25,7 @@ export class SqliteReadTransaction implements ReadTransaction {
   async get(key: Key): Promise<Value | undefined> {
     this.checkOpen();
     checkKey(key);
-    const value = guard('get', () => this.statements.get.get(asBuffer(key)));
+    const value = guard('get', () => this.statements.get.get(key));
     return value === undefined ? undefined : fromBuffer(value);
   }
 
@@ -34,10 +36,10 @@ export class SqliteReadTransaction implements ReadTransaction {
     const statement = options.reverse === true ? this.statements.scanReverse : this.statements.scanForward;
     if (options.limit === 1) {
       // One row (every versioned point read): get() skips building a result array.
-      const row = guard('scan', () => statement.get(asBuffer(options.start), asBuffer(options.end), 1));
+      const row = guard('scan', () => statement.get(options.start, options.end, 1));
       return row === undefined ? [] : [{ key: fromBuffer(row[0]), value: fromBuffer(row[1]) }];
     }
-    const rows = guard('scan', () => statement.all(asBuffer(options.start), asBuffer(options.end), options.limit));
+    const rows = guard('scan', () => statement.all(options.start, options.end, options.limit));
     return rows.map(([key, value]) => ({ key: fromBuffer(key), value: fromBuffer(value) }));
   }
 
@@ -68,14 +70,14 @@ export class SqliteWriteTransaction extends SqliteReadTransaction implements Wri
     this.checkOpen();
     checkKey(key);
     checkValue(value);
-    guard('put', () => this.writer.put.run(asBuffer(key), asBuffer(value)));
+    guard('put', () => this.writer.put.run(key, value));
     this.written.push(Uint8Array.prototype.slice.call(key));
   }
 
   delete(key: Key): void {
     this.checkOpen();
     checkKey(key);
-    guard('delete', () => this.writer.delete.run(asBuffer(key)));
+    guard('delete', () => this.writer.delete.run(key));
     this.written.push(Uint8Array.prototype.slice.call(key));
   }
 }
