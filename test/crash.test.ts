@@ -56,58 +56,62 @@ function expectedState(lines: string[]): { files: Map<string, Expected>; inFligh
 }
 
 describe('crash safety', () => {
-  it('keeps every acknowledged operation and a consistent store after SIGKILL during a write load', { timeout: 240_000 }, async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'enclave-crash-'));
-    try {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'crash-writer.ts'), dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const lines: string[] = [];
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-      let acks = 0;
-      for await (const line of createInterface({ input: child.stdout })) {
-        lines.push(line);
-        if (line.startsWith('ACK') && ++acks === ACKS_BEFORE_KILL) child.kill('SIGKILL');
-      }
-      assert.equal(await exited, 'SIGKILL', `the writer died on its own: ${stderr}`);
-
-      const { files, inFlight } = expectedState(lines);
-      const logger = pino({ level: 'silent' });
-      const instance = await openInstance({ ...defaultConfig(), dataDir, gcGraceSeconds: 0 }, logger, { environment: {}, stdout: process.stderr });
+  // Without and with the write cache (decision 0006): with it, acknowledged chunks may be only in
+  // its segments when the process dies, and come back by replay.
+  for (const writeCacheBytes of [0, 16 * 1_048_576]) {
+    it(`keeps every acknowledged operation and a consistent store after SIGKILL during a write load (write cache ${writeCacheBytes === 0 ? 'off' : 'on'})`, { timeout: 240_000 }, async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'enclave-crash-'));
       try {
-        const fs = instance.fileSystem;
-        const ctx = systemContext(logger);
-        let checked = 0;
-        for (const [id, expected] of files) {
-          const [worker, currentName] = id.split('/') as [string, string];
-          if (inFlight.has(`${worker}/${expected.name}`) || inFlight.has(id)) continue;
-          const found = await fs.resolvePath(ctx, `/w${worker}/${currentName}`).catch((error: unknown) => {
-            if (isFsError(error, 'NotFound')) return undefined;
-            throw error;
-          });
-          if (expected.removed) {
-            assert.equal(found, undefined, `${id} was removed and acknowledged`);
-            continue;
-          }
-          assert.ok(found !== undefined, `${id} was acknowledged but is missing`);
-          const { data } = await fs.read(ctx, found.handle, { offset: 0, length: expected.size + 1 });
-          assert.equal(sha(data), sha(contentFor(expected.name, expected.version, expected.size)), `${id} has the acknowledged content`);
-          checked++;
+        const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'crash-writer.ts'), dataDir, String(writeCacheBytes)], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const lines: string[] = [];
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+        });
+        const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+        let acks = 0;
+        for await (const line of createInterface({ input: child.stdout })) {
+          lines.push(line);
+          if (line.startsWith('ACK') && ++acks === ACKS_BEFORE_KILL) child.kill('SIGKILL');
         }
-        assert.ok(checked >= ACKS_BEFORE_KILL / 4, `checked ${checked} files`);
-        const before = await checkConsistency(instance.metadata, instance.chunkStore);
-        assert.deepEqual(before.problems, []);
-        await fs.maintenance.collectGarbage();
-        const after = await checkConsistency(instance.metadata, instance.chunkStore);
-        assert.deepEqual(after.problems, []);
-        assert.equal(after.unreferencedChunks, 0, 'chunks of unacknowledged writes are collected');
+        assert.equal(await exited, 'SIGKILL', `the writer died on its own: ${stderr}`);
+
+        const { files, inFlight } = expectedState(lines);
+        const logger = pino({ level: 'silent' });
+        const instance = await openInstance({ ...defaultConfig(), dataDir, gcGraceSeconds: 0, writeCacheBytes }, logger, { environment: {}, stdout: process.stderr });
+        try {
+          const fs = instance.fileSystem;
+          const ctx = systemContext(logger);
+          let checked = 0;
+          for (const [id, expected] of files) {
+            const [worker, currentName] = id.split('/') as [string, string];
+            if (inFlight.has(`${worker}/${expected.name}`) || inFlight.has(id)) continue;
+            const found = await fs.resolvePath(ctx, `/w${worker}/${currentName}`).catch((error: unknown) => {
+              if (isFsError(error, 'NotFound')) return undefined;
+              throw error;
+            });
+            if (expected.removed) {
+              assert.equal(found, undefined, `${id} was removed and acknowledged`);
+              continue;
+            }
+            assert.ok(found !== undefined, `${id} was acknowledged but is missing`);
+            const { data } = await fs.read(ctx, found.handle, { offset: 0, length: expected.size + 1 });
+            assert.equal(sha(data), sha(contentFor(expected.name, expected.version, expected.size)), `${id} has the acknowledged content`);
+            checked++;
+          }
+          assert.ok(checked >= ACKS_BEFORE_KILL / 4, `checked ${checked} files`);
+          const before = await checkConsistency(instance.metadata, instance.chunkStore);
+          assert.deepEqual(before.problems, []);
+          await fs.maintenance.collectGarbage();
+          const after = await checkConsistency(instance.metadata, instance.chunkStore);
+          assert.deepEqual(after.problems, []);
+          assert.equal(after.unreferencedChunks, 0, 'chunks of unacknowledged writes are collected');
+        } finally {
+          await instance.close();
+        }
       } finally {
-        await instance.close();
+        rmSync(dataDir, { recursive: true, force: true });
       }
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-  });
+    });
+  }
 });

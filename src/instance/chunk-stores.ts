@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Keyring } from '../keys/keyring.js';
 import type { ChunkStore } from '../storage/chunks/chunk-store.js';
@@ -20,6 +21,15 @@ export function writeCacheGeometry(bytes: number): { segmentBytes: number; segme
   return { segmentBytes, segmentCount: Math.max(2, Math.floor(bytes / segmentBytes)) };
 }
 
+async function hasSegments(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).some((name) => name.startsWith('segment-'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
 /**
  * The chunk stack the server runs on: encryption over the write cache over the local chunk folder
  * (DESIGN.md). `writeCacheBytes` 0 leaves the cache out. `readOnly` (offline fsck) serves what a
@@ -35,14 +45,17 @@ export async function openChunkStore(options: {
   const local = await LocalChunkStore.open({ root: options.folders.chunksDir, logger: options.logger.child({ component: 'chunks' }) });
   let inner: ChunkStore = local;
   try {
-    // A read-only open always looks at the cache: a server with a cache may have left chunks there.
-    if (options.writeCacheBytes > 0 || options.readOnly === true) {
+    // With the cache off, a cache left by an earlier run with it on is still opened: what it
+    // holds is acknowledged data, replayed into the folder; every new put goes to the folder.
+    const leftBehind = options.writeCacheBytes === 0 && (await hasSegments(options.folders.writeCacheDir));
+    if (options.writeCacheBytes > 0 || options.readOnly === true || leftBehind) {
       inner = await WriteCacheChunkStore.open({
         dir: options.folders.writeCacheDir,
         tier: local,
         ...writeCacheGeometry(Math.max(options.writeCacheBytes, 2 * SEGMENT_BYTES_MIN)),
         logger: options.logger.child({ component: 'write-cache' }),
         ...(options.readOnly === true ? { readOnly: true } : {}),
+        ...(options.writeCacheBytes === 0 ? { cachedPutsMax: 0 } : {}),
       });
     }
   } catch (error) {

@@ -26,7 +26,21 @@ chunkStoreContract('write cache over local (256 KiB segments)', async () => {
     tier: await LocalChunkStore.open({ root: join(root, 'chunks') }),
     segmentBytes: 256 * KIB,
     segmentCount: 3,
+    cachedPutsMax: 1_000,
   });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+});
+
+/** The defaults: concurrent puts beyond a few go straight to the tier, mixed with cached ones. */
+chunkStoreContract('write cache over local (default put routing)', async () => {
+  const root = await temporaryRoot();
+  const store = await WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier: await LocalChunkStore.open({ root: join(root, 'chunks') }), segmentBytes: 1024 * KIB, segmentCount: 2 });
   return {
     store,
     cleanup: async () => {
@@ -93,7 +107,8 @@ async function withRoot(test: (root: string) => Promise<void>): Promise<void> {
 }
 
 async function openCache(root: string, tier: ChunkStore, segmentBytes = 64 * KIB, segmentCount = 3): Promise<WriteCacheChunkStore> {
-  return WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier, segmentBytes, segmentCount });
+  // Every put through the cache, however many run at once (one test checks cachedPutsMax).
+  return WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier, segmentBytes, segmentCount, cachedPutsMax: 1_000 });
 }
 
 describe('WriteCacheChunkStore', () => {
@@ -219,7 +234,7 @@ describe('WriteCacheChunkStore', () => {
     await withRoot(async (root) => {
       const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
       const tier = new GatedTier(local);
-      const cache = await openCache(root, tier, 32 * KIB, 2);
+      const cache = await WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier, segmentBytes: 32 * KIB, segmentCount: 2, cachedPutsMax: 100 });
       const ids = Array.from({ length: 12 }, (_, index) => newChunkId(Date.now() + index));
       let acknowledged = 0;
       const puts = ids.map((id) => cache.put(id, randomBytes(10_000)).then(() => (acknowledged += 1)));
@@ -230,6 +245,25 @@ describe('WriteCacheChunkStore', () => {
       await Promise.all(puts);
       await cache.drain();
       for (const id of ids) assert.equal((await local.get(id)).byteLength, 10_000);
+      await cache.close();
+    });
+  });
+
+  it('puts beyond cachedPutsMax in flight go straight to the tier', async () => {
+    await withRoot(async (root) => {
+      const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      const tier = new GatedTier(local);
+      const cache = await WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier, segmentBytes: 256 * KIB, segmentCount: 2, cachedPutsMax: 2 });
+      let acknowledged = 0;
+      const puts = Array.from({ length: 5 }, (_, index) => cache.put(newChunkId(Date.now() + index), randomBytes(1_000)).then(() => (acknowledged += 1)));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The first two went through the cache; the other three wait for the (closed) tier.
+      assert.equal(acknowledged, 2);
+      assert.equal(cache.stats().backlogChunks, 2);
+      tier.release();
+      await Promise.all(puts);
+      await cache.drain();
+      assert.equal(tier.puts, 5);
       await cache.close();
     });
   });

@@ -29,6 +29,14 @@ export interface WriteCacheOptions {
   /** Chunks copied to the tier at once. */
   readonly migrationConcurrency?: number;
   /**
+   * Puts in flight beyond this many go straight to the tier. The cache pays off when few puts
+   * wait, each for its own journal commit in the tier; many concurrent puts share those commits
+   * there, and the cache's second write would only add work (measured: S3 1 MiB PUTs at
+   * concurrency 16 were 8% slower through the cache). 0: every put goes to the tier, and the
+   * cache only serves and copies what an earlier run left in it.
+   */
+  readonly cachedPutsMax?: number;
+  /**
    * Serve what the cache holds and change nothing: no puts, deletes, copies to the tier or
    * zero-filling (offline fsck). Closing leaves the cache as it was, for the server to replay.
    */
@@ -47,6 +55,7 @@ export interface WriteCacheStats {
 export const WRITE_CACHE_SEGMENT_BYTES_DEFAULT = 32 * 1024 * 1024;
 export const WRITE_CACHE_SEGMENT_COUNT_DEFAULT = 8;
 const MIGRATION_CONCURRENCY_DEFAULT = 8;
+const CACHED_PUTS_MAX_DEFAULT = 4;
 const SEGMENT_NAME = /^segment-(\d{3})$/;
 const ZERO_FILL_BYTES = 1024 * 1024;
 const RETRY_DELAY_MS = 1_000;
@@ -113,6 +122,7 @@ export class WriteCacheChunkStore implements ChunkStore {
   readonly #segments: Segment[];
   readonly #segmentBytes: number;
   readonly #concurrency: number;
+  readonly #cachedPutsMax: number;
   readonly #logger: Logger | undefined;
   readonly #index = new Map<ChunkId, Entry>();
   /** Ids of puts in progress, so two puts of one id cannot both succeed. */
@@ -142,6 +152,7 @@ export class WriteCacheChunkStore implements ChunkStore {
     this.#segments = segments;
     this.#segmentBytes = options.segmentBytes ?? WRITE_CACHE_SEGMENT_BYTES_DEFAULT;
     this.#concurrency = options.migrationConcurrency ?? MIGRATION_CONCURRENCY_DEFAULT;
+    this.#cachedPutsMax = options.cachedPutsMax ?? CACHED_PUTS_MAX_DEFAULT;
     this.#logger = options.logger;
     this.#nextGeneration = nextGeneration;
     this.#readOnly = options.readOnly === true;
@@ -239,8 +250,9 @@ export class WriteCacheChunkStore implements ChunkStore {
       // (and if replayed, its copy finds the tier's chunk and changes nothing).
       const inTier = this.#tierHas(id);
       inTier.catch(() => undefined);
-      // A chunk larger than a segment goes straight to the tier.
-      if (SEGMENT_HEADER_BYTES + recordBytes > this.#segmentBytes) {
+      // A chunk larger than a segment goes straight to the tier, and so does a put that has many
+      // others in flight (see cachedPutsMax).
+      if (SEGMENT_HEADER_BYTES + recordBytes > this.#segmentBytes || this.#puts > this.#cachedPutsMax) {
         if (await inTier) throw new ChunkStoreError('exists', `chunk ${id} already exists`);
         return await this.#tier.put(id, data);
       }
