@@ -40,6 +40,8 @@ export interface Instance {
   readonly keyring: Keyring;
   readonly kek: LocalKekRotation;
   readonly metadata: MetadataStore;
+  /** How the metadata database's pages are encrypted (decision 0002), for the encryption status. */
+  readonly metadataEncryption: string;
   /** The chunk store as core sees it (encryption layer over the local folder). */
   readonly chunkStore: ChunkStore;
   readonly fileSystem: CoreFileSystem;
@@ -147,7 +149,8 @@ export async function openInstance(config: Config, logger: Logger, options: Open
       await completeInstance(layout, identity);
       logger.info({ instanceId: identity.instanceId, dataDir: layout.root }, 'instance initialised');
     }
-    return { identity, layout, tls, tlsCertificates, keyring, kek, metadata, chunkStore: chunks, fileSystem, users, groups, roles, deriveKey, clock, close: closeAll };
+    const metadataEncryption = metadata.pageCipher === 'aegis' ? 'AEGIS-256 pages (SQLite3 Multiple Ciphers)' : 'SQLCipher 4 pages (AES-256-CBC, HMAC-SHA512)';
+    return { identity, layout, tls, tlsCertificates, keyring, kek, metadata, metadataEncryption, chunkStore: chunks, fileSystem, users, groups, roles, deriveKey, clock, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

@@ -250,7 +250,7 @@ export async function openManagement(instance: Instance, _config: Config, logger
     }),
     ...auditRoutes({ log: auditLog, syslog, retention: auditRetention, auditor, clock }),
     ...tlsRoutes({ certificates: instance.tlsCertificates }),
-    ...encryptionRoutes({ keyring: instance.keyring, kek: instance.kek }),
+    ...encryptionRoutes({ keyring: instance.keyring, kek: instance.kek, metadataEncryption: instance.metadataEncryption }),
     ...metricsRoutes({ metrics }),
     ...securityKeyRoutes({ keys }),
     ...snapshotPolicyRoutes({ policies, scheduler }),

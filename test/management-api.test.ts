@@ -71,6 +71,12 @@ describe('management API end to end', () => {
     assert.deepEqual(me.json().privileges, privileges.map((privilege) => privilege.name).sort());
   });
 
+  it('the encryption status names the metadata page cipher a new instance uses (AEGIS-256)', async () => {
+    const status = await api('GET', '/v1/encryption/status', { token: adminToken });
+    assert.equal(status.status, 200);
+    assert.equal(status.json().metadata_encryption, 'AEGIS-256 pages (SQLite3 Multiple Ciphers)');
+  });
+
   it('refuses wrong passwords without telling whether the user exists, and bad or tampered tokens', async () => {
     const wrong = await api('POST', '/v1/session/login', { body: { username: 'admin', password: 'not-the-password-at-all' } });
     const ghost = await api('POST', '/v1/session/login', { body: { username: 'ghost', password: 'not-the-password-at-all' } });

@@ -24,7 +24,7 @@ describe('/v1/encryption', () => {
     const provider = await LocalKeyFileProvider.open({ file, create: true });
     keyring = await Keyring.open({ dir: join(root, 'keys'), provider, create: true });
     rotation = new LocalKekRotation({ file, keyring, provider });
-    app = await openApiHarness(encryptionRoutes({ keyring, kek: rotation }), [TEST_ADMIN, TEST_NOBODY, READER]);
+    app = await openApiHarness(encryptionRoutes({ keyring, kek: rotation, metadataEncryption: 'AEGIS-256 pages (SQLite3 Multiple Ciphers)' }), [TEST_ADMIN, TEST_NOBODY, READER]);
   });
   after(async () => {
     await app.close();
@@ -44,7 +44,7 @@ describe('/v1/encryption', () => {
     assert.equal(body.passphrase_protected, false);
     assert.equal(body.data_key_version, 1);
     assert.equal(body.data_key_versions, 1);
-    assert.equal(body.metadata_encryption, 'SQLCipher (AES-256)');
+    assert.equal(body.metadata_encryption, 'AEGIS-256 pages (SQLite3 Multiple Ciphers)');
     for (const key of [keyring.currentDataKey().key, keyring.metadataKey()]) {
       for (const encoding of ['hex', 'base64', 'base64url'] as const) assert.ok(!response.body.includes(Buffer.from(key).toString(encoding)));
     }

@@ -7,6 +7,8 @@ import { strictObject } from './users.js';
  * rotation. Only identifiers are shown (the KEK's fingerprint id, key versions), never a key.
  */
 export interface EncryptionRoutesDeps {
+  /** How the metadata database is encrypted (Instance.metadataEncryption). */
+  readonly metadataEncryption: string;
   /** The instance's keyring (src/keys/keyring.ts). */
   readonly keyring: {
     readonly providerId: string;
@@ -51,7 +53,7 @@ function status(deps: EncryptionRoutesDeps) {
     passphrase_protected: deps.kek.provider.passphraseProtected,
     data_key_version: deps.keyring.currentDataKey().version,
     data_key_versions: versions.length,
-    metadata_encryption: 'SQLCipher (AES-256)',
+    metadata_encryption: deps.metadataEncryption,
   };
 }
 

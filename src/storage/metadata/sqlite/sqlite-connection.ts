@@ -20,11 +20,20 @@ export function guard<T>(what: string, call: () => T): T {
   }
 }
 
+/**
+ * The page cipher of an encrypted database (decision 0002): AEGIS-256 for databases made since
+ * 2026-11-28, SQLCipher 4 for older ones, which keep opening as they are.
+ */
+export type PageCipher = 'aegis' | 'sqlcipher';
+export const NEW_DATABASE_CIPHER: PageCipher = 'aegis';
+
 export interface ConnectionOptions {
   readonly path: string;
   readonly encryptionKey: Uint8Array | undefined;
   readonly readonly: boolean;
   readonly busyTimeoutMs: number;
+  /** The cipher to key with; without it, an existing database is tried with each (openWriter). */
+  readonly cipher?: PageCipher;
 }
 
 /**
@@ -44,15 +53,45 @@ export function openConnection(options: ConnectionOptions): Connection {
   }
 }
 
+/**
+ * Opens the writer connection and tells which cipher the database uses. Each cipher is tried in
+ * turn, AEGIS-256 first: a new (empty) database opens with it at once, and an older SQLCipher one
+ * fails that first read (exactly as a wrong key does, before anything is written) and opens with
+ * the next.
+ */
+export function openWriter(options: Omit<ConnectionOptions, 'readonly' | 'cipher'>): { connection: Connection; cipher: PageCipher | undefined } {
+  if (options.encryptionKey === undefined) return { connection: openConnection({ ...options, readonly: false }), cipher: undefined };
+  let failure: unknown;
+  for (const cipher of [NEW_DATABASE_CIPHER, 'sqlcipher'] as const) {
+    try {
+      return { connection: openConnection({ ...options, readonly: false, cipher }), cipher };
+    } catch (error) {
+      if (!(error instanceof NotADatabaseError)) throw error;
+      failure = error;
+    }
+  }
+  throw failure;
+}
+
+/** The first read failed with SQLITE_NOTADB: a wrong key, a wrong cipher, or not a database. */
+export class NotADatabaseError extends MetadataStoreError {}
+
 function configure(connection: Connection, options: ConnectionOptions): void {
   const { encryptionKey } = options;
   if (encryptionKey !== undefined) {
-    // docs/decisions/0002: SQLCipher 4 page format, keyed with the raw 256-bit key (the x'' form
-    // skips the passphrase KDF: the key is already uniformly random, from the keyring).
+    // docs/decisions/0002: keyed with the raw 256-bit key (the x'' form skips the passphrase KDF:
+    // the key is already uniformly random, from the keyring). AEGIS-256 (an AEAD per page) for
+    // new databases; the SQLCipher 4 format for databases made before.
     const hexKey = Buffer.from(encryptionKey).toString('hex');
+    const cipher = options.cipher ?? NEW_DATABASE_CIPHER;
     guard('setting the cipher', () => {
-      connection.pragma(`cipher='sqlcipher'`);
-      connection.pragma('legacy=4');
+      if (cipher === 'aegis') {
+        connection.pragma(`cipher='aegis'`);
+        connection.pragma(`algorithm='aegis-256'`);
+      } else {
+        connection.pragma(`cipher='sqlcipher'`);
+        connection.pragma('legacy=4');
+      }
       connection.pragma(`key="x'${hexKey}'"`);
     });
   }
@@ -62,7 +101,7 @@ function configure(connection: Connection, options: ConnectionOptions): void {
     const code = (error as { code?: unknown }).code;
     if (code === 'SQLITE_NOTADB') {
       const why = encryptionKey === undefined ? 'it is encrypted and no key was given, or it is' : 'the encryption key is wrong, or it is';
-      throw new MetadataStoreError(`cannot open metadata database ${options.path}: ${why} not a metadata database`, { cause: error });
+      throw new NotADatabaseError(`cannot open metadata database ${options.path}: ${why} not a metadata database`, { cause: error });
     }
     throw guard('reading the schema', () => {
       throw error;

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3-multiple-ciphers';
 import { MetadataStoreError } from '../metadata-store.js';
 import { metadataStoreContract } from '../metadata-store.contract.js';
 import { SqliteMetadataStore } from './sqlite-metadata-store.js';
@@ -64,6 +65,48 @@ describe('SqliteMetadataStore', () => {
     });
     await assert.rejects(SqliteMetadataStore.open({ path }), /encrypted and no key was given/);
     await assert.rejects(SqliteMetadataStore.open({ path, encryptionKey: randomBytes(16) }), RangeError);
+  });
+
+  it('makes new databases with AEGIS-256 pages, and still opens, reads and writes SQLCipher 4 databases made before', async () => {
+    const encryptionKey = randomBytes(32);
+    const hexKey = encryptionKey.toString('hex');
+    const rawOpen = (path: string, cipher: 'aegis' | 'sqlcipher') => {
+      const db = new Database(path);
+      db.pragma(`cipher='${cipher}'`);
+      if (cipher === 'sqlcipher') db.pragma('legacy=4');
+      db.pragma(`key="x'${hexKey}'"`);
+      return db;
+    };
+    const readable = (path: string, cipher: 'aegis' | 'sqlcipher'): boolean => {
+      const db = rawOpen(path, cipher);
+      try {
+        db.prepare('SELECT count(*) FROM sqlite_master').get();
+        return true;
+      } catch {
+        return false;
+      } finally {
+        db.close();
+      }
+    };
+    const fresh = join(directory, 'aegis.db');
+    const store = await SqliteMetadataStore.open({ path: fresh, encryptionKey });
+    await store.write(async (tx) => tx.put(text('k'), text('v')));
+    await store.close();
+    assert.deepEqual([readable(fresh, 'aegis'), readable(fresh, 'sqlcipher')], [true, false]);
+
+    // A database an earlier Enclave made with SQLCipher 4 pages.
+    const older = join(directory, 'sqlcipher.db');
+    const db = rawOpen(older, 'sqlcipher');
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE kv (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID');
+    db.prepare('INSERT INTO kv VALUES (?, ?)').run(Buffer.from(text('old')), Buffer.from(text('kept')));
+    db.close();
+    const reopened = await SqliteMetadataStore.open({ path: older, encryptionKey });
+    assert.equal(decode(await reopened.read((tx) => tx.get(text('old')))), 'kept');
+    await reopened.write(async (tx) => tx.put(text('new'), text('written')));
+    assert.equal(decode(await reopened.read((tx) => tx.get(text('new')))), 'written');
+    await reopened.close();
+    assert.deepEqual([readable(older, 'sqlcipher'), readable(older, 'aegis')], [true, false], 'it stays SQLCipher');
   });
 
   it('leaves no plaintext key or value in the database or its WAL', async () => {

@@ -1,5 +1,6 @@
 /**
- * MetadataStore over SQLite (better-sqlite3-multiple-ciphers), encrypted at rest with SQLCipher.
+ * MetadataStore over SQLite (better-sqlite3-multiple-ciphers), its pages encrypted at rest
+ * (AEGIS-256, or SQLCipher 4 for databases made before; decision 0002).
  *
  * Writes (docs/decisions/0001): one writer connection in WAL mode. Write transactions queue and
  * run one at a time, grouped into batches: the store opens one SQLite transaction (BEGIN
@@ -23,8 +24,10 @@ import {
   WriterStatements,
   guard,
   openConnection,
+  openWriter,
   type Connection,
   type ConnectionOptions,
+  type PageCipher,
 } from './sqlite-connection.js';
 import { SqliteReadTransaction, SqliteWriteTransaction } from './sqlite-transactions.js';
 import { WalSync } from './wal-sync.js';
@@ -87,6 +90,8 @@ interface Reader {
 }
 
 export class SqliteMetadataStore implements MetadataStore {
+  /** The page cipher of the database (decision 0002), or undefined when it is not encrypted. */
+  readonly pageCipher: PageCipher | undefined;
   private readonly writer: Connection;
   private readonly writerStatements: WriterStatements;
   private readonly readerOptions: ConnectionOptions;
@@ -123,17 +128,19 @@ export class SqliteMetadataStore implements MetadataStore {
     }
     this.logger = options.logger;
     const connectionOptions = { path: options.path, encryptionKey: options.encryptionKey, busyTimeoutMs };
-    this.writer = openConnection({ ...connectionOptions, readonly: false });
+    const opened = openWriter(connectionOptions);
+    this.writer = opened.connection;
+    this.pageCipher = opened.cipher;
     this.walSync = new WalSync(`${options.path}-wal`, options.datasync);
     try {
       this.writerStatements = new WriterStatements(this.writer);
-      this.readerOptions = { ...connectionOptions, readonly: true };
+      this.readerOptions = { ...connectionOptions, readonly: true, ...(opened.cipher === undefined ? {} : { cipher: opened.cipher }) };
       this.idleReaders.push(this.openReader());
     } catch (error) {
       this.writer.close();
       throw error;
     }
-    this.logger?.info({ path: options.path, encrypted: options.encryptionKey !== undefined }, 'metadata database open');
+    this.logger?.info({ path: options.path, encrypted: options.encryptionKey !== undefined, cipher: opened.cipher ?? 'none' }, 'metadata database open');
   }
 
   static async open(options: SqliteMetadataStoreOptions): Promise<SqliteMetadataStore> {
@@ -394,3 +401,4 @@ function positiveInteger(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
   return value;
 }
+
