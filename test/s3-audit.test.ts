@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { DeleteBucketPolicyCommand, GetObjectCommand, PutBucketPolicyCommand, PutObjectCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteBucketPolicyCommand, GetObjectCommand, PutBucketPolicyCommand, PutObjectCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { defaultConfig } from '../src/config/config-schema.js';
 import { createLogger } from '../src/ops/logger.js';
@@ -84,6 +84,20 @@ describe('S3 requests are audited', () => {
     assert.deepEqual(read?.details, { bucket: 'ledger', offset: 100, size: 200 });
     assert.equal(tagging?.file_id, write?.file_id);
     assert.deepEqual(tagging?.details, { bucket: 'ledger', before: { tags: [] }, after: { tags: [{ key: 'class', value: 'secret-ish' }] } });
+  });
+
+  it('a copy records the new file id and the bytes copied', async () => {
+    await client.send(new PutObjectCommand({ Bucket: 'ledger', Key: 'copies/source.bin', Body: Buffer.alloc(3_000, 9) }));
+    await client.send(new CopyObjectCommand({ Bucket: 'ledger', Key: 'copies/target.bin', CopySource: 'ledger/copies/source.bin' }));
+    type Event = { operation: string; file_id?: string; details?: Record<string, unknown> };
+    let copy: Event | undefined;
+    for (let attempt = 0; attempt < 50 && copy === undefined; attempt++) {
+      const events: Event[] = (await api('GET', `/v1/audit/events?protocol=s3&operation=fs_copy_data&limit=100`)).json().events;
+      copy = events.find((event) => event.details?.bucket === 'ledger');
+      if (copy === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.match(copy?.file_id ?? '', /^\d+$/);
+    assert.deepEqual(copy?.details, { bucket: 'ledger', offset: 0, size: 3_000 });
   });
 
   it('a bucket policy change records the policy before and after', async () => {

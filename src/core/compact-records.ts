@@ -3,7 +3,7 @@ import type { Aggregate, DirentRecord, InodeRecord } from './records.js';
 /**
  * Compact stored forms of the two records every create writes: inodes and directory entries.
  * Every create rewrites its directory's inode and every inode above it, and adds an entry to its
- * directory; SQLCipher encrypts every page a commit touches, so denser pages mean fewer pages per
+ * directory; the page cipher encrypts every page a commit touches, so denser pages mean fewer pages per
  * commit (and fewer page splits). JSON values start with a printable byte, never with a tag, so
  * both forms read: older databases, and records a compact form cannot hold exactly, which are
  * stored as JSON (negative or non-integer numbers, non-canonical times, unknown entry fields).

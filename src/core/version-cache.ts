@@ -4,7 +4,7 @@ import { prefixEnd, RecordType } from './records.js';
 /**
  * A cache of the newest stored version of versioned records (inodes, directory entries, segments)
  * as read transactions of the live tree saw them, so that hot nodes are not read (and, with
- * SQLCipher, decrypted) again on every call: SQLite drops a reader connection's whole page cache
+ * the page cipher, decrypted) again on every call: SQLite drops a reader connection's whole page cache
  * whenever anything commits.
  *
  * It is exact, by commit sequence numbers (MetadataStore.onCommitted, ReadTransaction.sequence):

@@ -537,5 +537,6 @@ export async function copyObject(services: S3Services, s3: BucketRequest, resolv
     metadata,
     { noReplace: false },
   );
+  noteAuditedObject(s3.response, { fileId: result.attributes.id, size });
   sendXml(s3.response, 200, 'CopyObjectResult', element('LastModified', isoTime(result.attributes.mtimeNs)) + element('ETag', `"${result.etag}"`));
 }

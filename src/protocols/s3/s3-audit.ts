@@ -32,6 +32,8 @@ export function s3Operation(input: { method: string; bucket?: string; key?: stri
 /** What an operation tells the audit event about the object it touched (by response). */
 interface AuditedObject {
   fileId?: number;
+  /** Bytes written when the request body does not say (a copy). */
+  size?: number;
   before?: unknown;
   after?: unknown;
 }
@@ -73,7 +75,7 @@ export function s3AuditFields(input: { operation: string; status: string; bucket
     details.size = ok ? (numberOf(response.getHeader('content-length')) ?? 0) : 0;
   } else if (operation === 'fs_write_data' || operation === 'fs_copy_data') {
     details.offset = 0;
-    const size = operation === 'fs_write_data' ? bodyBytes(request) : undefined;
+    const size = operation === 'fs_write_data' ? bodyBytes(request) : object?.size;
     if (size !== undefined) details.size = size;
     const part = input.query?.get('partNumber');
     if (part !== undefined) details.part_number = numberOf(part) ?? part;
