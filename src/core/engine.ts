@@ -59,6 +59,8 @@ export class Engine {
   snapshotBytesRefresh: Promise<unknown> | undefined;
   private generationPool: Buffer = Buffer.alloc(0);
   private generationOffset = 0;
+  private idPool: Buffer = Buffer.alloc(0);
+  private idOffset = 0;
 
   constructor(options: EngineOptions) {
     this.metadata = options.metadata;
@@ -106,6 +108,20 @@ export class Engine {
   /** A write scope for background work (compaction, reclaim): snapshot-aware, no inode cache. */
   backgroundScope(tx: WriteTransaction): WriteScope {
     return new WriteScope(tx, this.currentEpoch, this.clock.nowNs(), undefined, this.snapshots);
+  }
+
+  /**
+   * `size` random bytes from a pooled buffer (one draw from `random` per 4 KiB), for values that
+   * must be unique but not secret: chunk ids (chunk-id.ts).
+   */
+  pooledRandom(size: number): Buffer {
+    if (this.idPool.length - this.idOffset < size) {
+      this.idPool = this.random(Math.max(4096, size));
+      this.idOffset = 0;
+    }
+    const bytes = this.idPool.subarray(this.idOffset, this.idOffset + size);
+    this.idOffset += size;
+    return bytes;
   }
 
   /** A random, non-zero 32-bit generation; drawn from a pooled buffer (one syscall per 1,024). */

@@ -38,7 +38,7 @@ export async function openFileSystem(options: OpenFileSystemOptions): Promise<Co
   await initialise(engine);
   await engine.loadEpoch();
   const gcOptions = { ...GC_DEFAULTS, ...options.gc };
-  const chunkId = (): string => newChunkId(clock.nowMs(), engine.random);
+  const chunkId = (): string => newChunkId(clock.nowMs(), (size) => engine.pooledRandom(size));
   const compactor = new Compactor({
     metadata: options.metadata,
     chunks: options.chunks,
