@@ -1,8 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,83 +13,15 @@ import { MemoryMetadataStore } from '../src/storage/metadata/memory/memory-metad
 import type { AuditRecordEvent } from '../src/audit/events.js';
 import { SyslogSink, type SyslogTarget } from '../src/audit/syslog/syslog-sink.js';
 import { createLogger } from '../src/ops/logger.js';
-import { rsyslog as rsyslogReceiver } from './support/rsyslog.js';
+import { certificates, installed, RSYSLOGD, rsyslog, waitFor } from './support/rsyslog.js';
 
 /**
  * The audit trail against a real receiver: rsyslog from Debian (imtcp; gtls from rsyslog-gnutls
- * for TLS), started here on loopback with a generated configuration that writes every message's
- * raw text (%rawmsg%) to a file.
+ * for TLS; imudp), started on loopback by test/support/rsyslog.ts with a generated configuration
+ * that writes every message's raw text (%rawmsg%) to a file.
  */
-const RSYSLOGD = '/usr/sbin/rsyslogd';
-const gnutlsInstalled = (): boolean => spawnSync('dpkg', ['-s', 'rsyslog-gnutls'], { stdio: 'ignore' }).status === 0;
 const skip = existsSync(RSYSLOGD) ? false : 'rsyslog is not installed (apt-get install rsyslog rsyslog-gnutls)';
 const logger = createLogger({ level: 'silent' });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-const accepts = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-
-interface Receiver {
-  readonly port: number;
-  readonly output: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  lines(): Promise<string[]>;
-}
-
-async function rsyslog(dir: string, tls?: { ca: string; cert: string; key: string }): Promise<Receiver> {
-  const port = await freePort();
-  const output = join(dir, 'received.log');
-  const config = join(dir, 'rsyslog.conf');
-  const global = tls === undefined ? `global(workDirectory="${dir}")` : `global(workDirectory="${dir}" DefaultNetstreamDriverCAFile="${tls.ca}" DefaultNetstreamDriverCertFile="${tls.cert}" DefaultNetstreamDriverKeyFile="${tls.key}")`;
-  const module = tls === undefined ? 'module(load="imtcp")' : 'module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")';
-  await writeFile(
-    config,
-    [global, module, 'template(name="raw" type="string" string="%rawmsg%\\n")', `input(type="imtcp" port="${port}" address="127.0.0.1" ruleset="audit")`, `ruleset(name="audit") { action(type="omfile" file="${output}" template="raw") }`, ''].join('\n'),
-  );
-  let child: ChildProcess | undefined;
-  const receiver: Receiver = {
-    port,
-    output,
-    start: async () => {
-      child = spawn(RSYSLOGD, ['-n', '-f', config, '-i', join(dir, 'rsyslog.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
-      await waitFor(() => accepts(port), 10_000, 'rsyslog to listen');
-    },
-    stop: async () => {
-      const running = child;
-      child = undefined;
-      if (running === undefined || running.exitCode !== null) return;
-      const exited = new Promise((resolve) => running.once('exit', resolve));
-      running.kill('SIGTERM');
-      await exited;
-    },
-    lines: async () => (existsSync(output) ? (await readFile(output, 'utf8')).split('\n').filter((line) => line !== '') : []),
-  };
-  return receiver;
-}
-
 
 const seqOf = (line: string): number => Number(/\[enclave@32473 seq="(\d+)"\]/.exec(line)?.[1]);
 
@@ -104,7 +34,7 @@ describe('audit to syslog, received by rsyslog', { skip }, () => {
 
   it('receives CSV over TCP (RFC 6587 octet counting) in Qumulo column order', async () => {
     const work = await mkdtemp(join(dir, 'tcp-'));
-    const receiver = await rsyslog(work);
+    const receiver = await rsyslog(work, { input: 'tcp' });
     const { auditor } = await openTestAudit({ checkpointEveryRecords: 1_000 });
     const target: SyslogTarget = { serverAddress: '127.0.0.1', serverPort: receiver.port, transport: 'tcp', format: 'csv' };
     const sink = await SyslogSink.open({ id: 'tcp', target, hostname: 'enclave-test', spoolDirectory: join(work, 'spool'), logger, reconnectDelayMinMs: 20 });
@@ -125,10 +55,10 @@ describe('audit to syslog, received by rsyslog', { skip }, () => {
   });
 
   it('receives JSON over TLS (RFC 5425) checked against the configured CA, and refuses a server another CA signed', async (t) => {
-    if (!gnutlsInstalled()) return t.skip('rsyslog-gnutls is not installed');
+    if (!installed('rsyslog-gnutls')) return t.skip('rsyslog-gnutls is not installed');
     const work = await mkdtemp(join(dir, 'tls-'));
     const tls = certificates(work);
-    const receiver = await rsyslog(work, { ca: tls.caFile, cert: tls.certFile, key: tls.keyFile });
+    const receiver = await rsyslog(work, { input: 'tls', tls: { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile } });
     const { auditor } = await openTestAudit({ checkpointEveryRecords: 1_000 });
     const target: SyslogTarget = { serverAddress: '127.0.0.1', serverPort: receiver.port, transport: 'tls', format: 'json', caCertificate: tls.ca };
     const sink = await SyslogSink.open({ id: 'tls', target, hostname: 'enclave-test', spoolDirectory: join(work, 'spool'), logger, reconnectDelayMinMs: 20 });
@@ -155,7 +85,7 @@ describe('audit to syslog, received by rsyslog', { skip }, () => {
 
   it('receives over UDP (RFC 5426), one message per datagram', async () => {
     const work = await mkdtemp(join(dir, 'udp-'));
-    const receiver = await rsyslogReceiver(work, { input: 'udp' });
+    const receiver = await rsyslog(work, { input: 'udp' });
     const { auditor } = await openTestAudit({ checkpointEveryRecords: 1_000 });
     const sink = await SyslogSink.open({ id: 'udp', target: { serverAddress: '127.0.0.1', serverPort: receiver.port, transport: 'udp', format: 'csv' }, hostname: 'enclave-test', spoolDirectory: join(work, 'spool'), logger });
     auditor.addSink(sink);
@@ -183,7 +113,7 @@ describe('audit to syslog across a crash, received by rsyslog', { skip }, () => 
   after(async () => rm(dir, { recursive: true, force: true }));
 
   it('a crash with events in the memory queue and the spool loses nothing: the restarted sink replays the local log after its cursor', async () => {
-    const receiver = await rsyslog(dir);
+    const receiver = await rsyslog(dir, { input: 'tcp' });
     const metadata = new MemoryMetadataStore();
     const clock = new FakeClock();
     const cursors = new SinkCursors(metadata);
@@ -248,20 +178,4 @@ describe('audit to syslog across a crash, received by rsyslog', { skip }, () => 
 
 function t_log(message: string): void {
   process.stderr.write(`# ${message}\n`);
-}
-
-/** A CA, a server certificate for 127.0.0.1 it signs, and an unrelated CA, made with openssl. */
-function certificates(dir: string) {
-  const run = (args: string[]): void => {
-    const result = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${result.stderr}`);
-  };
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=enclave test CA', '-days', '2']);
-  run(['req', '-x509', ...ec, '-keyout', 'other-ca.key', '-out', 'other-ca.crt', '-subj', '/CN=other CA', '-days', '2']);
-  run(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
-  spawnSync('sh', ['-c', 'printf "subjectAltName=IP:127.0.0.1,DNS:localhost\\n" > san.ext'], { cwd: dir });
-  run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'san.ext']);
-  const read = (name: string): string => spawnSync('cat', [join(dir, name)], { encoding: 'utf8' }).stdout;
-  return { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key'), ca: read('ca.crt'), otherCa: read('other-ca.crt') };
 }
