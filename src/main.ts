@@ -28,6 +28,7 @@ import { openChunkStore } from './instance/chunk-stores.js';
 import type { ChunkStore } from './storage/chunks/chunk-store.js';
 import type { MetadataStore } from './storage/metadata/metadata-store.js';
 import { SqliteMetadataStore } from './storage/metadata/sqlite/sqlite-metadata-store.js';
+import { DiskActivity } from './storage/disk-activity.js';
 
 export type CoreFileSystem = Awaited<ReturnType<typeof openFileSystem>>;
 
@@ -119,7 +120,10 @@ export async function openInstance(config: Config, logger: Logger, options: Open
       batchMax: config.metadataGroupCommitTransactionsMax,
     });
     closers.push(() => metadata.close());
-    const chunks = await openChunkStore({ folders: layout, keyring, writeCacheBytes: config.writeCacheBytes, logger });
+    // The write cache copies chunks to the folder while the disk is otherwise quiet.
+    const diskActivity = new DiskActivity();
+    metadata.onCommitted(() => diskActivity.note());
+    const chunks = await openChunkStore({ folders: layout, keyring, writeCacheBytes: config.writeCacheBytes, logger, activity: diskActivity });
     closers.push(() => chunks.close());
     const fileSystem = await openFileSystem({
       metadata,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { recordKey, decodeRecord } from '../src/audit/local-log.js';
-import { defaultConfig } from '../src/config/config-schema.js';
+import { testConfig } from './support/test-config.js';
 import { systemContext } from '../src/core/context.js';
 import { openInstance } from '../src/main.js';
 import { createLogger } from '../src/ops/logger.js';
@@ -45,7 +45,7 @@ describe('the audit trail through serve(), the REST API and the CLI', () => {
   let port: number;
   let token: string;
   const start = async () => {
-    server = await serve({ config: { ...defaultConfig(), dataDir, apiPort: 0, logLevel: 'silent' }, logger, environment: { ENCLAVE_ADMIN_PASSWORD: ADMIN_PASSWORD }, stdout: silent() });
+    server = await serve({ config: { ...testConfig(), dataDir, apiPort: 0, logLevel: 'silent' }, logger, environment: { ENCLAVE_ADMIN_PASSWORD: ADMIN_PASSWORD }, stdout: silent() });
     port = server.ports.api as number;
   };
   const api = (method: string, path: string, options: Parameters<typeof callApi>[3] = {}) => callApi(port, method, path, { token, ...options });
@@ -165,7 +165,7 @@ describe('the audit trail through serve(), the REST API and the CLI', () => {
     assert.ok(write !== undefined);
     await server?.stop();
     server = undefined;
-    const instance = await openInstance({ ...defaultConfig(), dataDir }, logger, { environment: {}, stdout: silent() });
+    const instance = await openInstance({ ...testConfig(), dataDir }, logger, { environment: {}, stdout: silent() });
     try {
       await instance.metadata.write(async (tx) => {
         const bytes = await tx.get(recordKey(write.seq));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { defaultConfig } from '../src/config/config-schema.js';
+import { testConfig } from './support/test-config.js';
 import { systemContext } from '../src/core/context.js';
 import { createLogger } from '../src/ops/logger.js';
 import { serve, type Server } from '../src/serve.js';
@@ -47,7 +47,7 @@ describe('REST audit events carry offsets, sizes, file ids, and before and after
   let fileId = '';
 
   before(async () => {
-    server = await serve({ config: { ...defaultConfig(), dataDir: join(scratch, 'data'), apiPort: 0, logLevel: 'silent' }, logger, environment: { ENCLAVE_ADMIN_PASSWORD: ADMIN_PASSWORD }, stdout: silent() });
+    server = await serve({ config: { ...testConfig(), dataDir: join(scratch, 'data'), apiPort: 0, logLevel: 'silent' }, logger, environment: { ENCLAVE_ADMIN_PASSWORD: ADMIN_PASSWORD }, stdout: silent() });
     port = server.ports.api as number;
     const admin = await server.instance.users.findByName('admin');
     assert.ok(admin !== undefined);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { defaultConfig } from '../src/config/config-schema.js';
+import { testConfig } from './support/test-config.js';
 import { systemContext } from '../src/core/context.js';
 import { createLogger } from '../src/ops/logger.js';
 import { serve, type Server } from '../src/serve.js';
@@ -64,7 +64,7 @@ describe('syslog sinks configured through the REST API, fed by real operations',
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'enclave-syslog-served-'));
-    server = await serve({ config: { ...defaultConfig(), dataDir: join(dir, 'data'), apiPort: 0, logLevel: 'silent' }, logger, environment: { ENCLAVE_ADMIN_PASSWORD: PASSWORD }, stdout: silent() });
+    server = await serve({ config: { ...testConfig(), dataDir: join(dir, 'data'), apiPort: 0, logLevel: 'silent' }, logger, environment: { ENCLAVE_ADMIN_PASSWORD: PASSWORD }, stdout: silent() });
     port = server.ports.api as number;
     token = (await callApi(port, 'POST', '/v1/session/login', { body: { username: 'admin', password: PASSWORD } })).json().bearer_token as string;
     const admin = await server.instance.users.findByName('admin');

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { defaultConfig } from '../src/config/config-schema.js';
+import { testConfig } from './support/test-config.js';
 import { systemContext } from '../src/core/context.js';
 import { openInstance } from '../src/main.js';
 import { createLogger } from '../src/ops/logger.js';
@@ -40,7 +40,7 @@ describe('the enclave CLI: snapshots, policies, keys and fsck against a real ser
 
   before(async () => {
     server = await serve({
-      config: { ...defaultConfig(), dataDir, apiPort: 0, logLevel: 'silent' },
+      config: { ...testConfig(), dataDir, apiPort: 0, logLevel: 'silent' },
       logger,
       environment: { ENCLAVE_ADMIN_PASSWORD: ADMIN_PASSWORD },
       stdout: silent(),
@@ -285,7 +285,7 @@ describe('the enclave CLI: snapshots, policies, keys and fsck against a real ser
 
   it('fsck --data-dir checks a stopped instance offline: exit 0 when consistent, 1 with a missing chunk', async () => {
     const offlineDir = join(scratch, 'offline');
-    const instance = await openInstance({ ...defaultConfig(), dataDir: offlineDir }, logger, { environment: { ENCLAVE_ADMIN_PASSWORD: ADMIN_PASSWORD }, stdout: silent() });
+    const instance = await openInstance({ ...testConfig(), dataDir: offlineDir }, logger, { environment: { ENCLAVE_ADMIN_PASSWORD: ADMIN_PASSWORD }, stdout: silent() });
     const ctx = systemContext(logger);
     const fs = instance.fileSystem;
     const file = await fs.create(ctx, await fs.root(ctx), 'big');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import * as OTPAuth from 'otpauth';
-import { defaultConfig } from '../src/config/config-schema.js';
+import { testConfig } from './support/test-config.js';
 import { systemContext } from '../src/core/context.js';
 import { createLogger } from '../src/ops/logger.js';
 import { serve, type Server } from '../src/serve.js';
@@ -50,7 +50,7 @@ describe('the enclave CLI against a real server', () => {
 
   before(async () => {
     server = await serve({
-      config: { ...defaultConfig(), dataDir, apiPort: 0, logLevel: 'silent' },
+      config: { ...testConfig(), dataDir, apiPort: 0, logLevel: 'silent' },
       logger: createLogger({ level: 'silent' }),
       environment: { ENCLAVE_ADMIN_PASSWORD: ADMIN_PASSWORD },
       stdout: silent(),

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import pino from 'pino';
-import { defaultConfig } from '../src/config/config-schema.js';
+import { testConfig } from './support/test-config.js';
 import { checkConsistency } from '../src/core/check/consistency-check.js';
 import { systemContext } from '../src/core/context.js';
 import { isFsError } from '../src/core/errors.js';
@@ -78,7 +78,7 @@ describe('crash safety', () => {
 
         const { files, inFlight } = expectedState(lines);
         const logger = pino({ level: 'silent' });
-        const instance = await openInstance({ ...defaultConfig(), dataDir, gcGraceSeconds: 0, writeCacheBytes }, logger, { environment: {}, stdout: process.stderr });
+        const instance = await openInstance({ ...testConfig(), dataDir, gcGraceSeconds: 0, writeCacheBytes }, logger, { environment: {}, stdout: process.stderr });
         try {
           const fs = instance.fileSystem;
           const ctx = systemContext(logger);

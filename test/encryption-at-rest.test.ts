@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pino from 'pino';
-import { defaultConfig } from '../src/config/config-schema.js';
+import { testConfig } from './support/test-config.js';
 import { systemContext } from '../src/core/context.js';
 import { openInstance } from '../src/main.js';
 
@@ -45,7 +45,7 @@ describe('encryption at rest', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'enclave-at-rest-'));
     try {
       const logger = pino({ level: 'silent' });
-      const instance = await openInstance({ ...defaultConfig(), dataDir }, logger, { environment: { ENCLAVE_ADMIN_PASSWORD: 'at-rest-test-password-1' }, stdout: process.stderr });
+      const instance = await openInstance({ ...testConfig(), dataDir }, logger, { environment: { ENCLAVE_ADMIN_PASSWORD: 'at-rest-test-password-1' }, stdout: process.stderr });
       const fs = instance.fileSystem;
       const ctx = systemContext(logger);
       const root = await fs.root(ctx);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import * as OTPAuth from 'otpauth';
-import { defaultConfig } from '../src/config/config-schema.js';
+import { testConfig } from './support/test-config.js';
 import { createLogger } from '../src/ops/logger.js';
 import { PUBLIC, SELF, registeredRoutes, servedRoutes } from '../src/protocols/rest/route.js';
 import { serve, type Server } from '../src/serve.js';
@@ -48,7 +48,7 @@ describe('management API end to end', () => {
 
   before(async () => {
     server = await serve({
-      config: { ...defaultConfig(), dataDir, apiPort: 0, logLevel: 'info' },
+      config: { ...testConfig(), dataDir, apiPort: 0, logLevel: 'info' },
       logger: createLogger({ level: 'info', destination: logs.stream }),
       environment: { ENCLAVE_ADMIN_PASSWORD: ADMIN_PASSWORD },
       stdout: new Writable({ write: (_chunk, _encoding, callback) => callback() }),

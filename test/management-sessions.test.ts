@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { defaultConfig } from '../src/config/config-schema.js';
+import { testConfig } from './support/test-config.js';
 import type { Clock } from '../src/core/clock.js';
 import { createLogger } from '../src/ops/logger.js';
 import { serve, type Server } from '../src/serve.js';
@@ -36,7 +36,7 @@ describe('management sessions: lifetime, inactivity and the login form', () => {
 
   before(async () => {
     server = await serve({
-      config: { ...defaultConfig(), dataDir, apiPort: 0 },
+      config: { ...testConfig(), dataDir, apiPort: 0 },
       logger: createLogger({ level: 'silent' }),
       environment: { ENCLAVE_ADMIN_PASSWORD: ADMIN_PASSWORD },
       stdout: new Writable({ write: (_chunk, _encoding, callback) => callback() }),

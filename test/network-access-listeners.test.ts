@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { defaultConfig } from '../src/config/config-schema.js';
+import { testConfig } from './support/test-config.js';
 import { createLogger } from '../src/ops/logger.js';
 import { serve, type Server } from '../src/serve.js';
 import { callApi } from './support/api-client.js';
@@ -65,7 +65,7 @@ describe('network access rules on the S3 and NFS listeners', () => {
 
   before(async () => {
     server = await serve({
-      config: { ...defaultConfig(), dataDir, apiPort: 0, s3Port: 0, nfsPort: 0 },
+      config: { ...testConfig(), dataDir, apiPort: 0, s3Port: 0, nfsPort: 0 },
       logger: createLogger({ level: 'silent' }),
       environment: { ENCLAVE_ADMIN_PASSWORD: PASSWORD },
       stdout: new Writable({

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { defaultConfig } from '../src/config/config-schema.js';
+import { testConfig } from './support/test-config.js';
 import { createLogger } from '../src/ops/logger.js';
 import { NfsTestClient } from '../src/protocols/nfs/testing/nfs-test-client.test-support.js';
 import { create, getattr, mountHandle, nfs, readPostOp, skipWcc } from '../src/protocols/nfs/testing/nfs3-wire.test-support.js';
@@ -39,7 +39,7 @@ describe('NFS through the real server: REST export, libnfs tools, portmap, resta
 
   async function start(): Promise<void> {
     server = await serve({
-      config: { ...defaultConfig(), dataDir, apiPort: 0, s3Port: 0, nfsPort: 0 },
+      config: { ...testConfig(), dataDir, apiPort: 0, s3Port: 0, nfsPort: 0 },
       logger: createLogger({ level: 'silent' }),
       environment: { ENCLAVE_ADMIN_PASSWORD: PASSWORD },
       stdout: new Writable({

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { CopyObjectCommand, DeleteBucketPolicyCommand, GetObjectCommand, PutBucketPolicyCommand, PutObjectCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { defaultConfig } from '../src/config/config-schema.js';
+import { testConfig } from './support/test-config.js';
 import { createLogger } from '../src/ops/logger.js';
 import { serve, type Server } from '../src/serve.js';
 import { callApi } from './support/api-client.js';
@@ -24,7 +24,7 @@ describe('S3 requests are audited', () => {
 
   before(async () => {
     server = await serve({
-      config: { ...defaultConfig(), dataDir, apiPort: 0, s3Port: 0 },
+      config: { ...testConfig(), dataDir, apiPort: 0, s3Port: 0 },
       logger: createLogger({ level: 'silent' }),
       environment: { ENCLAVE_ADMIN_PASSWORD: PASSWORD },
       stdout: new Writable({ write: (chunk: Buffer, _encoding, callback) => { lines.push(chunk.toString()); callback(); } }),

@@ -13,7 +13,7 @@ import {
   ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { defaultConfig } from '../src/config/config-schema.js';
+import { testConfig } from './support/test-config.js';
 import { systemContext } from '../src/core/context.js';
 import { S3AccessKeys } from '../src/identity/s3-access-keys.js';
 import { createLogger } from '../src/ops/logger.js';
@@ -36,7 +36,7 @@ describe('S3 API with the AWS SDK v3 and the aws CLI', () => {
 
   before(async () => {
     const logger = createLogger({ level: 'silent' });
-    server = await serve({ config: { ...defaultConfig(), dataDir, apiPort: 0 }, logger, environment: { ENCLAVE_ADMIN_PASSWORD: 'Correct-Horse-Battery-Staple-9' }, stdout: quiet() });
+    server = await serve({ config: { ...testConfig(), dataDir, apiPort: 0 }, logger, environment: { ENCLAVE_ADMIN_PASSWORD: 'Correct-Horse-Battery-Staple-9' }, stdout: quiet() });
     const { instance } = server;
     const alice = await instance.users.createUser({ name: 'alice', password: 'violet-Quarry-Lantern-42' });
     const accessKeys = new S3AccessKeys({ metadata: instance.metadata, clock: instance.clock, key: instance.deriveKey('s3-secrets/v1') });

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { defaultConfig } from '../src/config/config-schema.js';
+import { testConfig } from './support/test-config.js';
 import { createLogger } from '../src/ops/logger.js';
 import { serve, type Server } from '../src/serve.js';
 import { callApi, type ApiAnswer } from './support/api-client.js';
@@ -117,7 +117,7 @@ describe('S3 on a served instance, configured through the management API', () =>
 
   before(async () => {
     server = await serve({
-      config: { ...defaultConfig(), dataDir, apiPort: 0, s3Port: 0 },
+      config: { ...testConfig(), dataDir, apiPort: 0, s3Port: 0 },
       logger: createLogger({ level: 'silent' }),
       environment: { ENCLAVE_ADMIN_PASSWORD: ADMIN_PASSWORD },
       stdout: new Writable({

@@ -1,14 +1,14 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { connect, type PeerCertificate } from 'node:tls';
-import { defaultConfig } from '../src/config/config-schema.js';
+import { TEST_WRITE_CACHE_BYTES, testConfig } from './support/test-config.js';
 import { createLogger } from '../src/ops/logger.js';
 import { openInstance } from '../src/main.js';
 
@@ -39,7 +39,8 @@ async function scratchDir(): Promise<string> {
 function childEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const environment: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('ENCLAVE_')) environment[name] = value;
-  return { ...environment, ENCLAVE_LOG_LEVEL: 'warn', ...extra };
+  // The test write cache, unless a test asks for the real default (an empty variable is unset).
+  return { ...environment, ENCLAVE_LOG_LEVEL: 'warn', ENCLAVE_WRITE_CACHE_BYTES: String(TEST_WRITE_CACHE_BYTES), ...extra };
 }
 
 interface Run {
@@ -125,12 +126,18 @@ function modeOf(path: string): Promise<number> {
 describe('enclave serve', { timeout: 240_000 }, () => {
   it('first start initialises, prints the admin password once, serves HTTPS; SIGTERM exits 0; a restart keeps keys and certificate', async () => {
     const dataDir = join(await scratchDir(), 'data');
-    const first = await startServer(dataDir);
+    const defaults = { ENCLAVE_WRITE_CACHE_BYTES: '' };
+    const first = await startServer(dataDir, defaults);
 
     const passwordFile = join(dataDir, 'initial-admin-password');
     assert.equal(await modeOf(passwordFile), 0o600);
     assert.equal(await modeOf(dataDir), 0o700);
     assert.equal(await modeOf(join(dataDir, 'tls', 'server.key')), 0o600);
+    // The default write cache, 2 GiB, is preallocated before the server listens: 64 segments of 32 MiB.
+    const segments = (await readdir(join(dataDir, 'write-cache'))).sort();
+    assert.equal(segments.length, 64);
+    for (const name of [segments[0], segments[63]]) assert.equal((await stat(join(dataDir, 'write-cache', name as string))).size, 32 * 1024 * 1024);
+    assert.equal(await modeOf(join(dataDir, 'write-cache')), 0o700);
     const password = (await readFile(passwordFile, 'utf8')).trim();
     assert.ok(password.length >= 20, 'a strong generated password');
     assert.equal(first.run.stdout().split(password).length - 1, 1, 'the password is printed exactly once');
@@ -152,14 +159,14 @@ describe('enclave serve', { timeout: 240_000 }, () => {
     assert.equal(version.certificate.fingerprint256, new X509Certificate(certificateBefore).fingerprint256);
     await stopServer(first.run, 'SIGTERM');
 
-    const second = await startServer(dataDir);
+    const second = await startServer(dataDir, defaults);
     assert.doesNotMatch(second.run.stdout(), /admin password/);
     assert.equal(second.run.stdout().split(password).length - 1, 0);
     const again = await getJson(second.port, '/v1/version');
     assert.equal(again.certificate.fingerprint256, version.certificate.fingerprint256, 'the same certificate is served');
     await stopServer(second.run, 'SIGINT');
 
-    const instance = await openInstance({ ...defaultConfig(), dataDir }, createLogger({ level: 'silent' }), { environment: {}, stdout: process.stdout });
+    const instance = await openInstance({ ...testConfig(), dataDir }, createLogger({ level: 'silent' }), { environment: {}, stdout: process.stdout });
     try {
       assert.ok(await instance.users.verifyPassword('admin', password), 'the printed password is the admin password');
       assert.equal(await instance.users.verifyPassword('admin', `${password}x`), undefined);
@@ -175,7 +182,7 @@ describe('enclave serve', { timeout: 240_000 }, () => {
     assert.doesNotMatch(run.stdout(), new RegExp(chosen));
     await assert.rejects(stat(join(dataDir, 'initial-admin-password')), { code: 'ENOENT' });
     await stopServer(run, 'SIGTERM');
-    const instance = await openInstance({ ...defaultConfig(), dataDir }, createLogger({ level: 'silent' }), { environment: {}, stdout: process.stdout });
+    const instance = await openInstance({ ...testConfig(), dataDir }, createLogger({ level: 'silent' }), { environment: {}, stdout: process.stdout });
     try {
       assert.ok(await instance.users.verifyPassword('admin', chosen));
     } finally {

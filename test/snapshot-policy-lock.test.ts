@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { defaultConfig } from '../src/config/config-schema.js';
+import { testConfig } from './support/test-config.js';
 import { systemContext } from '../src/core/context.js';
 import { ManualClock } from '../src/core/testing/core-fixture.test-support.js';
 import { openInstance, type Instance } from '../src/main.js';
@@ -33,7 +33,7 @@ describe('a scheduled policy run with a lock key and a TTL', () => {
   const admin = as(TEST_ADMIN);
 
   before(async () => {
-    const config = { ...defaultConfig(), dataDir: join(scratch, 'data'), logLevel: 'silent' as const };
+    const config = { ...testConfig(), dataDir: join(scratch, 'data'), logLevel: 'silent' as const };
     instance = await openInstance(config, logger, { environment: { ENCLAVE_ADMIN_PASSWORD: 'Policy-Lock-Password-31' }, stdout: silent(), clock });
     management = await openManagement(instance, config, logger);
     app = await openApiHarness(management.routes, [TEST_ADMIN]);

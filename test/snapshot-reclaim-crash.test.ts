@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import pino from 'pino';
-import { defaultConfig } from '../src/config/config-schema.js';
+import { testConfig } from './support/test-config.js';
 import { checkConsistency } from '../src/core/check/consistency-check.js';
 import { systemContext } from '../src/core/context.js';
 import { prefixEnd, RecordType, typePrefix } from '../src/core/records.js';
@@ -45,7 +45,7 @@ describe('snapshot reclaim crash safety', () => {
       const [, , keptId] = (lines.find((line) => line.startsWith('SNAPSHOTS ')) as string).split(' ');
 
       const logger = pino({ level: 'silent' });
-      const instance = await openInstance({ ...defaultConfig(), dataDir, gcGraceSeconds: 0 }, logger, { environment: {}, stdout: process.stderr });
+      const instance = await openInstance({ ...testConfig(), dataDir, gcGraceSeconds: 0 }, logger, { environment: {}, stdout: process.stderr });
       try {
         const fs = instance.fileSystem;
         const ctx = systemContext(logger);

@@ -22,6 +22,7 @@ import { openInstance } from '../../src/main.js';
 import { EncryptedChunkStore } from '../../src/storage/chunks/layers/encrypted-chunk-store.js';
 import { LocalChunkStore } from '../../src/storage/chunks/local/local-chunk-store.js';
 import { WriteCacheChunkStore } from '../../src/storage/chunks/layers/write-cache.js';
+import { DiskActivity } from '../../src/storage/disk-activity.js';
 import { writeCacheGeometry } from '../../src/instance/chunk-stores.js';
 import type { ChunkStore } from '../../src/storage/chunks/chunk-store.js';
 import type { MetadataStore } from '../../src/storage/metadata/metadata-store.js';
@@ -68,10 +69,12 @@ export async function viaOwnComposition(
     batchMax: config.metadataGroupCommitTransactionsMax,
   });
   const metadata = wrap.metadata?.(sqlite) ?? sqlite;
+  const activity = new DiskActivity();
+  sqlite.onCommitted(() => activity.note());
   const local = await LocalChunkStore.open({ root: join(dataDir, 'chunks'), logger });
   const cached =
     config.writeCacheBytes > 0
-      ? await WriteCacheChunkStore.open({ dir: join(dataDir, 'write-cache'), tier: local, logger, ...writeCacheGeometry(config.writeCacheBytes) })
+      ? await WriteCacheChunkStore.open({ dir: join(dataDir, 'write-cache'), tier: local, logger, activity, ...writeCacheGeometry(config.writeCacheBytes) })
       : local;
   const encrypted = new EncryptedChunkStore({ inner: wrap.inner?.(cached) ?? cached, keyring });
   const chunks = wrap.outer?.(encrypted) ?? encrypted;

@@ -19,7 +19,9 @@ import type { OpContext } from '../../src/core/context.js';
 const [dataDir, portText] = process.argv.slice(2);
 if (dataDir === undefined || portText === undefined) throw new Error('usage: enclave-nfs.ts DATA_DIR PORT');
 const logger = pino({ level: process.env.ENCLAVE_LOG_LEVEL ?? 'silent' });
-const config = { ...defaultConfig(), dataDir };
+// BENCH_WRITE_CACHE_BYTES sets write_cache_bytes, for side-by-side runs.
+const writeCache = process.env.BENCH_WRITE_CACHE_BYTES === undefined ? {} : { writeCacheBytes: Number(process.env.BENCH_WRITE_CACHE_BYTES) };
+const config = { ...defaultConfig(), ...writeCache, dataDir };
 const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
 const instance = await openInstance(config, logger, { environment: { ENCLAVE_ADMIN_PASSWORD: randomBytes(18).toString('base64url') }, stdout: discard });
 const management = await openManagement(instance, config, logger);

@@ -58,8 +58,8 @@ export const ConfigSchema = Type.Object(
     }),
     writeCacheBytes: Type.Integer({
       description:
-        'Size of the write cache: chunk data is acknowledged once durable in preallocated segment files under data_dir/write-cache and copied to the chunk folder in the background. 0 (the default) writes every chunk straight to the chunk folder, which measured as fast or faster on a local disk (decision 0006).',
-      default: 0,
+        'Size of the write cache: chunk data is acknowledged once durable in segment files under data_dir/write-cache, preallocated at start, and copied to the chunk folder in the background while the disk is otherwise quiet (decision 0006). 0 writes every chunk straight to the chunk folder.',
+      default: 2 * 1_073_741_824,
       minimum: 0,
       maximum: 64 * 1_073_741_824,
     }),

@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Keyring } from '../keys/keyring.js';
+import type { DiskActivity } from '../storage/disk-activity.js';
 import type { ChunkStore } from '../storage/chunks/chunk-store.js';
 import { EncryptedChunkStore } from '../storage/chunks/layers/encrypted-chunk-store.js';
 import { WriteCacheChunkStore } from '../storage/chunks/layers/write-cache.js';
@@ -41,6 +42,8 @@ export async function openChunkStore(options: {
   readonly writeCacheBytes: number;
   readonly logger: Logger;
   readonly readOnly?: boolean;
+  /** Foreground work on the data disk (metadata commits): the write cache copies around it. */
+  readonly activity?: DiskActivity;
 }): Promise<EncryptedChunkStore> {
   const local = await LocalChunkStore.open({ root: options.folders.chunksDir, logger: options.logger.child({ component: 'chunks' }) });
   let inner: ChunkStore = local;
@@ -56,6 +59,7 @@ export async function openChunkStore(options: {
         logger: options.logger.child({ component: 'write-cache' }),
         ...(options.readOnly === true ? { readOnly: true } : {}),
         ...(options.writeCacheBytes === 0 ? { cachedPutsMax: 0 } : {}),
+        ...(options.activity === undefined ? {} : { activity: options.activity }),
       });
     }
   } catch (error) {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { defaultConfig } from '../../src/config/config-schema.js';
+import { testConfig } from './test-config.js';
 import { systemContext } from '../../src/core/context.js';
 import type { S3AccessKeys } from '../../src/identity/s3-access-keys.js';
 import { createLogger } from '../../src/ops/logger.js';
@@ -43,7 +43,7 @@ const quiet = () => new Writable({ write: (_chunk, _encoding, callback) => callb
 export async function startS3(options: { secure?: boolean; limits?: Partial<S3ServerLimits> } = {}): Promise<S3Fixture> {
   const dataDir = mkdtempSync(join(tmpdir(), 'enclave-s3-'));
   const logger = createLogger({ level: (process.env.S3_TEST_LOG as 'warn' | undefined) ?? 'silent' });
-  const server = await serve({ config: { ...defaultConfig(), dataDir, apiPort: 0 }, logger, environment: { ENCLAVE_ADMIN_PASSWORD: 'Correct-Horse-Battery-Staple-9' }, stdout: quiet() });
+  const server = await serve({ config: { ...testConfig(), dataDir, apiPort: 0 }, logger, environment: { ENCLAVE_ADMIN_PASSWORD: 'Correct-Horse-Battery-Staple-9' }, stdout: quiet() });
   const { instance } = server;
   // The instance's own stores: their caches are exact only when every writer shares them, so
   // tests that change keys or buckets through the management API see it at the next S3 request.

@@ -13,6 +13,8 @@ import { WriteCacheChunkStore } from './write-cache.js';
 import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './write-cache-format.js';
 
 const KIB = 1024;
+/** A segment that holds exactly three records of 10,000 bytes. */
+const THREE_RECORDS = SEGMENT_HEADER_BYTES + 3 * (RECORD_HEADER_BYTES + 10_000);
 
 async function temporaryRoot(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'enclave-write-cache-'));
@@ -37,7 +39,7 @@ chunkStoreContract('write cache over local (256 KiB segments)', async () => {
   };
 });
 
-/** The defaults: concurrent puts beyond a few go straight to the tier, mixed with cached ones. */
+/** The defaults, in two small segments: puts that find no room go straight to the tier, mixed with cached ones. */
 chunkStoreContract('write cache over local (default put routing)', async () => {
   const root = await temporaryRoot();
   const store = await WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier: await LocalChunkStore.open({ root: join(root, 'chunks') }), segmentBytes: 1024 * KIB, segmentCount: 2 });
@@ -94,6 +96,19 @@ class GatedTier implements ChunkStore {
 
   close(): Promise<void> {
     return this.inner.close();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `condition` every 10 ms for up to 10 s. */
+async function waitFor(condition: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for a condition');
+    await sleep(10);
   }
 }
 
@@ -230,17 +245,18 @@ describe('WriteCacheChunkStore', () => {
     });
   });
 
-  it('when every segment waits for the tier, puts wait too, and all land once it catches up', async () => {
+  it('when no segment has room, puts go straight to the tier, and all land once it takes them', async () => {
     await withRoot(async (root) => {
       const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
       const tier = new GatedTier(local);
-      const cache = await WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier, segmentBytes: 32 * KIB, segmentCount: 2, cachedPutsMax: 100 });
+      const cache = await WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier, segmentBytes: THREE_RECORDS, segmentCount: 2, cachedPutsMax: 100 });
       const ids = Array.from({ length: 12 }, (_, index) => newChunkId(Date.now() + index));
       let acknowledged = 0;
       const puts = ids.map((id) => cache.put(id, randomBytes(10_000)).then(() => (acknowledged += 1)));
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      // Two segments of 32 KiB hold at most 6 of them.
-      assert.ok(acknowledged > 0 && acknowledged <= 6, `${acknowledged} acknowledged before the tier took any`);
+      await waitFor(() => acknowledged === 6);
+      // Two segments hold 6 of them; the other 6 wait for the (closed) tier itself.
+      assert.equal(cache.stats().backlogChunks, 6);
+      assert.equal(tier.puts, 0);
       tier.release();
       await Promise.all(puts);
       await cache.drain();
@@ -284,16 +300,61 @@ describe('WriteCacheChunkStore', () => {
     });
   });
 
-  it('zero-fills segments ahead of use, to full size', async () => {
+  it('open zero-fills every segment to full size before the first put, and only when it takes puts', async () => {
     await withRoot(async (root) => {
-      const cache = await openCache(root, new GatedTier(await LocalChunkStore.open({ root: join(root, 'chunks') }), true), 128 * KIB, 3);
+      const sizes = async (): Promise<number[]> => Promise.all((await readdir(join(root, 'cache'))).sort().map(async (name) => (await stat(join(root, 'cache', name))).size));
+      const tier = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      // Routing every put to the tier (the server's mode with the cache off): nothing is filled.
+      const off = await WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier, segmentBytes: 128 * KIB, segmentCount: 3, cachedPutsMax: 0 });
+      assert.deepEqual(await sizes(), [0, 0, 0]);
+      await off.close();
+      const cache = await openCache(root, await LocalChunkStore.open({ root: join(root, 'chunks') }), 128 * KIB, 3);
+      assert.deepEqual(await sizes(), [128 * KIB, 128 * KIB, 128 * KIB]);
       await cache.put(newChunkId(Date.now()), randomBytes(1_000));
-      await cache.drain();
       await cache.close();
-      const sizes = await Promise.all((await readdir(join(root, 'cache'))).sort().map(async (name) => (await stat(join(root, 'cache', name))).size));
-      // segment-000 was written while it grew; the next one was filled ahead of need.
-      assert.equal(sizes.length, 3);
-      assert.equal(sizes[1], 128 * KIB);
+      assert.deepEqual(await sizes(), [128 * KIB, 128 * KIB, 128 * KIB]);
+    });
+  });
+
+  it('copies to the tier wait while puts and gets keep coming, and start once the cache is quiet', async () => {
+    await withRoot(async (root) => {
+      const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      const cache = await WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier: local, segmentBytes: 64 * KIB, segmentCount: 4, copyQuietMs: 1_000 });
+      const id = newChunkId(Date.now());
+      await cache.put(id, randomBytes(2_000));
+      // Gets every 50 ms for 600 ms: never 1 s quiet, so the chunk stays in the cache only.
+      for (let round = 0; round < 12; round += 1) {
+        assert.equal((await cache.get(id)).byteLength, 2_000);
+        await sleep(50);
+      }
+      await rejectsWithCode(local.get(id), 'not-found');
+      assert.equal(cache.stats().backlogChunks, 1);
+      await waitFor(() => cache.stats().backlogChunks === 0);
+      assert.equal((await local.get(id)).byteLength, 2_000);
+      await cache.close();
+    });
+  });
+
+  it('a busy cache still copies a chunk once it has waited copyAgeMs, and copies at once when few segments are ready', async () => {
+    await withRoot(async (root) => {
+      const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      const aged = await WriteCacheChunkStore.open({ dir: join(root, 'aged'), tier: local, segmentBytes: 64 * KIB, segmentCount: 4, copyQuietMs: 3_600_000, copyAgeMs: 200 });
+      const first = newChunkId(Date.now());
+      await aged.put(first, randomBytes(2_000));
+      await waitFor(() => aged.stats().backlogChunks === 0);
+      assert.equal((await local.get(first)).byteLength, 2_000);
+      await aged.close();
+
+      const tier = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      const full = await WriteCacheChunkStore.open({ dir: join(root, 'full'), tier, segmentBytes: THREE_RECORDS, segmentCount: 4, copyQuietMs: 3_600_000, copyAgeMs: 3_600_000, cachedPutsMax: 100 });
+      // 10,000-byte chunks, 3 to a segment: the 10th put takes the last ready segment, leaving
+      // fewer than a quarter ready, and the copies start while the cache is anything but quiet.
+      const ids = Array.from({ length: 10 }, (_, index) => newChunkId(Date.now() + index));
+      for (const id of ids.slice(0, 9)) await full.put(id, randomBytes(10_000));
+      assert.equal(full.stats().backlogChunks, 9);
+      await full.put(ids[9] as ChunkId, randomBytes(10_000));
+      await waitFor(async () => (await tier.list({ limit: 100 })).filter((id) => ids.includes(id)).length >= 9);
+      await full.close();
     });
   });
 
