@@ -6,12 +6,14 @@
 # Needs: libnfs-utils; nfs-ganesha nfs-ganesha-vfs rpcbind (apt); root (ganesha's netns).
 # Env: ROUNDS (3) ENCLAVE_NFS_PORT (32049) BENCH_ROOT (/tmp/perf-suite) ENCLAVE_NFS_AUDIT (1)
 #      NFS_BIG_MIB (1024) NFS_SMALL_COUNT (300) -- passed through to nfs.sh
+#      ENCLAVE_NODE_FLAGS (--single-threaded-gc, as `npm start` runs the server; "" for V8's default)
 # Output: '<metric> <Enclave median> <ganesha median> <unit> <ratio>' (ratio > 1: Enclave better).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 SHARED=${BENCH_SHARED:-/work/shared/bench}
 ROUNDS=${ROUNDS:-3}
+ENCLAVE_NODE_FLAGS=${ENCLAVE_NODE_FLAGS---single-threaded-gc}
 PORT=${ENCLAVE_NFS_PORT:-32049}
 export BENCH_ROOT=${BENCH_ROOT:-/tmp/perf-suite}
 DATA=$BENCH_ROOT/enclave-nfs
@@ -21,7 +23,8 @@ rm -rf "$DATA" "$BENCH_ROOT/ganesha/export"
 "$SHARED/peers/peers.sh" stop ganesha >/dev/null 2>&1 || true
 "$SHARED/peers/peers.sh" start ganesha >&2
 
-(cd "$REPO" && exec node --import tsx bench/nfs/enclave-nfs.ts "$DATA" "$PORT") > "$BENCH_ROOT/enclave-nfs.out" 2> "$BENCH_ROOT/enclave-nfs.err" &
+# shellcheck disable=SC2086 # ENCLAVE_NODE_FLAGS is a list of flags
+(cd "$REPO" && exec node $ENCLAVE_NODE_FLAGS --import tsx bench/nfs/enclave-nfs.ts "$DATA" "$PORT") > "$BENCH_ROOT/enclave-nfs.out" 2> "$BENCH_ROOT/enclave-nfs.err" &
 SERVER=$!
 cleanup() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; "$SHARED/peers/peers.sh" stop ganesha >/dev/null 2>&1 || true; }
 trap cleanup EXIT

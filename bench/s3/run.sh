@@ -44,10 +44,12 @@
 #   NGINX_PORT (28443) NGINX_WORKERS (auto) NULL_PORT (29300) TARGETS ("enclave nginx-tls s3rver")
 #   BENCH_S3_SECURE (1; 0 = Enclave and s3rver on plain HTTP, nginx stays TLS) BIG_COUNT (256)
 #   SMALL_COUNT (2000) CONC (16) OUT ($PEER_ROOT/s3-bench-<time>.txt) BENCH_S3_AUDIT (0)
+#   ENCLAVE_NODE_FLAGS (--single-threaded-gc, as `npm start` runs the server; "" for V8's default)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 RUNS=${RUNS:-3}
+ENCLAVE_NODE_FLAGS=${ENCLAVE_NODE_FLAGS---single-threaded-gc}
 PEER_ROOT=${PEER_ROOT:-/tmp/perf-suite}
 PEER_PORT=${PEER_PORT:-29000}
 NGINX_PORT=${NGINX_PORT:-28443}
@@ -80,7 +82,8 @@ cleanup() {
 trap cleanup EXIT
 
 # Enclave first: it writes the certificate and key every peer serves.
-(cd "$ROOT" && exec node --import tsx bench/s3/enclave-s3.ts) & ENCLAVE=$!
+# shellcheck disable=SC2086 # ENCLAVE_NODE_FLAGS is a list of flags
+(cd "$ROOT" && exec node $ENCLAVE_NODE_FLAGS --import tsx bench/s3/enclave-s3.ts) & ENCLAVE=$!
 for _ in $(seq 300); do [ -s "$BENCH_S3_ENV" ] && break; sleep 0.2; done
 [ -s "$BENCH_S3_ENV" ] || { echo "enclave-s3.ts did not start" >&2; exit 1; }
 
