@@ -265,6 +265,32 @@ describe('WriteCacheChunkStore', () => {
     });
   });
 
+  it('deleting chunks that are only in the cache frees their segments at once, with no copy', async () => {
+    await withRoot(async (root) => {
+      const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      const tier = new GatedTier(local);
+      const cache = await WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier, segmentBytes: THREE_RECORDS, segmentCount: 4, cachedPutsMax: 100, copyQuietMs: 3_600_000 });
+      const first = Array.from({ length: 9 }, (_, index) => newChunkId(Date.now() + index));
+      for (const id of first) await cache.put(id, randomBytes(10_000));
+      // Three of the four segments are full, no copy has started, and the tier has nothing.
+      const deletes = first.map((id) => cache.delete(id));
+      assert.equal(cache.stats().backlogChunks, 0);
+      assert.equal(cache.stats().backlogBytes, 0);
+      // Twelve more fit only because the deleted ones' segments were freed.
+      const second = Array.from({ length: 12 }, (_, index) => newChunkId(Date.now() + 100 + index));
+      for (const id of second) await cache.put(id, randomBytes(10_000));
+      assert.equal(cache.stats().backlogChunks, 12);
+      assert.equal(tier.puts, 0, 'the new chunks went into the freed segments, not to the tier');
+      tier.release();
+      await Promise.all(deletes);
+      await cache.drain();
+      assert.equal(tier.puts, 12, 'only the live chunks were copied');
+      for (const id of first) await rejectsWithCode(cache.get(id), 'not-found');
+      for (const id of second) assert.equal((await local.get(id)).byteLength, 10_000);
+      await cache.close();
+    });
+  });
+
   it('puts beyond cachedPutsMax in flight go straight to the tier', async () => {
     await withRoot(async (root) => {
       const local = await LocalChunkStore.open({ root: join(root, 'chunks') });

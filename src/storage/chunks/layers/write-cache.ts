@@ -108,6 +108,8 @@ interface Entry {
   /** performance.now() when it was acknowledged; 0 for a replayed one, which is copied first. */
   readonly queuedAtMs: number;
   deleted: boolean;
+  /** No longer counted in its segment's `pending` nor in the backlog (copied, or deleted). */
+  released: boolean;
 }
 
 /**
@@ -241,7 +243,7 @@ export class WriteCacheChunkStore implements ChunkStore {
       segment.state = 'sealed';
       for (const record of records) {
         if (store.#index.has(record.id)) continue; // a later copy in another segment serves too
-        const entry: Entry = { ...record, segment, generation: segment.generation, queuedAtMs: 0, deleted: false };
+        const entry: Entry = { ...record, segment, generation: segment.generation, queuedAtMs: 0, deleted: false, released: false };
         segment.pending += 1;
         store.#index.set(record.id, entry);
         store.#enqueue(entry);
@@ -295,7 +297,7 @@ export class WriteCacheChunkStore implements ChunkStore {
           throw error;
         });
         if (await inTier) throw new ChunkStoreError('exists', `chunk ${id} already exists`);
-        const entry: Entry = { id, segment, generation, dataOffset: offset + RECORD_HEADER_BYTES, length: data.byteLength, queuedAtMs: performance.now(), deleted: false };
+        const entry: Entry = { id, segment, generation, dataOffset: offset + RECORD_HEADER_BYTES, length: data.byteLength, queuedAtMs: performance.now(), deleted: false, released: false };
         this.#index.set(id, entry);
         this.#enqueue(entry);
         entered = true;
@@ -339,9 +341,11 @@ export class WriteCacheChunkStore implements ChunkStore {
     if (entry !== undefined) {
       entry.deleted = true;
       this.#index.delete(id);
+      // Its space in the segment is free at once (no copy will read it), unless a copy is
+      // running: that copy deletes what it wrote once it sees the mark, and releases the entry
+      // when it ends; until then gets and lists treat the id as gone (#deletedInFlight).
+      if (this.#copies.get(id)?.entry !== entry) this.#release(entry);
     }
-    // A copy in flight deletes what it wrote once it sees the mark; until then gets and lists
-    // treat the id as gone (#deletedInFlight).
     await this.#tier.delete(id);
   }
 
@@ -654,8 +658,15 @@ export class WriteCacheChunkStore implements ChunkStore {
         return;
       }
     }
-    this.#backlogBytes -= entry.length;
     if (this.#index.get(entry.id) === entry) this.#index.delete(entry.id);
+    this.#release(entry);
+  }
+
+  /** The entry's record is in the tier or deleted: it no longer holds its segment or the backlog. */
+  #release(entry: Entry): void {
+    if (entry.released) return;
+    entry.released = true;
+    this.#backlogBytes -= entry.length;
     this.#settle(entry.segment);
   }
 
