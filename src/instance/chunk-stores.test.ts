@@ -12,7 +12,7 @@ import type { ChunkStore } from '../storage/chunks/chunk-store.js';
 import { EncryptedChunkStore } from '../storage/chunks/layers/encrypted-chunk-store.js';
 import { WriteCacheChunkStore } from '../storage/chunks/layers/write-cache.js';
 import { LocalChunkStore } from '../storage/chunks/local/local-chunk-store.js';
-import { openChunkStore } from './chunk-stores.js';
+import { openChunkStore, writeCacheGeometry } from './chunk-stores.js';
 
 /** The local folder, except that puts never finish: whatever reaches the cache stays only there. */
 function stalledTier(local: LocalChunkStore): ChunkStore {
@@ -25,6 +25,19 @@ function stalledTier(local: LocalChunkStore): ChunkStore {
     close: () => local.close(),
   };
 }
+
+describe('writeCacheGeometry', () => {
+  it('cuts the default 2 GiB into 64 segments of 32 MiB, a small cache into 8, and caps the count at 256', () => {
+    const mib = 1_048_576;
+    assert.deepEqual(writeCacheGeometry(2048 * mib), { segmentBytes: 32 * mib, segmentCount: 64 });
+    assert.deepEqual(writeCacheGeometry(16 * mib), { segmentBytes: 2 * mib, segmentCount: 8 });
+    assert.deepEqual(writeCacheGeometry(1 * mib), { segmentBytes: 1 * mib, segmentCount: 2 });
+    assert.deepEqual(writeCacheGeometry(8192 * mib), { segmentBytes: 32 * mib, segmentCount: 256 });
+    assert.deepEqual(writeCacheGeometry(65_536 * mib), { segmentBytes: 256 * mib, segmentCount: 256 });
+    const odd = writeCacheGeometry(10_000 * mib);
+    assert.ok(odd.segmentCount <= 256 && odd.segmentBytes * odd.segmentCount <= 10_000 * mib, JSON.stringify(odd));
+  });
+});
 
 describe('openChunkStore', () => {
   it('with the write cache turned off, still replays what an earlier run left in it, and writes new chunks straight to the folder', async () => {

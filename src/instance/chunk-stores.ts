@@ -10,16 +10,22 @@ import { LocalChunkStore } from '../storage/chunks/local/local-chunk-store.js';
 const MIB = 1_048_576;
 const SEGMENT_BYTES_MAX = 32 * MIB;
 const SEGMENT_BYTES_MIN = 1 * MIB;
+const SEGMENTS_MAX = 256;
 
 export interface ChunkStoreFolders {
   readonly chunksDir: string;
   readonly writeCacheDir: string;
 }
 
-/** How a write cache of `bytes` is cut into segments: at most 32 MiB each, at least 2 of them. */
+/**
+ * How a write cache of `bytes` is cut into segments: 32 MiB each (less for a cache under 256 MiB,
+ * at least 1 MiB), at least 2 of them, and at most SEGMENTS_MAX: each segment keeps a file open,
+ * so a large cache gets larger segments (64 GiB: 256 of 256 MiB) instead of thousands of files.
+ */
 export function writeCacheGeometry(bytes: number): { segmentBytes: number; segmentCount: number } {
-  const segmentBytes = Math.min(SEGMENT_BYTES_MAX, Math.max(SEGMENT_BYTES_MIN, Math.floor(bytes / 8)));
-  return { segmentBytes, segmentCount: Math.max(2, Math.floor(bytes / segmentBytes)) };
+  const small = Math.min(SEGMENT_BYTES_MAX, Math.max(SEGMENT_BYTES_MIN, Math.floor(bytes / 8)));
+  const segmentBytes = Math.max(small, Math.ceil(bytes / SEGMENTS_MAX / SEGMENT_BYTES_MIN) * SEGMENT_BYTES_MIN);
+  return { segmentBytes, segmentCount: Math.min(SEGMENTS_MAX, Math.max(2, Math.floor(bytes / segmentBytes))) };
 }
 
 async function hasSegments(dir: string): Promise<boolean> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -177,6 +177,27 @@ describe('WriteCacheChunkStore', () => {
       const third = await openCache(root, new GatedTier(await LocalChunkStore.open({ root: join(root, 'chunks') })), 64 * KIB, 4);
       assert.equal(third.stats().backlogChunks, 0);
       await third.close();
+    });
+  });
+
+  it('replays segments numbered past 999 (segment-1000 and up)', async () => {
+    await withRoot(async (root) => {
+      const first = await openCache(root, new GatedTier(await LocalChunkStore.open({ root: join(root, 'chunks') })), 64 * KIB, 2);
+      const id = newChunkId(Date.now());
+      const data = randomBytes(5_000);
+      await first.put(id, data);
+      // "Crash", then the segment holding the chunk turns out to be number 1000 (a cache of over
+      // a thousand segments, as an earlier geometry allowed).
+      await rename(join(root, 'cache', 'segment-000'), join(root, 'cache', 'segment-1000'));
+      const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      const tier = new GatedTier(local);
+      const second = await openCache(root, tier, 64 * KIB, 2);
+      assert.equal(second.stats().backlogChunks, 1);
+      assert.deepEqual(Buffer.from(await second.get(id)), data);
+      tier.release();
+      await second.drain();
+      assert.deepEqual(Buffer.from(await local.get(id)), data);
+      await second.close();
     });
   });
 

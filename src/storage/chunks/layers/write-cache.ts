@@ -66,7 +66,8 @@ export const WRITE_CACHE_SEGMENT_BYTES_DEFAULT = 32 * 1024 * 1024;
 export const WRITE_CACHE_SEGMENT_COUNT_DEFAULT = 8;
 const MIGRATION_CONCURRENCY_DEFAULT = 8;
 const CACHED_PUTS_MAX_DEFAULT = 64;
-const SEGMENT_NAME = /^segment-(\d{3})$/;
+/** segment-000 to segment-999, and wider numbers beyond (padStart(3) does not cut them). */
+const SEGMENT_NAME = /^segment-(\d{3,})$/;
 const ZERO_FILL_BYTES = 1024 * 1024;
 const RETRY_DELAY_MS = 1_000;
 const COPY_QUIET_MS_DEFAULT = 100;
