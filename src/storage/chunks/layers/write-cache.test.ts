@@ -9,6 +9,7 @@ import { chunkStoreContract, rejectsWithCode } from '../chunk-store.contract.js'
 import { ChunkStoreError } from '../chunk-store.js';
 import type { ByteRange, ChunkCapacity, ChunkId, ChunkStore } from '../chunk-store.js';
 import { LocalChunkStore } from '../local/local-chunk-store.js';
+import { DiskActivity } from '../../disk-activity.js';
 import { WriteCacheChunkStore } from './write-cache.js';
 import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './write-cache-format.js';
 
@@ -372,6 +373,26 @@ describe('WriteCacheChunkStore', () => {
       // Gets every 50 ms for 600 ms: never 1 s quiet, so the chunk stays in the cache only.
       for (let round = 0; round < 12; round += 1) {
         assert.equal((await cache.get(id)).byteLength, 2_000);
+        await sleep(50);
+      }
+      await rejectsWithCode(local.get(id), 'not-found');
+      assert.equal(cache.stats().backlogChunks, 1);
+      await waitFor(() => cache.stats().backlogChunks === 0);
+      assert.equal((await local.get(id)).byteLength, 2_000);
+      await cache.close();
+    });
+  });
+
+  it('foreground work reported by another store (metadata commits) holds the copies back too', async () => {
+    await withRoot(async (root) => {
+      const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      const activity = new DiskActivity();
+      const cache = await WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier: local, segmentBytes: 64 * KIB, segmentCount: 4, copyQuietMs: 1_000, activity });
+      const id = newChunkId(Date.now());
+      await cache.put(id, randomBytes(2_000));
+      // The cache itself sees nothing more; the other store reports work every 50 ms for 600 ms.
+      for (let round = 0; round < 12; round += 1) {
+        activity.note();
         await sleep(50);
       }
       await rejectsWithCode(local.get(id), 'not-found');
