@@ -143,6 +143,10 @@ export class S3Server implements ProtocolServer {
     const listener = createNetServer({ pauseOnConnect: true }, (socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
+      // The HTTP(S) servers set no-delay only on connections they accept themselves, and this
+      // listener hands them its own: without it, Nagle's algorithm holds a response's second
+      // small write until the first is acknowledged.
+      socket.setNoDelay(true);
       socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy());
       socket.once('readable', () => {
         const first = socket.read(1) as Buffer | null;
