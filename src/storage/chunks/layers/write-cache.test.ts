@@ -364,43 +364,35 @@ describe('WriteCacheChunkStore', () => {
     });
   });
 
+  /**
+   * Puts one chunk into a cache that copies after 1 s of quiet, runs `busy` every 50 ms for
+   * 600 ms, checks the chunk is still only in the cache, then that it reaches the tier once quiet.
+   */
+  async function copyHeldBackWhile(root: string, busy: (cache: WriteCacheChunkStore, id: ChunkId) => Promise<void> | void, activity?: DiskActivity): Promise<void> {
+    const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
+    const cache = await WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier: local, segmentBytes: 64 * KIB, segmentCount: 4, copyQuietMs: 1_000, ...(activity === undefined ? {} : { activity }) });
+    const id = newChunkId(Date.now());
+    await cache.put(id, randomBytes(2_000));
+    for (let round = 0; round < 12; round += 1) {
+      await busy(cache, id);
+      await sleep(50);
+    }
+    await rejectsWithCode(local.get(id), 'not-found');
+    assert.equal(cache.stats().backlogChunks, 1);
+    await waitFor(() => cache.stats().backlogChunks === 0);
+    assert.equal((await local.get(id)).byteLength, 2_000);
+    await cache.close();
+  }
+
   it('copies to the tier wait while puts and gets keep coming, and start once the cache is quiet', async () => {
-    await withRoot(async (root) => {
-      const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
-      const cache = await WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier: local, segmentBytes: 64 * KIB, segmentCount: 4, copyQuietMs: 1_000 });
-      const id = newChunkId(Date.now());
-      await cache.put(id, randomBytes(2_000));
-      // Gets every 50 ms for 600 ms: never 1 s quiet, so the chunk stays in the cache only.
-      for (let round = 0; round < 12; round += 1) {
-        assert.equal((await cache.get(id)).byteLength, 2_000);
-        await sleep(50);
-      }
-      await rejectsWithCode(local.get(id), 'not-found');
-      assert.equal(cache.stats().backlogChunks, 1);
-      await waitFor(() => cache.stats().backlogChunks === 0);
-      assert.equal((await local.get(id)).byteLength, 2_000);
-      await cache.close();
-    });
+    // Gets every 50 ms: never 1 s quiet, so the chunk stays in the cache only.
+    await withRoot((root) => copyHeldBackWhile(root, async (cache, id) => assert.equal((await cache.get(id)).byteLength, 2_000)));
   });
 
   it('foreground work reported by another store (metadata commits) holds the copies back too', async () => {
-    await withRoot(async (root) => {
-      const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
-      const activity = new DiskActivity();
-      const cache = await WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier: local, segmentBytes: 64 * KIB, segmentCount: 4, copyQuietMs: 1_000, activity });
-      const id = newChunkId(Date.now());
-      await cache.put(id, randomBytes(2_000));
-      // The cache itself sees nothing more; the other store reports work every 50 ms for 600 ms.
-      for (let round = 0; round < 12; round += 1) {
-        activity.note();
-        await sleep(50);
-      }
-      await rejectsWithCode(local.get(id), 'not-found');
-      assert.equal(cache.stats().backlogChunks, 1);
-      await waitFor(() => cache.stats().backlogChunks === 0);
-      assert.equal((await local.get(id)).byteLength, 2_000);
-      await cache.close();
-    });
+    // The cache itself sees nothing more; the other store reports work every 50 ms.
+    const activity = new DiskActivity();
+    await withRoot((root) => copyHeldBackWhile(root, () => activity.note(), activity));
   });
 
   it('a busy cache still copies a chunk once it has waited copyAgeMs, and copies at once when few segments are ready', async () => {
