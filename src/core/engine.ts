@@ -68,7 +68,7 @@ export class Engine {
     this.clock = options.clock;
     this.logger = options.logger;
     this.random = options.random ?? randomBytes;
-    this.versionCache = options.versionCache === false ? undefined : VersionCache.for(options.metadata);
+    this.versionCache = options.versionCache === false ? undefined : VersionCache.for(options.metadata, { liveEpoch: () => this.currentEpoch });
   }
 
   /** A read transaction with live version reads served from the version cache. */

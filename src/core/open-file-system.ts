@@ -65,7 +65,7 @@ export async function openFileSystem(options: OpenFileSystemOptions): Promise<Co
       }
     }
   };
-  const collector = new GarbageCollector({ reclaimer, expireSnapshots, metadata: options.metadata, chunks: options.chunks, clock, logger: options.logger, newScope: (tx) => engine.backgroundScope(tx), ...gcOptions });
+  const collector = new GarbageCollector({ reclaimer, expireSnapshots, metadata: options.metadata, chunks: options.chunks, clock, logger: options.logger, newScope: (tx) => engine.backgroundScope(tx), inlineDeleted: (chunkId) => engine.data.inline.delete(chunkId), ...gcOptions });
   let collecting: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
     collecting = collecting

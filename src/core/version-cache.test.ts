@@ -106,7 +106,7 @@ describe('version cache', () => {
   });
 
   it('when full it empties, and reads older than the newest commit may not fill afterwards', async () => {
-    const cache = VersionCache.for(store, 2) as VersionCache;
+    const cache = VersionCache.for(store, { slotsMax: 2 }) as VersionCache;
     try {
       await write(40, 1, 1);
       const { release, result: stale } = await heldRead(cache, 40);
@@ -122,6 +122,90 @@ describe('version cache', () => {
     } finally {
       cache.close();
     }
+  });
+
+  describe('write-through (with the live epoch)', () => {
+    const live = 3;
+    const through = () => VersionCache.for(store, { liveEpoch: () => live }) as VersionCache;
+    const read = (cache: VersionCache, id: number, counter: { scans: number }) => store.read((tx) => sizeIn(cache.reading(counting(tx, counter)), id));
+
+    it('a commit that leaves a version born in the live epoch fills its slot: read back without a scan', async () => {
+      const cache = through();
+      try {
+        await write(60, 3, 5);
+        const counter = { scans: 0 };
+        assert.equal(await read(cache, 60, counter), 5);
+        assert.equal(counter.scans, 0, 'served from the commit');
+        await write(60, 3, 6);
+        assert.equal(await read(cache, 60, counter), 6, 'the next commit replaces it');
+        assert.equal(counter.scans, 0);
+      } finally {
+        cache.close();
+      }
+    });
+
+    it('a version born before the live epoch only marks (the epoch moved on: an older key need not be the newest)', async () => {
+      const cache = through();
+      try {
+        await write(61, 2, 7);
+        const counter = { scans: 0 };
+        assert.equal(await read(cache, 61, counter), 7);
+        assert.equal(counter.scans, 1, 'read from the store');
+      } finally {
+        cache.close();
+      }
+    });
+
+    it('the newest key of the commit decides: a new version and the closed old one (writeVersion kept)', async () => {
+      const cache = through();
+      try {
+        await write(62, 2, 1);
+        await store.write(async (tx) => {
+          tx.put(inodeKey(62, 3), encodeJson(record(2)));
+          tx.put(inodeKey(62, 2), encodeJson({ ...record(1), diedEpoch: 3 }));
+        });
+        const counter = { scans: 0 };
+        assert.equal(await read(cache, 62, counter), 2);
+        assert.equal(counter.scans, 0);
+      } finally {
+        cache.close();
+      }
+    });
+
+    it('a deleted newest version marks: the read finds what is left', async () => {
+      const cache = through();
+      try {
+        await write(63, 2, 1);
+        await write(63, 3, 2);
+        await store.write(async (tx) => tx.delete(inodeKey(63, 3)));
+        const counter = { scans: 0 };
+        assert.equal(await read(cache, 63, counter), 1, 'the older version, from the store');
+        assert.equal(counter.scans, 1);
+        // Put and deleted in one commit (two transactions of one batch, or one): still a mark.
+        await store.write(async (tx) => {
+          tx.put(inodeKey(63, 3), encodeJson(record(9)));
+          tx.delete(inodeKey(63, 3));
+        });
+        assert.equal(await read(cache, 63, counter), 1);
+        assert.equal(counter.scans, 2);
+      } finally {
+        cache.close();
+      }
+    });
+
+    it('a read that began before the commit still reads its own snapshot', async () => {
+      const cache = through();
+      try {
+        await write(64, 3, 1);
+        const { release, result: old } = await heldRead(cache, 64);
+        await write(64, 3, 2);
+        release();
+        assert.equal(await old, 1);
+        assert.equal(await store.read((tx) => sizeIn(cache.reading(tx), 64)), 2);
+      } finally {
+        cache.close();
+      }
+    });
   });
 
   it('write transactions never use it', async () => {

@@ -1,4 +1,4 @@
-import type { Entry, Key, MetadataStore, ReadTransaction, ScanOptions } from '../storage/metadata/metadata-store.js';
+import type { Entry, Key, MetadataStore, ReadTransaction, ScanOptions, Value } from '../storage/metadata/metadata-store.js';
 import { prefixEnd, RecordType } from './records.js';
 
 /**
@@ -16,6 +16,14 @@ import { prefixEnd, RecordType } from './records.js';
  * Only the exact shape of a live version read is served (versions.ts readVersion without an
  * epoch: the newest entry under a record's prefix, reverse, limit 1); write transactions never use
  * it (they see uncommitted changes of their batch).
+ *
+ * Write-through (with `liveEpoch`): a commit that leaves a version born in the live epoch fills its
+ * record's slot with that version instead of marking it, so what was just written (the inode,
+ * entry and segment of a new file) is read back without a store read. Exact because versions are
+ * only ever born in the live epoch, which never goes back: no key under the record's prefix can
+ * be newer. Per record, the commit's newest key decides (versions.ts writes the new version, then
+ * closes the old one under an older key); if that key was deleted, or was born before the live
+ * epoch (a snapshot was taken meanwhile, or background work closed an old version), it is a mark.
  */
 const VERSIONED = new Set<number>([RecordType.inode, RecordType.dirent, RecordType.segment]);
 /** A version key is its record's prefix plus the born epoch (8 bytes). */
@@ -38,12 +46,14 @@ export class VersionCache {
   constructor(
     metadata: MetadataStore & { onCommitted: NonNullable<MetadataStore['onCommitted']> },
     private readonly slotsMax = 32_768,
+    /** The live epoch (Engine.epoch), for write-through; absent: commits only mark. */
+    private readonly liveEpoch?: () => number,
   ) {
-    this.stop = metadata.onCommitted((keys, sequence) => this.committed(keys, sequence));
+    this.stop = metadata.onCommitted((keys, sequence, values) => this.committed(keys, sequence, values));
   }
 
-  static for(metadata: MetadataStore, slotsMax?: number): VersionCache | undefined {
-    return metadata.onCommitted === undefined ? undefined : new VersionCache(metadata as MetadataStore & { onCommitted: NonNullable<MetadataStore['onCommitted']> }, slotsMax);
+  static for(metadata: MetadataStore, options: { slotsMax?: number; liveEpoch?: () => number } = {}): VersionCache | undefined {
+    return metadata.onCommitted === undefined ? undefined : new VersionCache(metadata as MetadataStore & { onCommitted: NonNullable<MetadataStore['onCommitted']> }, options.slotsMax, options.liveEpoch);
   }
 
   close(): void {
@@ -82,11 +92,21 @@ export class VersionCache {
     this.put(slotKey, { sequence, entry });
   }
 
-  private committed(keys: readonly Key[], sequence: number): void {
+  private committed(keys: readonly Key[], sequence: number, values: readonly (Value | undefined)[]): void {
     this.latestCommit = Math.max(this.latestCommit, sequence);
-    for (const key of keys) {
+    // Per record: the commit's newest key and what the commit left under it.
+    const newest = new Map<string, { bornEpoch: number; key: Key; value: Value | undefined }>();
+    for (let index = 0; index < keys.length; index++) {
+      const key = keys[index] as Key;
       if (key.length <= BORN_EPOCH_BYTES || !VERSIONED.has(key[0] as number)) continue;
-      this.put(Buffer.from(key.buffer, key.byteOffset, key.length - BORN_EPOCH_BYTES).toString('latin1'), { sequence });
+      const slotKey = Buffer.from(key.buffer, key.byteOffset, key.length - BORN_EPOCH_BYTES).toString('latin1');
+      const bornEpoch = bornEpochOf(key);
+      const seen = newest.get(slotKey);
+      if (seen === undefined || bornEpoch >= seen.bornEpoch) newest.set(slotKey, { bornEpoch, key, value: values[index] });
+    }
+    const live = this.liveEpoch?.();
+    for (const [slotKey, { bornEpoch, key, value }] of newest) {
+      this.put(slotKey, value !== undefined && live !== undefined && bornEpoch >= live ? { sequence, entry: { key, value } } : { sequence });
     }
   }
 
@@ -99,6 +119,11 @@ export class VersionCache {
     }
     this.slots.set(slotKey, slot);
   }
+}
+
+function bornEpochOf(key: Key): number {
+  const view = new DataView(key.buffer, key.byteOffset + key.length - BORN_EPOCH_BYTES, BORN_EPOCH_BYTES);
+  return view.getUint32(0) * 2 ** 32 + view.getUint32(4);
 }
 
 /** The slot key of a live version read (reverse, limit 1, over exactly one record's prefix). */

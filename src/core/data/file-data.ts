@@ -4,10 +4,13 @@ import { FsError } from '../errors.js';
 import { decodeSegmentKey, inlineDataKey, prefixEnd, segmentFilePrefix, segmentKey, segmentPrefix, type SegmentRecord, type Slice } from '../records.js';
 import type { WriteScope } from '../scope.js';
 import { endVersion, readVersion, writeVersion, aliveEntries, type Version } from '../versions.js';
+import { InlineCache } from './inline-cache.js';
 import { ReadAhead, READ_AHEAD_DEFAULTS, type ChunkRange, type ReadAheadLimits } from './read-ahead.js';
 import { appendSlice, clipSlices, coveredBytes, INLINE_BYTES_MAX, resolveSlices, SEGMENT_BYTES, segmentsOf, SLICES_COMPACT_AFTER, type Piece } from './segments.js';
 
 const SEGMENT_SCAN_PAGE = 512;
+/** Default bound of the inline cache: about 4,000 files of 4 KiB. */
+export const INLINE_CACHE_BYTES = 16 * 1024 * 1024;
 
 export interface StagedWrite {
   readonly index: number;
@@ -28,14 +31,18 @@ export type Plan = Array<{ dataOffset: number; pieces: Piece[] }>;
 export class FileData {
   /** Fetches ahead of sequential readers (read-ahead.ts); file-io.ts decides what to fetch. */
   readonly readAhead: ReadAhead;
+  /** Small files' bytes as last written or read, so reading a small file back needs no store read. */
+  readonly inline: InlineCache;
 
   constructor(
     private readonly chunks: ChunkStore,
     private readonly newChunkId: () => string,
     private readonly onSegmentGrew: (id: number, index: number) => void,
     readAheadLimits: ReadAheadLimits = READ_AHEAD_DEFAULTS,
+    inlineCacheBytes = INLINE_CACHE_BYTES,
   ) {
     this.readAhead = new ReadAhead(chunks, readAheadLimits);
+    this.inline = new InlineCache(inlineCacheBytes);
   }
 
   /**
@@ -69,7 +76,10 @@ export class FileData {
   async commit(scope: WriteScope, id: number, staged: readonly StagedWrite[]): Promise<number> {
     let coveredDelta = 0;
     for (const { index, slice, inlineBytes } of staged) {
-      if (inlineBytes !== undefined) scope.tx.put(inlineDataKey(slice.chunkId), inlineBytes);
+      if (inlineBytes !== undefined) {
+        scope.tx.put(inlineDataKey(slice.chunkId), inlineBytes);
+        this.inline.set(slice.chunkId, inlineBytes);
+      }
       const current = await readVersion<SegmentRecord>(scope.tx, segmentPrefix(id, index));
       const slices = appendSlice(current?.record.slices ?? [], slice);
       const record: SegmentRecord = { slices, coveredBytes: coveredBytes(slices) };
@@ -123,7 +133,7 @@ export class FileData {
       segmentsOf(offset, length).map(async (part) => {
         const version = await readVersion<SegmentRecord>(tx, segmentPrefix(id, part.index), epoch);
         const pieces = resolveSlices(version?.record.slices ?? [], part.from, part.to);
-        await loadInline(tx, pieces);
+        await loadInline(tx, pieces, this.inline);
         return { dataOffset: part.dataOffset - part.from, pieces };
       }),
     );
@@ -179,16 +189,17 @@ export class FileData {
 }
 
 /** Attaches the bytes of inline chunks to the pieces that need them, inside the read transaction. */
-export async function loadInline(tx: ReadTransaction, pieces: Piece[]): Promise<void> {
+export async function loadInline(tx: ReadTransaction, pieces: Piece[], cache?: InlineCache): Promise<void> {
   const loaded = new Map<string, Uint8Array>();
   for (const piece of pieces) {
     if (piece.inline !== true || piece.chunkId === undefined) continue;
-    let bytes = loaded.get(piece.chunkId);
+    let bytes = loaded.get(piece.chunkId) ?? cache?.get(piece.chunkId);
     if (bytes === undefined) {
       bytes = await tx.get(inlineDataKey(piece.chunkId));
       if (bytes === undefined) throw new FsError('Internal', `inline chunk ${piece.chunkId} is missing`);
-      loaded.set(piece.chunkId, bytes);
+      cache?.set(piece.chunkId, bytes);
     }
+    loaded.set(piece.chunkId, bytes);
     if (bytes.length < piece.chunkOffset + piece.length) throw new FsError('Internal', `inline chunk ${piece.chunkId} is shorter than its slice`);
     piece.inlineBytes = bytes;
   }

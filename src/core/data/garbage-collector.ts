@@ -38,6 +38,8 @@ export interface GarbageCollectorOptions {
   readonly sweepGraceMs: number;
   /** Work per step: chunks deleted, chunks swept, segments reclaimed. */
   readonly batchMax: number;
+  /** Told of each inline chunk deleted (FileData's inline cache lets go of its bytes). */
+  readonly inlineDeleted?: (chunkId: string) => void;
 }
 
 interface OrphanProgress {
@@ -148,6 +150,7 @@ export class GarbageCollector {
         if (ready.inline.has(chunkId)) tx.delete(inlineDataKey(chunkId));
       }
     });
+    for (const chunkId of ready.inline) this.options.inlineDeleted?.(chunkId);
     stats.deletedChunks += ready.due.length;
   }
 

@@ -62,23 +62,33 @@ function describeCommitReports(fresh: Fresh): void {
       const store = await fresh();
       assert.ok(store.onCommitted !== undefined, 'both backends report commits');
       const reports: Array<{ keys: string[]; sequence: number }> = [];
-      const stop = store.onCommitted((keys, sequence) => reports.push({ keys: keys.map((key) => new TextDecoder().decode(key)).sort(), sequence }));
+      const decode = (bytes: Uint8Array | undefined) => (bytes === undefined ? '-' : new TextDecoder().decode(bytes));
+      const stop = store.onCommitted((keys, sequence, values) => {
+        assert.equal(values.length, keys.length);
+        // The last appearance of a key is what the commit left; `key=value`, '-' for deleted.
+        const last = new Map(keys.map((key, index) => [decode(key), decode(values[index])]));
+        reports.push({ keys: [...last].map(([key, value]) => `${key}=${value}`).sort(), sequence });
+      });
       const before = await store.read(async (tx) => tx.sequence);
       assert.equal(typeof before, 'number');
       await store.write(async (tx) => {
         tx.put(text('a'), text('1'));
         tx.delete(text('b'));
+        tx.put(text('c'), text('0'));
+        tx.put(text('c'), text('2'));
+        tx.put(text('d'), text('0'));
+        tx.delete(text('d'));
       });
       await assert.rejects(store.write(async (tx) => {
         tx.put(text('never'), text('x'));
         throw new Error('refused');
       }));
-      assert.deepEqual(reports, [{ keys: ['a', 'b'], sequence: (before as number) + 1 }], 'a failed transaction reports nothing');
+      assert.deepEqual(reports, [{ keys: ['a=1', 'b=-', 'c=2', 'd=-'], sequence: (before as number) + 1 }], 'a failed transaction reports nothing');
       assert.equal(await store.read(async (tx) => tx.sequence), (before as number) + 1);
       assert.equal(await store.write(async (tx) => tx.sequence), undefined, 'write transactions carry none');
       stop();
       const reported = reports.length;
-      await store.write(async (tx) => tx.put(text('c'), text('3')));
+      await store.write(async (tx) => tx.put(text('e'), text('3')));
       assert.equal(reports.length, reported, 'stopped listening');
     });
   });

@@ -65,15 +65,19 @@ export interface WriteTransaction extends ReadTransaction {
   onRollback(callback: () => void): void;
 }
 
+export type CommitListener = (keys: readonly Key[], sequence: number, values: readonly (Value | undefined)[]) => void;
+
 export interface MetadataStore {
   read<T>(fn: (tx: ReadTransaction) => Promise<T>): Promise<T>;
   /**
    * Calls `listener` after each commit, synchronously and before any read transaction can see
-   * it, with every key the commit wrote (put or deleted) and the commit's sequence number (the
-   * `sequence` of read transactions that see it). For caches of committed reads. Returns the
-   * function that stops listening.
+   * it, with every key the commit wrote (put or deleted), the commit's sequence number (the
+   * `sequence` of read transactions that see it), and beside each key the value it was put with
+   * (undefined: deleted). A key may appear more than once; its last appearance is what the commit
+   * left. Keys and values are the store's own copies, shared by all listeners: read-only. For
+   * caches of committed reads. Returns the function that stops listening.
    */
-  onCommitted?(listener: (keys: readonly Key[], sequence: number) => void): () => void;
+  onCommitted?(listener: CommitListener): () => void;
   write<T>(fn: (tx: WriteTransaction) => Promise<T>): Promise<T>;
   /** Waits for in-flight transactions, then releases resources. Later calls reject. */
   close(): Promise<void>;

@@ -12,6 +12,7 @@ import { checkKey, checkScanOptions, checkValue } from '../limits.js';
 import {
   MetadataStoreError,
   type Entry,
+  type CommitListener,
   type Key,
   type MetadataStore,
   type ReadTransaction,
@@ -29,9 +30,9 @@ export class MemoryMetadataStore implements MetadataStore {
   private readonly readsInFlight = new Set<Promise<unknown>>();
   private closed = false;
   private sequence = 0;
-  private readonly commitListeners = new Set<(keys: readonly Uint8Array[], sequence: number) => void>();
+  private readonly commitListeners = new Set<CommitListener>();
 
-  onCommitted(listener: (keys: readonly Uint8Array[], sequence: number) => void): () => void {
+  onCommitted(listener: CommitListener): () => void {
     this.commitListeners.add(listener);
     return () => this.commitListeners.delete(listener);
   }
@@ -84,7 +85,8 @@ export class MemoryMetadataStore implements MetadataStore {
       tx.applyTo(this.entries);
       this.sequence++;
       const keys = tx.changedKeys();
-      for (const listener of this.commitListeners) listener(keys, this.sequence);
+      const values = tx.changedValues();
+      for (const listener of this.commitListeners) listener(keys, this.sequence, values);
     });
     return result;
   }
@@ -214,6 +216,11 @@ class MemoryWriteTransaction extends MemoryReadTransaction implements WriteTrans
 
   changedKeys(): Key[] {
     return [...this.changes.values()].map((change) => change.key);
+  }
+
+  /** Beside each of changedKeys(), the value put or undefined (deleted). */
+  changedValues(): Array<Value | undefined> {
+    return [...this.changes.values()].map((change) => change.value);
   }
 
   applyTo(entries: SortedEntries): void {

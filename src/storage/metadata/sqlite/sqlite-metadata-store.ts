@@ -17,7 +17,7 @@
  * connection inside BEGIN from start to end, so all its reads see one snapshot across awaits.
  */
 import type { Logger } from 'pino';
-import { MetadataStoreError, type MetadataStore, type ReadTransaction, type WriteTransaction } from '../metadata-store.js';
+import { MetadataStoreError, type CommitListener, type MetadataStore, type ReadTransaction, type WriteTransaction } from '../metadata-store.js';
 import {
   ENCRYPTION_KEY_BYTES,
   Statements,
@@ -113,7 +113,7 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly acknowledging = new Set<Promise<void>>();
   /** Commits so far: a read transaction's `sequence` is this at its snapshot. */
   private sequence = 0;
-  private readonly commitListeners = new Set<(keys: readonly Uint8Array[], sequence: number) => void>();
+  private readonly commitListeners = new Set<CommitListener>();
   /** Wakes an open batch that waits for more work while the previous batch's WAL sync runs. */
   private wake: (() => void) | undefined;
 
@@ -156,7 +156,7 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
-  onCommitted(listener: (keys: readonly Uint8Array[], sequence: number) => void): () => void {
+  onCommitted(listener: CommitListener): () => void {
     this.commitListeners.add(listener);
     return () => this.commitListeners.delete(listener);
   }
@@ -276,7 +276,8 @@ export class SqliteMetadataStore implements MetadataStore {
     this.sequence++;
     if (this.commitListeners.size > 0) {
       const keys = pending.flatMap((done) => done.tx.written);
-      for (const listener of this.commitListeners) listener(keys, this.sequence);
+      const values = pending.flatMap((done) => done.tx.writtenValues);
+      for (const listener of this.commitListeners) listener(keys, this.sequence, values);
     }
     // Acknowledged once the WAL is on stable storage; the next batch runs meanwhile.
     const acknowledged = this.walSync.durable().then(

@@ -52,6 +52,8 @@ export class SqliteWriteTransaction extends SqliteReadTransaction implements Wri
   private readonly rollbackCallbacks: Array<() => void> = [];
   /** Every key put or deleted, for the store's commit listeners (owned copies). */
   readonly written: Key[] = [];
+  /** Beside each written key, the value put (an owned copy) or undefined for a delete. */
+  readonly writtenValues: Array<Value | undefined> = [];
 
   constructor(private readonly writer: WriterStatements) {
     super(writer);
@@ -72,6 +74,7 @@ export class SqliteWriteTransaction extends SqliteReadTransaction implements Wri
     checkValue(value);
     guard('put', () => this.writer.put.run(key, value));
     this.written.push(Uint8Array.prototype.slice.call(key));
+    this.writtenValues.push(Uint8Array.prototype.slice.call(value));
   }
 
   delete(key: Key): void {
@@ -79,5 +82,6 @@ export class SqliteWriteTransaction extends SqliteReadTransaction implements Wri
     checkKey(key);
     guard('delete', () => this.writer.delete.run(key));
     this.written.push(Uint8Array.prototype.slice.call(key));
+    this.writtenValues.push(undefined);
   }
 }
