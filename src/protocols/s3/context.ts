@@ -3,6 +3,7 @@ import type { OpContext } from '../../core/context.js';
 import type { FileSystem } from '../../core/file-system.js';
 import type { Bucket, BucketStore } from './buckets.js';
 import type { MultipartStore } from './multipart.js';
+import type { Md5Offload } from './md5-offload.js';
 import type { VerifiedSignature, ParsedAuthorization } from './sigv4.js';
 
 /** What one S3 operation gets: the decoded request, the caller's core context, the stores. */
@@ -34,6 +35,8 @@ export interface S3Services {
   readonly objectBytesMax: number;
   readonly nowMs: () => number;
   readonly uploads: MultipartStore;
+  /** Where the MD5 of large request bodies is computed (payload.ts). */
+  readonly md5Offload?: Md5Offload;
 }
 
 export interface BucketRequest extends S3Request {

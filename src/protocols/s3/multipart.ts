@@ -206,7 +206,7 @@ async function publishPart(services: S3Services, s3: BucketRequest, dir: NodeHan
 export async function uploadPart(services: S3Services, s3: BucketRequest): Promise<void> {
   const partNumber = partNumberOf(s3);
   const { dir } = await requireUpload(services, s3);
-  const body = readBody(s3.request, bodyOptions(s3, Math.min(PART_BYTES_MAX, services.objectBytesMax)), WRITE_PIECE_BYTES);
+  const body = readBody(s3.request, { ...bodyOptions(s3, Math.min(PART_BYTES_MAX, services.objectBytesMax)), md5Offload: services.md5Offload }, WRITE_PIECE_BYTES);
   const result = await publishPart(services, s3, dir, partNumber, (stage) => writeBody(services, s3, stage, body));
   sendEmpty(s3.response, 200, { etag: `"${result.etag}"` });
 }

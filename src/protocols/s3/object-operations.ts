@@ -220,7 +220,7 @@ export async function writeBody(services: S3Services, s3: BucketRequest, stage: 
 /** PutObject, or a folder marker (`key/`, empty body) as a directory. */
 export async function putObject(services: S3Services, s3: BucketRequest): Promise<void> {
   const key = parseObjectKey(s3.key ?? '');
-  const options = bodyOptions(s3, services.objectBytesMax);
+  const options = { ...bodyOptions(s3, services.objectBytesMax), md5Offload: services.md5Offload };
   if (key.folder) {
     const body = readBody(s3.request, options, WRITE_PIECE_BYTES);
     for await (const piece of body.pieces) if (piece.length > 0) throw new S3Error('InvalidArgument', 'A key ending in "/" is a folder and cannot hold data');

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { createChecksum, checksumAlgorithmOfHeader, type Checksum } from './checksums.js';
 import { S3Error } from './errors.js';
+import { inThread, type Md5Offload, type Md5Session } from './md5-offload.js';
 import { chunkStringToSign, constantTimeEqualHex, sha256Hex, signatureOf, trailerStringToSign, type PayloadMode, type VerifiedSignature } from './sigv4.js';
 
 /** A chunk-size line or a trailer line longer than this is malformed (they are < 100 bytes in practice). */
@@ -36,6 +37,16 @@ export interface BodyOptions {
   readonly bytesMax: number;
   /** Told each `x-amz-checksum-*` (header or trailer) once it matched the data, to echo it. */
   readonly onChecksumVerified?: (name: string, valueBase64: string) => void;
+  /** Where the MD5 of large bodies is computed (off the event loop); absent: on it. */
+  readonly md5Offload?: Md5Offload;
+}
+
+/** Bodies at least this long (declared) have their MD5 computed by `md5Offload`. */
+export const MD5_OFFLOAD_MIN_BYTES = 256 * 1024;
+
+function md5SessionFor(options: BodyOptions): Md5Session {
+  const declared = options.decodedLength ?? options.contentLength;
+  return options.md5Offload !== undefined && declared !== undefined && declared >= MD5_OFFLOAD_MIN_BYTES ? options.md5Offload.session() : inThread();
 }
 
 /** Reads exact byte counts and lines out of a stream of buffers without copying more than needed. */
@@ -113,13 +124,16 @@ class ByteReader {
 
 /** Checks kept while data flows: MD5 (for the ETag and Content-MD5) and any requested checksums. */
 class BodyDigests {
-  readonly md5 = createHash('md5');
   readonly checksums = new Map<string, Checksum>();
   /** Checksums that matched the data: header name -> base64. */
   readonly verified = new Map<string, string>();
   bytes = 0;
 
-  constructor(names: Iterable<string>, private readonly onVerified?: (name: string, valueBase64: string) => void) {
+  constructor(
+    names: Iterable<string>,
+    readonly md5: Md5Session,
+    private readonly onVerified?: (name: string, valueBase64: string) => void,
+  ) {
     for (const name of names) {
       const algorithm = checksumAlgorithmOfHeader(name);
       if (algorithm === undefined) throw new S3Error('InvalidRequest', `unsupported checksum ${name}`);
@@ -156,13 +170,13 @@ export interface BodyResult {
  */
 export function readBody(source: AsyncIterable<Buffer>, options: BodyOptions, pieceBytesMax = 1024 * 1024): { pieces: AsyncGenerator<Buffer>; finish: () => BodyResult } {
   const checksumNames = new Set<string>([...(options.checksumHeaders?.keys() ?? []), ...(options.trailerNames ?? []).filter((name) => name.startsWith('x-amz-checksum-'))]);
-  const digests = new BodyDigests(checksumNames, options.onChecksumVerified);
+  const digests = new BodyDigests(checksumNames, md5SessionFor(options), options.onChecksumVerified);
   let finished = false;
   const chunked = options.mode.kind === 'streaming-signed' || options.mode.kind === 'streaming-unsigned-trailer';
   const pieces = chunked ? readChunked(new ByteReader(source), options, digests, pieceBytesMax) : readPlain(new ByteReader(source), options, digests, pieceBytesMax);
   async function* checked(): AsyncGenerator<Buffer> {
     yield* pieces;
-    md5Hex = finishDigests(options, digests);
+    md5Hex = await finishDigests(options, digests);
     finished = true;
   }
   let md5Hex = '';
@@ -176,9 +190,9 @@ export function readBody(source: AsyncIterable<Buffer>, options: BodyOptions, pi
 }
 
 /** The checks at the end of every body: checksum headers, Content-MD5; answers the MD5 (hex). */
-function finishDigests(options: BodyOptions, digests: BodyDigests): string {
+async function finishDigests(options: BodyOptions, digests: BodyDigests): Promise<string> {
   for (const [name, value] of options.checksumHeaders ?? []) digests.check(name, value);
-  const md5 = digests.md5.digest();
+  const md5 = await digests.md5.digest();
   if (options.contentMd5 !== undefined && md5.toString('base64') !== options.contentMd5.trim()) throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.');
   return md5.toString('hex');
 }
@@ -206,7 +220,7 @@ export function readWholeBody(source: BodySource, options: BodyOptions & { reado
   const expectedBytes = options.contentLength;
   if (expectedBytes > options.bytesMax) throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(expectedBytes), MaxSizeAllowed: String(options.bytesMax) });
   const checksumNames = new Set<string>([...(options.checksumHeaders?.keys() ?? []), ...(options.trailerNames ?? []).filter((name) => name.startsWith('x-amz-checksum-'))]);
-  const digests = new BodyDigests(checksumNames, options.onChecksumVerified);
+  const digests = new BodyDigests(checksumNames, md5SessionFor(options), options.onChecksumVerified);
   const sha256 = options.mode.kind === 'sha256' ? createHash('sha256') : undefined;
   const expectedSha256 = options.mode.kind === 'sha256' ? options.mode.hex : '';
   return new Promise((resolve, reject) => {
@@ -245,16 +259,14 @@ export function readWholeBody(source: BodySource, options: BodyOptions & { reado
     };
     const onEnd = (): void => {
       stop();
-      try {
+      void (async () => {
         if (digests.bytes !== expectedBytes) throw new S3Error('IncompleteBody');
         if (sha256 !== undefined && !constantTimeEqualHex(sha256.digest('hex'), expectedSha256)) {
           throw new S3Error('XAmzContentSHA256Mismatch', undefined, { ClientComputedContentSHA256: expectedSha256 });
         }
-        const md5Hex = finishDigests(options, digests);
-        resolve({ data: whole ?? first ?? Buffer.alloc(0), result: { bytes: digests.bytes, md5Hex, checksums: digests.verified } });
-      } catch (error) {
-        reject(error);
-      }
+        const md5Hex = await finishDigests(options, digests);
+        return { data: whole ?? first ?? Buffer.alloc(0), result: { bytes: digests.bytes, md5Hex, checksums: digests.verified } };
+      })().then(resolve, reject);
     };
     const onError = (error: Error): void => fail(error);
     const onClose = (): void => {

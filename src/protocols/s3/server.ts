@@ -22,6 +22,7 @@ import { copyObject, deleteObject, getObject, metadataFromHeaders, putObject } f
 import { evaluatePolicy, PolicyCache } from './policy.js';
 import { RequestIds } from './request-ids.js';
 import { requireContentLength } from './small-body.js';
+import { Md5Offload } from './md5-offload.js';
 import { deleteObjectTagging, getObjectTagging, putObjectTagging } from './tagging.js';
 import { headerValues, parseAuthorization, parsePayloadMode, parseQuery, percentDecode, SigningKeyCache, splitTarget, UNSIGNED_PAYLOAD, verifySignature, type ParsedAuthorization } from './sigv4.js';
 
@@ -109,6 +110,8 @@ export class S3Server implements ProtocolServer {
   private readonly sockets = new Set<Socket>();
   private readonly policies = new PolicyCache();
   private readonly requestIds = new RequestIds();
+  /** MD5 of large bodies on a worker thread, started at the first one. */
+  private readonly md5Offload = new Md5Offload();
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<number> | undefined;
 
@@ -121,6 +124,7 @@ export class S3Server implements ProtocolServer {
       objectBytesMax: this.limits.objectBytesMax,
       nowMs: deps.nowMs,
       uploads: deps.uploads,
+      md5Offload: this.md5Offload,
     };
   }
 
@@ -191,6 +195,7 @@ export class S3Server implements ProtocolServer {
     }, this.limits.closeTimeoutMs);
     await closed;
     clearTimeout(timer);
+    await this.md5Offload.close();
   }
 
   /** One bounded run of the abandoned-upload sweep (also run on a timer while listening). */
