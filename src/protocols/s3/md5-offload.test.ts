@@ -131,6 +131,7 @@ describe('MD5 offload', () => {
       const whole = await readWholeBody(source(), { ...base, contentLength: data.length, md5Offload: workers });
       assert.equal(whole.result.md5Hex, md5(data));
       assert.ok(whole.data.equals(data));
+      assert.ok(whole.data.buffer instanceof SharedArrayBuffer, 'read into shared memory, hashed there');
       const streamed = readBody((async function* () { yield* pieces; })(), { ...base, contentLength: data.length, md5Offload: workers });
       for await (const piece of streamed.pieces) assert.ok(piece.length > 0);
       assert.equal(streamed.finish().md5Hex, md5(data));

@@ -19,6 +19,9 @@ export interface Md5Session {
   digest(): Promise<Buffer>;
 }
 
+/** A buffer the worker can read in place (allocated by `Md5Offload.sharedBuffer`). */
+export type SharedBytes = Buffer & { readonly buffer: SharedArrayBuffer };
+
 export interface Md5OffloadOptions {
   /** Bytes per slot (default 1 MiB) and slots (default 16): the shared buffer is their product. */
   readonly slotBytes?: number;
@@ -45,6 +48,9 @@ parentPort.on('message', (message) => {
       break;
     case 'bytes':
       hashOf(message.id).update(Buffer.from(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength));
+      break;
+    case 'shared':
+      hashOf(message.id).update(Buffer.from(message.shared, message.offset, message.length));
       break;
     case 'digest': {
       const digest = hashOf(message.id).digest();
@@ -139,6 +145,20 @@ export class Md5Offload {
     return session;
   }
 
+  /**
+   * A buffer of `bytes` in shared memory, for a body that is read whole: `digestOf` hashes it in
+   * place, so its bytes are copied once (into it) instead of twice.
+   */
+  sharedBuffer(bytes: number): SharedBytes {
+    return Buffer.from(new SharedArrayBuffer(bytes)) as SharedBytes;
+  }
+
+  /** The MD5 of `bytes`, which must not change until this resolves. */
+  digestOf(bytes: SharedBytes): Promise<Buffer> {
+    const session = this.session() as OffloadedSession;
+    return session.digestShared(bytes);
+  }
+
   /** Slots not in use (tests: an abandoned session gives its slot back once collected). */
   get freeSlots(): number {
     return this.#generation?.free.length ?? this.#slots;
@@ -199,6 +219,14 @@ class OffloadedSession implements Md5Session {
       generation.waiters.set(id, { resolve, reject });
       generation.worker.postMessage({ op: 'digest', id });
     });
+  }
+
+  /** Hashes `bytes` in place (shared memory), then digests: the whole MD5 of one buffer. */
+  digestShared(bytes: SharedBytes): Promise<Buffer> {
+    if (this.#filled > 0 || this.held.slot !== undefined) throw new Error('assertion failed: digestShared on a session already fed');
+    const { generation, id } = this.held;
+    if (generation.dead === undefined) generation.worker.postMessage({ op: 'shared', id, shared: bytes.buffer, offset: bytes.byteOffset, length: bytes.byteLength });
+    return this.digest();
   }
 
   #post(): void {

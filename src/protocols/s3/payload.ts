@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { createChecksum, checksumAlgorithmOfHeader, type Checksum } from './checksums.js';
 import { S3Error } from './errors.js';
-import { inThread, type Md5Offload, type Md5Session } from './md5-offload.js';
+import { inThread, type Md5Offload, type Md5Session, type SharedBytes } from './md5-offload.js';
 import { chunkStringToSign, constantTimeEqualHex, sha256Hex, signatureOf, trailerStringToSign, type PayloadMode, type VerifiedSignature } from './sigv4.js';
 
 /** A chunk-size line or a trailer line longer than this is malformed (they are < 100 bytes in practice). */
@@ -39,6 +39,16 @@ export interface BodyOptions {
   readonly onChecksumVerified?: (name: string, valueBase64: string) => void;
   /** Where the MD5 of large bodies is computed (off the event loop); absent: on it. */
   readonly md5Offload?: Md5Offload;
+}
+
+/** For a body whose MD5 is computed at its end, from the whole buffer. */
+const NO_MD5: Md5Session = {
+  update: () => undefined,
+  digest: () => Promise.reject(new Error('assertion failed: no MD5 was kept for this body')),
+};
+
+function inThreadMd5(data: Uint8Array): Promise<Buffer> {
+  return Promise.resolve(createHash('md5').update(data).digest());
 }
 
 /** Bodies at least this long (declared) have their MD5 computed by `md5Offload`. */
@@ -190,9 +200,9 @@ export function readBody(source: AsyncIterable<Buffer>, options: BodyOptions, pi
 }
 
 /** The checks at the end of every body: checksum headers, Content-MD5; answers the MD5 (hex). */
-async function finishDigests(options: BodyOptions, digests: BodyDigests): Promise<string> {
+async function finishDigests(options: BodyOptions, digests: BodyDigests, md5Of?: () => Promise<Buffer>): Promise<string> {
   for (const [name, value] of options.checksumHeaders ?? []) digests.check(name, value);
-  const md5 = await digests.md5.digest();
+  const md5 = await (md5Of?.() ?? digests.md5.digest());
   if (options.contentMd5 !== undefined && md5.toString('base64') !== options.contentMd5.trim()) throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.');
   return md5.toString('hex');
 }
@@ -220,7 +230,9 @@ export function readWholeBody(source: BodySource, options: BodyOptions & { reado
   const expectedBytes = options.contentLength;
   if (expectedBytes > options.bytesMax) throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(expectedBytes), MaxSizeAllowed: String(options.bytesMax) });
   const checksumNames = new Set<string>([...(options.checksumHeaders?.keys() ?? []), ...(options.trailerNames ?? []).filter((name) => name.startsWith('x-amz-checksum-'))]);
-  const digests = new BodyDigests(checksumNames, md5SessionFor(options), options.onChecksumVerified);
+  // A large body goes into shared memory that the MD5 worker hashes in place once it is complete.
+  const offload = options.md5Offload !== undefined && expectedBytes >= MD5_OFFLOAD_MIN_BYTES ? options.md5Offload : undefined;
+  const digests = new BodyDigests(checksumNames, offload === undefined ? inThread() : NO_MD5, options.onChecksumVerified);
   const sha256 = options.mode.kind === 'sha256' ? createHash('sha256') : undefined;
   const expectedSha256 = options.mode.kind === 'sha256' ? options.mode.hex : '';
   return new Promise((resolve, reject) => {
@@ -248,7 +260,7 @@ export function readWholeBody(source: BodySource, options: BodyOptions & { reado
         if (at === 0) first = chunk;
         else {
           if (whole === undefined) {
-            whole = Buffer.allocUnsafeSlow(expectedBytes);
+            whole = offload === undefined ? Buffer.allocUnsafeSlow(expectedBytes) : offload.sharedBuffer(expectedBytes);
             (first as Buffer).copy(whole, 0);
           }
           chunk.copy(whole, at);
@@ -264,8 +276,9 @@ export function readWholeBody(source: BodySource, options: BodyOptions & { reado
         if (sha256 !== undefined && !constantTimeEqualHex(sha256.digest('hex'), expectedSha256)) {
           throw new S3Error('XAmzContentSHA256Mismatch', undefined, { ClientComputedContentSHA256: expectedSha256 });
         }
-        const md5Hex = await finishDigests(options, digests);
-        return { data: whole ?? first ?? Buffer.alloc(0), result: { bytes: digests.bytes, md5Hex, checksums: digests.verified } };
+        const data = whole ?? first ?? Buffer.alloc(0);
+        const md5Hex = await finishDigests(options, digests, offload === undefined ? undefined : () => (whole === undefined ? inThreadMd5(data) : offload.digestOf(whole as SharedBytes)));
+        return { data, result: { bytes: digests.bytes, md5Hex, checksums: digests.verified } };
       })().then(resolve, reject);
     };
     const onError = (error: Error): void => fail(error);
