@@ -47,9 +47,7 @@ export class ReadScope {
    */
   async inodesMany(ids: readonly number[]): Promise<Map<number, InodeRecord>> {
     const result = new Map<number, InodeRecord>();
-    // Live nodes the version cache holds (just written, or read before) need no store read.
-    const uncached = this.snapshotEpoch === undefined && this.tx.cached !== undefined ? ids.filter((id) => !this.cachedInode(id, result)) : ids;
-    const sorted = [...new Set(uncached)].sort((left, right) => left - right);
+    const sorted = [...new Set(ids)].sort((left, right) => left - right);
     let runStart = 0;
     for (let index = 1; index <= sorted.length; index++) {
       const previous = sorted[index - 1] as number;
@@ -59,22 +57,6 @@ export class ReadScope {
       runStart = index;
     }
     return result;
-  }
-
-  /** Whether the live node `id` was answered from the read cache (into `into` if it exists). */
-  private cachedInode(id: number, into: Map<number, InodeRecord>): boolean {
-    const known = this.inodes.get(id);
-    if (known !== undefined) {
-      if (known !== null) into.set(id, known.record);
-      return true;
-    }
-    const prefix = inodePrefix(id);
-    const entries = this.tx.cached?.({ start: prefix, end: prefixEnd(prefix), limit: 1, reverse: true });
-    if (entries === undefined) return false;
-    const [version] = aliveEntries<InodeRecord>(entries);
-    this.inodes.set(id, version ?? null);
-    if (version !== undefined) into.set(id, version.record);
-    return true;
   }
 
   private async readRun(ids: number[], into: Map<number, InodeRecord>): Promise<void> {

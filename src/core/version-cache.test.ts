@@ -6,7 +6,6 @@ import { after, before, describe, it } from 'node:test';
 import type { ReadTransaction } from '../storage/metadata/metadata-store.js';
 import { SqliteMetadataStore } from '../storage/metadata/sqlite/sqlite-metadata-store.js';
 import { decodeJson, encodeJson, inodeKey, inodePrefix, type InodeRecord } from './records.js';
-import { ReadScope } from './scope.js';
 import { VersionCache } from './version-cache.js';
 import { readVersion } from './versions.js';
 
@@ -189,36 +188,6 @@ describe('version cache', () => {
         });
         assert.equal(await read(cache, 63, counter), 1);
         assert.equal(counter.scans, 2);
-      } finally {
-        cache.close();
-      }
-    });
-
-    it('inodesMany answers cached live nodes without a scan and reads only the others', async () => {
-      const cache = through();
-      try {
-        await write(70, 3, 1);
-        await write(71, 3, 2);
-        await store.write(async (tx) => tx.put(inodeKey(72, 3), encodeJson({ ...record(3), diedEpoch: 3 })));
-        // 173 is written through a cache that is not listening: not cached.
-        await store.write(async (tx) => tx.put(inodeKey(173, 2), encodeJson(record(4))));
-        cache.close();
-        const fresh = through();
-        try {
-          await write(70, 3, 1);
-          await write(71, 3, 2);
-          const counter = { scans: 0 };
-          const sizes = await store.read(async (tx) => {
-            const found = await new ReadScope(fresh.reading(counting(tx, counter))).inodesMany([70, 71, 173]);
-            return [...found].map(([id, node]) => `${id}:${node.size}`).sort();
-          });
-          assert.deepEqual(sizes, ['173:4', '70:1', '71:2']);
-          assert.equal(counter.scans, 1, 'one read, for 173 only (70 and 71 alone would be one range scan)');
-          const dead = await store.read((tx) => new ReadScope(fresh.reading(tx)).inodesMany([72]));
-          assert.equal(dead.size, 0, 'a closed newest version is not a live node');
-        } finally {
-          fresh.close();
-        }
       } finally {
         cache.close();
       }

@@ -65,21 +65,14 @@ export class VersionCache {
   reading(tx: ReadTransaction): ReadTransaction {
     const sequence = tx.sequence;
     if (sequence === undefined) return tx;
-    const cached = (options: ScanOptions, slotKey = versionReadOf(options)): Entry[] | undefined => {
-      if (slotKey === undefined) return undefined;
-      const slot = this.slots.get(slotKey);
-      if (slot === undefined || slot.entry === undefined || slot.sequence > sequence) return undefined;
-      return slot.entry === null ? [] : [slot.entry];
-    };
     return {
       sequence,
       get: (key: Key) => tx.get(key),
-      cached: (options: ScanOptions) => cached(options),
       scan: async (options: ScanOptions) => {
         const slotKey = versionReadOf(options);
         if (slotKey === undefined) return tx.scan(options);
-        const hit = cached(options, slotKey);
-        if (hit !== undefined) return hit;
+        const slot = this.slots.get(slotKey);
+        if (slot !== undefined && slot.entry !== undefined && slot.sequence <= sequence) return slot.entry === null ? [] : [slot.entry];
         const entries = await tx.scan(options);
         this.fill(slotKey, entries[0] ?? null, sequence);
         return entries;

@@ -51,12 +51,6 @@ export interface ReadTransaction {
    * their batch's uncommitted changes).
    */
   readonly sequence?: number;
-  /**
-   * Optional, for reads through a cache of committed reads (core's version cache): what `scan`
-   * would answer for `options` if the cache holds it, without reading the store; undefined when
-   * it does not.
-   */
-  cached?(options: ScanOptions): Entry[] | undefined;
 }
 
 export interface WriteTransaction extends ReadTransaction {
