@@ -3,12 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { testConfig } from './support/test-config.js';
-import { createLogger } from '../src/ops/logger.js';
-import { serve, type Server } from '../src/serve.js';
+import type { Server } from '../src/serve.js';
 import { callApi } from './support/api-client.js';
+import { serveForTest } from './support/served.js';
 
 const PASSWORD = 'Gate-Keeper-Of-Ports-31';
 const EXCHANGE_TIMEOUT_MS = 5_000;
@@ -64,18 +62,7 @@ describe('network access rules on the S3 and NFS listeners', () => {
   };
 
   before(async () => {
-    server = await serve({
-      config: { ...testConfig(), dataDir, apiPort: 0, s3Port: 0, nfsPort: 0 },
-      logger: createLogger({ level: 'silent' }),
-      environment: { ENCLAVE_ADMIN_PASSWORD: PASSWORD },
-      stdout: new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          lines.push(...chunk.toString().split('\n').filter((line) => line !== ''));
-          callback();
-        },
-      }),
-    });
-    token = (await callApi(server.ports.api as number, 'POST', '/v1/session/login', { body: { username: 'admin', password: PASSWORD } })).json().bearer_token;
+    ({ server, token } = await serveForTest({ dataDir, adminPassword: PASSWORD, lines }));
     // Allow-lists that exclude 127.0.0.1 (the API's own list stays empty: any address).
     const rules = await api('PUT', '/v1/network/access-rules', { services: { s3: { allow: ['192.0.2.0/24'] }, nfs: { allow: ['192.0.2.0/24', '10.0.0.1'] } } });
     assert.equal(rules.status, 200, rules.body.toString());

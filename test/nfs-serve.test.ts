@@ -3,16 +3,14 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { testConfig } from './support/test-config.js';
-import { createLogger } from '../src/ops/logger.js';
 import { NfsTestClient } from '../src/protocols/nfs/testing/nfs-test-client.test-support.js';
 import { create, getattr, mountHandle, nfs, readPostOp, skipWcc } from '../src/protocols/nfs/testing/nfs3-wire.test-support.js';
 import { Nfs3Status, StableHow } from '../src/protocols/nfs/v3/nfs3-types.js';
-import { serve, type Server } from '../src/serve.js';
+import type { Server } from '../src/serve.js';
 import { callApi } from './support/api-client.js';
+import { serveForTest } from './support/served.js';
 import { freePort, getport } from './support/nfs-rpc.js';
 
 const run = promisify(execFile);
@@ -38,18 +36,7 @@ describe('NFS through the real server: REST export, libnfs tools, portmap, resta
   const url = (path: string) => `nfs://127.0.0.1${path}?nfsport=${nfsPort()}&mountport=${nfsPort()}&version=3`;
 
   async function start(): Promise<void> {
-    server = await serve({
-      config: { ...testConfig(), dataDir, apiPort: 0, s3Port: 0, nfsPort: 0 },
-      logger: createLogger({ level: 'silent' }),
-      environment: { ENCLAVE_ADMIN_PASSWORD: PASSWORD },
-      stdout: new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          lines.push(...chunk.toString().split('\n').filter((line) => line !== ''));
-          callback();
-        },
-      }),
-    });
-    token = (await callApi(server.ports.api as number, 'POST', '/v1/session/login', { body: { username: 'admin', password: PASSWORD } })).json().bearer_token;
+    ({ server, token } = await serveForTest({ dataDir, adminPassword: PASSWORD, lines }));
   }
 
   before(start);

@@ -3,12 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { testConfig } from './support/test-config.js';
-import { createLogger } from '../src/ops/logger.js';
-import { serve, type Server } from '../src/serve.js';
+import type { Server } from '../src/serve.js';
 import { callApi } from './support/api-client.js';
+import { serveForTest } from './support/served.js';
 
 const PASSWORD = 'Switch-Board-Operator-77';
 
@@ -30,18 +28,7 @@ describe('protocols follow their settings without a restart', () => {
   const api = (method: string, path: string, body?: unknown) => callApi(server.ports.api as number, method, path, { token, ...(body === undefined ? {} : { body }) });
 
   before(async () => {
-    server = await serve({
-      config: { ...testConfig(), dataDir, apiPort: 0, s3Port: 0, nfsPort: 0 },
-      logger: createLogger({ level: 'silent' }),
-      environment: { ENCLAVE_ADMIN_PASSWORD: PASSWORD },
-      stdout: new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          lines.push(...chunk.toString().split('\n').filter((line) => line !== ''));
-          callback();
-        },
-      }),
-    });
-    token = (await callApi(server.ports.api as number, 'POST', '/v1/session/login', { body: { username: 'admin', password: PASSWORD } })).json().bearer_token;
+    ({ server, token } = await serveForTest({ dataDir, adminPassword: PASSWORD, lines }));
   });
   after(async () => {
     await server.stop();

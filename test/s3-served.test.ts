@@ -6,14 +6,12 @@ import { Agent } from 'node:https';
 import { connect, type LookupFunction, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { testConfig } from './support/test-config.js';
-import { createLogger } from '../src/ops/logger.js';
-import { serve, type Server } from '../src/serve.js';
+import type { Server } from '../src/serve.js';
+import { serveForTest } from './support/served.js';
 import { callApi, type ApiAnswer } from './support/api-client.js';
 import { rawRequest, s3ErrorName, type Credentials } from './support/s3-fixture.js';
 
@@ -116,19 +114,8 @@ describe('S3 on a served instance, configured through the management API', () =>
   };
 
   before(async () => {
-    server = await serve({
-      config: { ...testConfig(), dataDir, apiPort: 0, s3Port: 0 },
-      logger: createLogger({ level: 'silent' }),
-      environment: { ENCLAVE_ADMIN_PASSWORD: ADMIN_PASSWORD },
-      stdout: new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          lines.push(...chunk.toString().split('\n').filter((line) => line !== ''));
-          callback();
-        },
-      }),
-    });
+    ({ server, token: adminToken } = await serveForTest({ dataDir, adminPassword: ADMIN_PASSWORD, lines }));
     apiPort = server.ports.api as number;
-    adminToken = (await callApi(apiPort, 'POST', '/v1/session/login', { body: { username: 'admin', password: ADMIN_PASSWORD } })).json().bearer_token;
     for (const [name, password] of [['dana', DANA_PASSWORD], ['erin', ERIN_PASSWORD]] as const) {
       const created = await api('POST', '/v1/users', { body: { name, password } });
       assert.equal(created.status, 201, created.body.toString());
