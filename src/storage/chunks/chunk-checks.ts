@@ -59,3 +59,8 @@ export function checkListOptions(options: { after?: ChunkId; limit: number }): v
   }
   if (options.after !== undefined) checkChunkId(options.after);
 }
+
+/** The first `length` bytes of `into` when it is large enough, else a new buffer (GetOptions). */
+export function targetFor(length: number, into: Uint8Array | undefined): Uint8Array {
+  return into !== undefined && into.byteLength >= length ? into.subarray(0, length) : new Uint8Array(length);
+}

@@ -210,6 +210,23 @@ export function chunkStoreContract(name: string, open: () => Promise<OpenedChunk
       assert.deepEqual(await store.get(id), bytes(100, 4));
     });
 
+    it('get may read into the caller\'s buffer, and keeps nothing of it: reusing it changes nothing stored', async () => {
+      const store = await fresh();
+      const [id] = idsInOrder(1) as [ChunkId];
+      const data = bytes(200_000, 6);
+      await store.put(id, data);
+      const into = new Uint8Array(300_000).fill(0xee);
+      const got = await store.get(id, { offset: 1_000, length: 100_000 }, { into });
+      assert.deepEqual(Uint8Array.from(got), data.subarray(1_000, 101_000));
+      if (got.buffer === into.buffer) assert.equal(got.byteOffset, into.byteOffset, 'a view of into starts at its start');
+      into.fill(0);
+      assert.deepEqual(Uint8Array.from(await store.get(id, { offset: 1_000, length: 100_000 })), data.subarray(1_000, 101_000));
+      assert.deepEqual(Uint8Array.from(await store.get(id)), data);
+      const small = new Uint8Array(10).fill(0xee);
+      assert.deepEqual(Uint8Array.from(await store.get(id, { offset: 0, length: 100 }, { into: small })), data.subarray(0, 100));
+      assert.deepEqual(small, new Uint8Array(10).fill(0xee), 'a buffer too small is not written');
+    });
+
     it('capacity reports total and free bytes', async () => {
       const store = await fresh();
       const { totalBytes, freeBytes } = await store.capacity();

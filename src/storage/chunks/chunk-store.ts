@@ -9,6 +9,9 @@
  *   ChunkStoreError code 'exists' and leaves the stored chunk unchanged. A put that fails or is
  *   interrupted (crash) leaves either nothing or the whole chunk under that id, never a torn one.
  * - `get` of a missing chunk rejects with code 'not-found'; a range beyond the end is clipped.
+ * - Neither keeps a reference to the caller's buffers once its promise settles: `put`'s `data`,
+ *   and `get`'s `into` (a buffer the store may read the bytes into, returning a view of its start;
+ *   a store may ignore it and return a buffer of its own). So a layer can reuse them.
  * - `delete` is idempotent: deleting a missing chunk succeeds.
  * - `list` pages through ids in ascending order, after `after`, at most `limit` at a time.
  */
@@ -29,9 +32,14 @@ export interface ChunkCapacity {
   readonly freeBytes: number;
 }
 
+export interface GetOptions {
+  /** Where the bytes may be read to, if it is large enough (see the contract above). */
+  readonly into?: Uint8Array;
+}
+
 export interface ChunkStore {
   put(id: ChunkId, data: Uint8Array): Promise<void>;
-  get(id: ChunkId, range?: ByteRange): Promise<Uint8Array>;
+  get(id: ChunkId, range?: ByteRange, options?: GetOptions): Promise<Uint8Array>;
   delete(id: ChunkId): Promise<void>;
   list(options: { after?: ChunkId; limit: number }): Promise<ChunkId[]>;
   capacity(): Promise<ChunkCapacity>;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +71,35 @@ async function overwrite(inner: ChunkStore, id: ChunkId, sealed: Uint8Array): Pr
   await inner.delete(id);
   await inner.put(id, sealed);
 }
+
+describe('EncryptedChunkStore: pooled sealed buffers', () => {
+  it('concurrent puts and range gets over a store that reads into them all return their own bytes', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'enclave-encrypted-pool-'));
+    const keyring = await openKeyring(root);
+    const store = new EncryptedChunkStore({ inner: await LocalChunkStore.open({ root: join(root, 'chunks') }), keyring });
+    try {
+      const sizes = [70_000, 200_000, 1_048_576, 1_500_000, 3 * FRAME_BYTES, 900_000, 65_536, 2_000_000];
+      const chunks = sizes.map((size, index) => ({ id: newChunkId(1_700_000_000_000 + index), data: randomBytes(size) }));
+      await Promise.all(chunks.map(({ id, data }) => store.put(id, data)));
+      const reads = Array.from({ length: 64 }, (_, index) => {
+        const { id, data } = chunks[index % chunks.length] as (typeof chunks)[number];
+        const offset = (index * 37_813) % data.byteLength;
+        const length = Math.min(data.byteLength - offset, 65_536 + ((index * 104_729) % 900_000));
+        return { id, expected: data.subarray(offset, offset + length), got: store.get(id, { offset, length }) };
+      });
+      for (const { id, expected, got } of reads) assert.ok(Buffer.from(await got).equals(expected), `range of ${id}`);
+      // A read that fails gives its buffer back too; the next reads still see their own bytes.
+      await rejectsWithCode(store.get(newChunkId(1_800_000_000_000), { offset: 0, length: 500_000 }), 'not-found');
+      const [first, second] = await Promise.all([store.get(chunks[3]!.id, { offset: 0, length: 1_000_000 }), store.get(chunks[2]!.id, { offset: 0, length: 1_000_000 })]);
+      assert.ok(Buffer.from(first).equals(chunks[3]!.data.subarray(0, 1_000_000)));
+      assert.ok(Buffer.from(second).equals(chunks[2]!.data.subarray(0, 1_000_000)));
+    } finally {
+      await store.close();
+      await keyring.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('EncryptedChunkStore', () => {
   const fixtures: Fixture[] = [];

@@ -3,7 +3,8 @@ import { KeyError } from '../../../keys/key-errors.js';
 import type { Keyring } from '../../../keys/keyring.js';
 import { checkChunkId, checkChunkSize, checkListOptions, checkRange, clipRange } from '../chunk-checks.js';
 import { CHUNK_BYTES_MAX, ChunkStoreError } from '../chunk-store.js';
-import type { ByteRange, ChunkCapacity, ChunkId, ChunkStore } from '../chunk-store.js';
+import type { ByteRange, ChunkCapacity, ChunkId, ChunkStore, GetOptions } from '../chunk-store.js';
+import { BufferPool } from '../buffer-pool.js';
 import {
   decodeHeader,
   deriveChunkKey,
@@ -41,6 +42,8 @@ export class EncryptedChunkStore implements ChunkStore {
   readonly #inner: ChunkStore;
   readonly #keyring: Keyring;
   readonly #random: (size: number) => Buffer;
+  /** Sealed bytes between the inner store and sealing or opening (buffer-pool.ts). */
+  readonly #buffers = new BufferPool();
 
   constructor(options: EncryptedChunkStoreOptions) {
     this.#inner = options.inner;
@@ -53,20 +56,26 @@ export class EncryptedChunkStore implements ChunkStore {
     checkChunkSize(id, data.byteLength, CHUNK_BYTES_MAX);
     const { version, key: dataKey } = this.#keyring.currentDataKey();
     const header = encodeHeader(version, this.#random(NONCE_BYTES), data.byteLength);
-    // Not zero-filled: the header and every frame's ciphertext and tag cover it exactly.
-    const sealed = Buffer.allocUnsafeSlow(sealedBytes(data.byteLength));
-    header.bytes.copy(sealed, 0);
-    const key = deriveChunkKey(dataKey, id, header);
+    const sealedLength = sealedBytes(data.byteLength);
+    const pooled = this.#buffers.take(sealedLength);
+    // Not zeroed: the header and every frame's ciphertext and tag cover it exactly.
+    const sealed = pooled === undefined ? Buffer.allocUnsafeSlow(sealedLength) : Buffer.from(pooled.buffer, pooled.byteOffset, sealedLength);
     try {
-      for (let index = 0; index < frameCount(data.byteLength); index += 1) {
-        const start = index * FRAME_BYTES;
-        const plaintext = data.subarray(start, start + framePlaintextBytes(data.byteLength, index));
-        sealFrame(key, id, header, index, plaintext, sealed, frameOffset(index));
+      header.bytes.copy(sealed, 0);
+      const key = deriveChunkKey(dataKey, id, header);
+      try {
+        for (let index = 0; index < frameCount(data.byteLength); index += 1) {
+          const start = index * FRAME_BYTES;
+          const plaintext = data.subarray(start, start + framePlaintextBytes(data.byteLength, index));
+          sealFrame(key, id, header, index, plaintext, sealed, frameOffset(index));
+        }
+      } finally {
+        key.fill(0);
       }
+      await this.#inner.put(id, sealed);
     } finally {
-      key.fill(0);
+      this.#buffers.give(pooled);
     }
-    await this.#inner.put(id, sealed);
   }
 
   async get(id: ChunkId, range?: ByteRange): Promise<Uint8Array> {
@@ -86,11 +95,16 @@ export class EncryptedChunkStore implements ChunkStore {
     const last = end > start ? Math.floor((end - 1) / FRAME_BYTES) : lastIndex;
     const readStart = frameOffset(first);
     const readEnd = frameOffset(last) + framePlaintextBytes(header.plaintextBytes, last) + TAG_BYTES;
-    const sealed = await this.#inner.get(id, { offset: readStart, length: readEnd - readStart });
-    if (sealed.byteLength !== readEnd - readStart) throw corrupt(id, 'it is shorter than its header says');
-    const plain = this.#openFrames(id, header, first, last, sealed);
-    const plainStart = start - first * FRAME_BYTES;
-    return plain.subarray(plainStart, plainStart + (end - start));
+    const pooled = this.#buffers.take(readEnd - readStart);
+    try {
+      const sealed = await this.#inner.get(id, { offset: readStart, length: readEnd - readStart }, intoOptions(pooled));
+      if (sealed.byteLength !== readEnd - readStart) throw corrupt(id, 'it is shorter than its header says');
+      const plain = this.#openFrames(id, header, first, last, sealed);
+      const plainStart = start - first * FRAME_BYTES;
+      return plain.subarray(plainStart, plainStart + (end - start));
+    } finally {
+      this.#buffers.give(pooled);
+    }
   }
 
   /**
@@ -143,17 +157,22 @@ export class EncryptedChunkStore implements ChunkStore {
    */
   async #getFromStart(id: ChunkId, range: ByteRange): Promise<Uint8Array | undefined> {
     const lastWanted = Math.min(Math.floor((range.offset + range.length - 1) / FRAME_BYTES), frameCount(CHUNK_BYTES_MAX) - 1);
-    const sealed = await this.#inner.get(id, { offset: 0, length: frameOffset(lastWanted + 1) });
-    const header = decodeHeader(sealed);
-    if (header === undefined) throw corrupt(id, 'its header is not a sealed-chunk header');
-    const { start, end } = clipRange(header.plaintextBytes, range);
-    if (end <= start) return undefined;
-    const last = Math.floor((end - 1) / FRAME_BYTES);
-    if (last > lastWanted) return undefined;
-    const readEnd = frameOffset(last) + framePlaintextBytes(header.plaintextBytes, last) + TAG_BYTES;
-    if (sealed.byteLength < readEnd) throw corrupt(id, 'it is shorter than its header says');
-    const plain = this.#openFrames(id, header, 0, last, sealed.subarray(HEADER_BYTES, readEnd));
-    return plain.subarray(start, end);
+    const pooled = this.#buffers.take(frameOffset(lastWanted + 1));
+    try {
+      const sealed = await this.#inner.get(id, { offset: 0, length: frameOffset(lastWanted + 1) }, intoOptions(pooled));
+      const header = decodeHeader(sealed);
+      if (header === undefined) throw corrupt(id, 'its header is not a sealed-chunk header');
+      const { start, end } = clipRange(header.plaintextBytes, range);
+      if (end <= start) return undefined;
+      const last = Math.floor((end - 1) / FRAME_BYTES);
+      if (last > lastWanted) return undefined;
+      const readEnd = frameOffset(last) + framePlaintextBytes(header.plaintextBytes, last) + TAG_BYTES;
+      if (sealed.byteLength < readEnd) throw corrupt(id, 'it is shorter than its header says');
+      const plain = this.#openFrames(id, header, 0, last, sealed.subarray(HEADER_BYTES, readEnd));
+      return plain.subarray(start, end);
+    } finally {
+      this.#buffers.give(pooled);
+    }
   }
 
   async #readHeader(id: ChunkId): Promise<ChunkHeader> {
@@ -168,7 +187,9 @@ export class EncryptedChunkStore implements ChunkStore {
     const key = this.#chunkKey(id, header);
     try {
       const plainBytes = (last - first) * FRAME_BYTES + framePlaintextBytes(header.plaintextBytes, last);
-      const plain = new Uint8Array(plainBytes);
+      // Not zeroed: the frames cover it exactly, and it is dropped unreturned if one fails.
+      const unzeroed = Buffer.allocUnsafeSlow(plainBytes);
+      const plain = new Uint8Array(unzeroed.buffer, unzeroed.byteOffset, plainBytes);
       let sealedOffset = 0;
       for (let index = first; index <= last; index += 1) {
         const frameBytes = framePlaintextBytes(header.plaintextBytes, index) + TAG_BYTES;
@@ -193,6 +214,10 @@ export class EncryptedChunkStore implements ChunkStore {
       throw error;
     }
   }
+}
+
+function intoOptions(buffer: Uint8Array | undefined): GetOptions | undefined {
+  return buffer === undefined ? undefined : { into: buffer };
 }
 
 function corrupt(id: ChunkId, why: string, cause?: unknown): ChunkStoreError {

@@ -3,9 +3,10 @@ import { mkdir, open, readdir } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { checkChunkId, checkChunkSize, checkListOptions, checkRange, clipRange, STORED_CHUNK_BYTES_MAX } from '../chunk-checks.js';
+import { checkChunkId, checkChunkSize, checkListOptions, checkRange, clipRange, STORED_CHUNK_BYTES_MAX, targetFor } from '../chunk-checks.js';
 import { ChunkStoreError, LIST_LIMIT_MAX } from '../chunk-store.js';
-import type { ByteRange, ChunkCapacity, ChunkId, ChunkStore } from '../chunk-store.js';
+import type { ByteRange, ChunkCapacity, ChunkId, ChunkStore, GetOptions } from '../chunk-store.js';
+import { BufferPool } from '../buffer-pool.js';
 import { CoalescedSync } from '../../coalesced-sync.js';
 import { DiskActivity } from '../../disk-activity.js';
 import {
@@ -145,6 +146,8 @@ export class WriteCacheChunkStore implements ChunkStore {
   readonly #activity: DiskActivity;
   readonly #logger: Logger | undefined;
   readonly #index = new Map<ChunkId, Entry>();
+  /** Buffers for copies to the tier (buffer-pool.ts). */
+  readonly #buffers = new BufferPool();
   /** Ids of puts in progress, so two puts of one id cannot both succeed. */
   readonly #putting = new Set<ChunkId>();
   /** Acknowledged entries not yet copied to the tier, oldest first. */
@@ -292,6 +295,9 @@ export class WriteCacheChunkStore implements ChunkStore {
         const ordered = Promise.all([segment.written, write]).then(() => undefined);
         segment.written = ordered;
         ordered.catch((error: unknown) => this.#fail(error));
+        // This put's own write settles before the put does, even when an earlier one failed
+        // first: the caller may reuse `data` once the put settles.
+        await write.catch(() => undefined);
         await ordered;
         await segment.sync.request().catch((error: unknown) => {
           this.#fail(error);
@@ -315,7 +321,7 @@ export class WriteCacheChunkStore implements ChunkStore {
     }
   }
 
-  async get(id: ChunkId, range?: ByteRange): Promise<Uint8Array> {
+  async get(id: ChunkId, range?: ByteRange, options?: GetOptions): Promise<Uint8Array> {
     this.#checkOpen();
     checkChunkId(id);
     checkRange(range);
@@ -323,7 +329,7 @@ export class WriteCacheChunkStore implements ChunkStore {
     const entry = this.#index.get(id);
     if (entry !== undefined && !entry.deleted) {
       const { start, end } = clipRange(entry.length, range);
-      const bytes = await readAt(entry.segment.handle, entry.dataOffset + start, end - start).catch((error: unknown) => {
+      const bytes = await readAt(entry.segment.handle, entry.dataOffset + start, end - start, options?.into).catch((error: unknown) => {
         throw asChunkStoreError(error, `read chunk ${id} from the write cache`);
       });
       // A new use of the segment changes its generation before writing anything, so the bytes
@@ -331,7 +337,7 @@ export class WriteCacheChunkStore implements ChunkStore {
       if (entry.segment.generation === entry.generation && bytes.byteLength === end - start) return bytes;
     }
     if (this.#deletedInFlight(id)) throw new ChunkStoreError('not-found', `chunk ${id} not found`);
-    return this.#tier.get(id, range);
+    return this.#tier.get(id, range, options);
   }
 
   async delete(id: ChunkId): Promise<void> {
@@ -636,8 +642,9 @@ export class WriteCacheChunkStore implements ChunkStore {
 
   async #copy(entry: Entry): Promise<void> {
     if (!entry.deleted) {
+      const buffer = this.#buffers.take(entry.length);
       try {
-        const data = await readAt(entry.segment.handle, entry.dataOffset, entry.length);
+        const data = await readAt(entry.segment.handle, entry.dataOffset, entry.length, buffer);
         if (data.byteLength !== entry.length) throw new ChunkStoreError('corrupt', `chunk ${entry.id} is cut short in the write cache`);
         await this.#tier.put(entry.id, data).catch((error: unknown) => {
           if (!(error instanceof ChunkStoreError && error.code === 'exists')) throw error;
@@ -657,6 +664,8 @@ export class WriteCacheChunkStore implements ChunkStore {
           this.#pump();
         }, RETRY_DELAY_MS);
         return;
+      } finally {
+        this.#buffers.give(buffer);
       }
     }
     if (this.#index.get(entry.id) === entry) this.#index.delete(entry.id);
@@ -746,9 +755,9 @@ async function scanRecords(handle: FileHandle, generation: number, sizeBytes: nu
   return records;
 }
 
-/** Up to `length` bytes at `position`; fewer only at the end of the file. */
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Uint8Array> {
-  const buffer = new Uint8Array(length);
+/** Up to `length` bytes at `position`, into `into` if it is large enough; fewer only at the end of the file. */
+async function readAt(handle: FileHandle, position: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+  const buffer = targetFor(length, into);
   let filled = 0;
   while (filled < length) {
     const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);

@@ -4,10 +4,10 @@ import { link, mkdir, open, opendir, readdir, stat, statfs, unlink } from 'node:
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { checkChunkId, checkChunkSize, checkListOptions, checkRange, clipRange, STORED_CHUNK_BYTES_MAX } from '../chunk-checks.js';
+import { checkChunkId, checkChunkSize, checkListOptions, checkRange, clipRange, STORED_CHUNK_BYTES_MAX, targetFor } from '../chunk-checks.js';
 import { isChunkId } from '../chunk-id.js';
 import { ChunkStoreError } from '../chunk-store.js';
-import type { ByteRange, ChunkCapacity, ChunkId, ChunkStore } from '../chunk-store.js';
+import type { ByteRange, ChunkCapacity, ChunkId, ChunkStore, GetOptions } from '../chunk-store.js';
 import { CoalescedSync } from '../../coalesced-sync.js';
 
 export interface LocalChunkStoreOptions {
@@ -84,7 +84,7 @@ export class LocalChunkStore implements ChunkStore {
     }
   }
 
-  async get(id: ChunkId, range?: ByteRange): Promise<Uint8Array> {
+  async get(id: ChunkId, range?: ByteRange, options?: GetOptions): Promise<Uint8Array> {
     this.#checkOpen();
     checkChunkId(id);
     checkRange(range);
@@ -98,7 +98,7 @@ export class LocalChunkStore implements ChunkStore {
     try {
       const { size } = await handle.stat();
       const { start, end } = clipRange(size, range);
-      const buffer = new Uint8Array(end - start);
+      const buffer = targetFor(end - start, options?.into);
       let filled = 0;
       while (filled < buffer.byteLength) {
         const { bytesRead } = await handle.read(buffer, filled, buffer.byteLength - filled, start + filled);
