@@ -13,7 +13,7 @@ for run in $(seq "$RUNS"); do
   for audit in 0 1; do
     env_file=$(mktemp -u /tmp/enclave-s3-audit-XXXXXX.env)
     # shellcheck disable=SC2086 # ENCLAVE_NODE_FLAGS is a list of flags
-    (cd "$ROOT" && BENCH_S3_AUDIT=$audit BENCH_S3_ENV=$env_file BENCH_S3_PORT=29150 exec node ${ENCLAVE_NODE_FLAGS---single-threaded-gc} --import tsx bench/s3/enclave-s3.ts) > /dev/null & server=$!
+    (cd "$ROOT" && BENCH_S3_AUDIT=$audit BENCH_S3_ENV=$env_file BENCH_S3_PORT=29150 exec node ${ENCLAVE_NODE_FLAGS---single-threaded-gc --heap-growing-percent=300} --import tsx bench/s3/enclave-s3.ts) > /dev/null & server=$!
     for _ in $(seq 150); do [ -s "$env_file" ] && break; sleep 0.2; done
     line=$(set -a; . "$env_file"; set +a; node "$ROOT/bench/s3/s3load.mjs" --client raw --prefix "a$audit-r$run" --ops put --size 4096 --count "$COUNT" --concurrency 16 --max-secs 120 2>/dev/null | grep -E "_ops " | head -1)
     kill -INT "$server"; wait "$server" 2>/dev/null || true

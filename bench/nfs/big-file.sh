@@ -2,13 +2,13 @@
 # One Enclave NFS server (bench/nfs/enclave-nfs.ts, production set-up), one nfs-cp write of a
 # 1 GiB file and one nfs-cp read of it back, compared byte for byte: the big-file path alone, for
 # quick A/B runs (ENCLAVE_NODE_FLAGS="" vs the default). The peer comparison is run.sh.
-# Needs: libnfs-utils. Env: ENCLAVE_NFS_PORT (32149) ENCLAVE_NODE_FLAGS (--single-threaded-gc)
+# Needs: libnfs-utils. Env: ENCLAVE_NFS_PORT (32149) ENCLAVE_NODE_FLAGS (--single-threaded-gc --heap-growing-percent=300)
 #   BIG_FILE (/tmp/perf-suite/data/big-1024MiB.bin, made from /dev/urandom if missing)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 PORT=${ENCLAVE_NFS_PORT:-32149}
-ENCLAVE_NODE_FLAGS=${ENCLAVE_NODE_FLAGS---single-threaded-gc}
+ENCLAVE_NODE_FLAGS=${ENCLAVE_NODE_FLAGS---single-threaded-gc --heap-growing-percent=300}
 BIG_FILE=${BIG_FILE:-/tmp/perf-suite/data/big-1024MiB.bin}
 if [ ! -s "$BIG_FILE" ]; then mkdir -p "$(dirname "$BIG_FILE")"; head -c 1073741824 /dev/urandom > "$BIG_FILE"; fi
 BYTES=$(stat -c %s "$BIG_FILE")

@@ -6,14 +6,14 @@
 # Needs: libnfs-utils; nfs-ganesha nfs-ganesha-vfs rpcbind (apt); root (ganesha's netns).
 # Env: ROUNDS (3) ENCLAVE_NFS_PORT (32049) BENCH_ROOT (/tmp/perf-suite) ENCLAVE_NFS_AUDIT (1)
 #      NFS_BIG_MIB (1024) NFS_SMALL_COUNT (300) -- passed through to nfs.sh
-#      ENCLAVE_NODE_FLAGS (--single-threaded-gc, as `npm start` runs the server; "" for V8's default)
+#      ENCLAVE_NODE_FLAGS (--single-threaded-gc --heap-growing-percent=300, as `npm start` runs the server; "" for V8's default)
 # Output: '<metric> <Enclave median> <ganesha median> <unit> <ratio>' (ratio > 1: Enclave better).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 SHARED=${BENCH_SHARED:-/work/shared/bench}
 ROUNDS=${ROUNDS:-3}
-ENCLAVE_NODE_FLAGS=${ENCLAVE_NODE_FLAGS---single-threaded-gc}
+ENCLAVE_NODE_FLAGS=${ENCLAVE_NODE_FLAGS---single-threaded-gc --heap-growing-percent=300}
 PORT=${ENCLAVE_NFS_PORT:-32049}
 export BENCH_ROOT=${BENCH_ROOT:-/tmp/perf-suite}
 DATA=$BENCH_ROOT/enclave-nfs

@@ -23,7 +23,7 @@ export NODE_NO_WARNINGS=1
 mkdir -p "$DIR"; rm -f "$BENCH_S3_ENV" "$DIR/phases.jsonl"
 
 # shellcheck disable=SC2086 # ENCLAVE_NODE_FLAGS is a list of flags
-(cd "$ROOT" && exec node ${ENCLAVE_NODE_FLAGS---single-threaded-gc} --import tsx bench/s3/enclave-s3.ts) & ENCLAVE=$!
+(cd "$ROOT" && exec node ${ENCLAVE_NODE_FLAGS---single-threaded-gc --heap-growing-percent=300} --import tsx bench/s3/enclave-s3.ts) & ENCLAVE=$!
 trap 'kill $ENCLAVE 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 for _ in $(seq 300); do [ -s "$BENCH_S3_ENV" ] && break; sleep 0.2; done
 [ -s "$BENCH_S3_ENV" ] || { echo "enclave-s3.ts did not start" >&2; exit 1; }

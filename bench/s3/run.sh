@@ -44,12 +44,12 @@
 #   NGINX_PORT (28443) NGINX_WORKERS (auto) NULL_PORT (29300) TARGETS ("enclave nginx-tls s3rver")
 #   BENCH_S3_SECURE (1; 0 = Enclave and s3rver on plain HTTP, nginx stays TLS) BIG_COUNT (256)
 #   SMALL_COUNT (2000) CONC (16) OUT ($PEER_ROOT/s3-bench-<time>.txt) BENCH_S3_AUDIT (0)
-#   ENCLAVE_NODE_FLAGS (--single-threaded-gc, as `npm start` runs the server; "" for V8's default)
+#   ENCLAVE_NODE_FLAGS (--single-threaded-gc --heap-growing-percent=300, as `npm start` runs the server; "" for V8's default)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 RUNS=${RUNS:-3}
-ENCLAVE_NODE_FLAGS=${ENCLAVE_NODE_FLAGS---single-threaded-gc}
+ENCLAVE_NODE_FLAGS=${ENCLAVE_NODE_FLAGS---single-threaded-gc --heap-growing-percent=300}
 PEER_ROOT=${PEER_ROOT:-/tmp/perf-suite}
 PEER_PORT=${PEER_PORT:-29000}
 NGINX_PORT=${NGINX_PORT:-28443}
