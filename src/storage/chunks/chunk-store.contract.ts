@@ -222,6 +222,8 @@ export function chunkStoreContract(name: string, open: () => Promise<OpenedChunk
       into.fill(0);
       assert.deepEqual(Uint8Array.from(await store.get(id, { offset: 1_000, length: 100_000 })), data.subarray(1_000, 101_000));
       assert.deepEqual(Uint8Array.from(await store.get(id)), data);
+      assert.deepEqual(Uint8Array.from(await store.get(id, { offset: 150_000, length: 100_000 }, { into })), data.subarray(150_000), 'clipped at the end');
+      assert.equal((await store.get(id, { offset: 250_000, length: 100_000 }, { into })).byteLength, 0, 'a range past the end is empty');
       const small = new Uint8Array(10).fill(0xee);
       assert.deepEqual(Uint8Array.from(await store.get(id, { offset: 0, length: 100 }, { into: small })), data.subarray(0, 100));
       assert.deepEqual(small, new Uint8Array(10).fill(0xee), 'a buffer too small is not written');
