@@ -146,13 +146,18 @@ export class Engine {
   /** Runs `fn` as one atomic, durable transaction on the live tree. */
   async mutate<T>(ctx: OpContext, fn: (scope: WriteScope) => Promise<T>): Promise<T> {
     checkSignal(ctx);
-    return this.metadata.write(async (tx) => {
+    let unreferenced: readonly string[] = [];
+    const result = await this.metadata.write(async (tx) => {
       tx.onRollback(() => this.cache.clear());
       const scope = new WriteScope(tx, this.currentEpoch, this.clock.nowNs(), this.cache, this.snapshots);
-      const result = await fn(scope);
+      const value = await fn(scope);
       await scope.flush();
-      return result;
+      unreferenced = scope.unreferenced;
+      return value;
     });
+    // Committed: the collector deletes these after its delay; a write cache need not copy them.
+    if (unreferenced.length > 0) this.chunks.expectDelete?.(unreferenced);
+    return result;
   }
 
   /**

@@ -4,6 +4,7 @@ import { checkConsistency } from './check/consistency-check.js';
 import { isFsError, type FsErrorCode } from './errors.js';
 import { prefixEnd, RecordType, typePrefix } from './records.js';
 import type { NodeHandle } from './file-system.js';
+import { MemoryChunkStore } from '../storage/chunks/memory/memory-chunk-store.js';
 import { ALICE, allChunkIds, BOB, contextFor, openCoreFixture, type CoreFixture } from './testing/core-fixture.test-support.js';
 
 async function rejectsWith(promise: Promise<unknown>, code: FsErrorCode): Promise<void> {
@@ -410,5 +411,39 @@ describe('core file system', () => {
       assert.deepEqual(report.problems, []);
       assert.equal(report.unreferencedChunks, 0);
     });
+  });
+});
+
+describe('core file system: chunks expected to be deleted', () => {
+  it('names to the chunk store, once committed, each chunk whose last reference an operation dropped', async () => {
+    const expected: string[][] = [];
+    class Watching extends MemoryChunkStore {
+      expectDelete(ids: readonly string[]): void {
+        expected.push([...ids]);
+      }
+    }
+    const fx = await openCoreFixture({ chunks: new Watching({ capacityBytes: 1024 ** 3 }) });
+    try {
+      const root = await fx.fs.root(fx.root);
+      const { handle } = await fx.fs.create(fx.root, root, 'big', { mode: 0o666 });
+      await fx.fs.write(fx.root, handle, { offset: 0, data: new Uint8Array(200_000).fill(1) });
+      const first = await allChunkIds(fx.chunks);
+      assert.deepEqual(expected, [], 'a first write drops no reference');
+      // An overwrite of the whole file drops the chunks of the first write.
+      await fx.fs.write(fx.root, handle, { offset: 0, data: new Uint8Array(200_000).fill(2) });
+      assert.equal(expected.length, 1);
+      assert.deepEqual([...(expected[0] ?? [])].sort(), [...first].sort());
+      const second = (await allChunkIds(fx.chunks)).filter((id) => !first.includes(id));
+      // A removed file's data is released by the collector's pass over orphans, which names it
+      // too; a refused operation (the file is gone) names nothing.
+      await fx.fs.remove(fx.root, root, 'big');
+      await assert.rejects(fx.fs.remove(fx.root, root, 'big'));
+      assert.equal(expected.length, 1);
+      await fx.fs.maintenance.collectGarbage();
+      assert.deepEqual([...(expected[1] ?? [])].sort(), [...second].sort());
+      assert.equal(expected.length, 2);
+    } finally {
+      await fx.close();
+    }
   });
 });

@@ -131,6 +131,8 @@ export interface SnapshotHooks {
 export class WriteScope extends ReadScope implements VersionWriter {
   private readonly pending = new Map<number, PendingInode>();
   private readonly refDeltas = new Map<string, number>();
+  /** Chunks whose last reference this transaction dropped (queued for the collector). */
+  readonly unreferenced: string[] = [];
 
   constructor(
     override readonly tx: WriteTransaction,
@@ -232,6 +234,7 @@ export class WriteScope extends ReadScope implements VersionWriter {
       if (count === 0) {
         this.tx.delete(refKey);
         this.tx.put(gcQueueKey(chunkId), encodeJson({ queuedAtMs: Number(this.nowNs / 1_000_000n) }));
+        this.unreferenced.push(chunkId);
       } else {
         this.tx.put(refKey, encodeJson(count));
       }

@@ -105,6 +105,7 @@ export class GarbageCollector {
     for (const orphan of orphans) {
       const id = decodeOrphanKey(orphan.key);
       const progress = decodeJson<OrphanProgress>(orphan.value);
+      let unreferenced: readonly string[] = [];
       const done = await metadata.write(async (tx) => {
         const scope = this.options.newScope(tx);
         const filePrefix = segmentFilePrefix(id);
@@ -120,8 +121,11 @@ export class GarbageCollector {
         if (finished) tx.delete(orphanKey(id));
         else tx.put(orphanKey(id), encodeJson({ ...progress, afterKey: Buffer.from(last.key).toString('base64') }));
         await scope.flush();
+        unreferenced = scope.unreferenced;
         return finished;
       });
+      // Committed: a write cache need not copy what this pass will delete (ChunkStore.expectDelete).
+      if (unreferenced.length > 0) this.options.chunks.expectDelete?.(unreferenced);
       if (done) stats.reapedNodes++;
     }
   }

@@ -44,6 +44,12 @@ export interface ChunkStore {
   list(options: { after?: ChunkId; limit: number }): Promise<ChunkId[]>;
   capacity(): Promise<ChunkCapacity>;
   close(): Promise<void>;
+  /**
+   * Advisory, optional: nothing references these chunks any more and their owner will delete
+   * them soon (core's collector waits first, for reads planned before). A caching layer may hold
+   * off copying them; gets and the delete behave as usual. Layers pass it on.
+   */
+  expectDelete?(ids: readonly ChunkId[]): void;
 }
 
 export type ChunkStoreErrorCode = 'exists' | 'not-found' | 'corrupt' | 'invalid' | 'unavailable';

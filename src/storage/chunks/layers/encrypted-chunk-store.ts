@@ -133,6 +133,10 @@ export class EncryptedChunkStore implements ChunkStore {
     return this.#inner.list(options);
   }
 
+  expectDelete(ids: readonly ChunkId[]): void {
+    this.#inner.expectDelete?.(ids);
+  }
+
   async capacity(): Promise<ChunkCapacity> {
     return this.#inner.capacity();
   }

@@ -418,6 +418,52 @@ describe('WriteCacheChunkStore', () => {
     });
   });
 
+  it('chunks expected to be deleted wait to be copied: deleted meanwhile, they never reach the tier; otherwise they are copied once the hold ends', async () => {
+    await withRoot(async (root) => {
+      const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      const tier = new GatedTier(local, true);
+      // Copies start 200 ms after the last put; without a hold every chunk would be copied then.
+      const cache = await WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier, segmentBytes: 64 * KIB, segmentCount: 4, copyQuietMs: 200, expectDeleteHoldMs: 700 });
+      const [doomed, kept, late] = [0, 1, 2].map((index) => newChunkId(Date.now() + index)) as [ChunkId, ChunkId, ChunkId];
+      for (const id of [doomed, kept, late]) await cache.put(id, randomBytes(3_000));
+      cache.expectDelete([doomed, late, newChunkId(Date.now() + 9)]);
+      await waitFor(async () => (await local.list({ limit: 10 })).includes(kept));
+      await sleep(100);
+      assert.deepEqual(await local.list({ limit: 10 }), [kept], 'the held chunks stay in the cache only');
+      assert.equal((await cache.get(doomed)).byteLength, 3_000, 'a held chunk still reads');
+      await cache.delete(doomed);
+      await rejectsWithCode(cache.get(doomed), 'not-found');
+      // The hold on `late` ends (no delete came): it is copied after all; `doomed` never was.
+      await waitFor(async () => (await local.list({ limit: 10 })).includes(late));
+      assert.equal(tier.puts, 2);
+      assert.equal(cache.stats().backlogChunks, 0);
+      await rejectsWithCode(local.get(doomed), 'not-found');
+      await cache.close();
+    });
+  });
+
+  it('drain and close copy held chunks without waiting for their hold to end', async () => {
+    await withRoot(async (root) => {
+      const local = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      const cache = await WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier: local, segmentBytes: 64 * KIB, segmentCount: 4, copyQuietMs: 100, expectDeleteHoldMs: 3_600_000 });
+      const ids = [0, 1].map((index) => newChunkId(Date.now() + index));
+      for (const id of ids) await cache.put(id, randomBytes(2_000));
+      cache.expectDelete(ids);
+      await sleep(300);
+      assert.equal(cache.stats().backlogChunks, 2, 'quiet, but held');
+      await cache.drain();
+      assert.equal(cache.stats().backlogChunks, 0);
+      assert.deepEqual(await local.list({ limit: 10 }), [...ids].sort());
+      const third = newChunkId(Date.now() + 5);
+      await cache.put(third, randomBytes(2_000));
+      cache.expectDelete([third]);
+      await cache.close();
+      const reopened = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      assert.equal((await reopened.get(third)).byteLength, 2_000, 'close copied the held chunk');
+      await reopened.close();
+    });
+  });
+
   it('refuses puts after close', async () => {
     await withRoot(async (root) => {
       const cache = await openCache(root, new GatedTier(await LocalChunkStore.open({ root: join(root, 'chunks') }), true));

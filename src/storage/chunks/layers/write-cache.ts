@@ -47,6 +47,8 @@ export interface WriteCacheOptions {
   readonly copyQuietMs?: number;
   /** ...or until the oldest chunk waiting for its copy is this old. */
   readonly copyAgeMs?: number;
+  /** How long a chunk named in expectDelete waits before it is copied after all (default 60 s). */
+  readonly expectDeleteHoldMs?: number;
   /**
    * Serve what the cache holds and change nothing: no puts, deletes, copies to the tier or
    * zero-filling (offline fsck). Closing leaves the cache as it was, for the server to replay.
@@ -73,6 +75,8 @@ const ZERO_FILL_BYTES = 1024 * 1024;
 const RETRY_DELAY_MS = 1_000;
 const COPY_QUIET_MS_DEFAULT = 100;
 const COPY_AGE_MS_DEFAULT = 30_000;
+/** Core's collector deletes an unreferenced chunk ~10-20 s after the last reference goes. */
+const EXPECT_DELETE_HOLD_MS_DEFAULT = 60_000;
 const FILE_MODE = 0o600;
 const DIRECTORY_MODE = 0o700;
 
@@ -112,6 +116,8 @@ interface Entry {
   deleted: boolean;
   /** No longer counted in its segment's `pending` nor in the backlog (copied, or deleted). */
   released: boolean;
+  /** performance.now() until which its copy waits, because a delete is expected (expectDelete). */
+  holdUntilMs: number;
 }
 
 /**
@@ -143,6 +149,10 @@ export class WriteCacheChunkStore implements ChunkStore {
   readonly #cachedPutsMax: number;
   readonly #copyQuietMs: number;
   readonly #copyAgeMs: number;
+  readonly #holdMs: number;
+  /** Queued entries whose copy waits for an expected delete (#pump, expectDelete). */
+  #held: Entry[] = [];
+  #heldTimer: NodeJS.Timeout | undefined;
   readonly #activity: DiskActivity;
   readonly #logger: Logger | undefined;
   readonly #index = new Map<ChunkId, Entry>();
@@ -180,6 +190,7 @@ export class WriteCacheChunkStore implements ChunkStore {
     this.#cachedPutsMax = options.cachedPutsMax ?? CACHED_PUTS_MAX_DEFAULT;
     this.#copyQuietMs = options.copyQuietMs ?? COPY_QUIET_MS_DEFAULT;
     this.#copyAgeMs = options.copyAgeMs ?? COPY_AGE_MS_DEFAULT;
+    this.#holdMs = options.expectDeleteHoldMs ?? EXPECT_DELETE_HOLD_MS_DEFAULT;
     this.#activity = options.activity ?? new DiskActivity();
     this.#logger = options.logger;
     this.#nextGeneration = nextGeneration;
@@ -247,7 +258,7 @@ export class WriteCacheChunkStore implements ChunkStore {
       segment.state = 'sealed';
       for (const record of records) {
         if (store.#index.has(record.id)) continue; // a later copy in another segment serves too
-        const entry: Entry = { ...record, segment, generation: segment.generation, queuedAtMs: 0, deleted: false, released: false };
+        const entry: Entry = { ...record, segment, generation: segment.generation, queuedAtMs: 0, deleted: false, released: false, holdUntilMs: 0 };
         segment.pending += 1;
         store.#index.set(record.id, entry);
         store.#enqueue(entry);
@@ -304,7 +315,7 @@ export class WriteCacheChunkStore implements ChunkStore {
           throw error;
         });
         if (await inTier) throw new ChunkStoreError('exists', `chunk ${id} already exists`);
-        const entry: Entry = { id, segment, generation, dataOffset: offset + RECORD_HEADER_BYTES, length: data.byteLength, queuedAtMs: performance.now(), deleted: false, released: false };
+        const entry: Entry = { id, segment, generation, dataOffset: offset + RECORD_HEADER_BYTES, length: data.byteLength, queuedAtMs: performance.now(), deleted: false, released: false, holdUntilMs: 0 };
         this.#index.set(id, entry);
         this.#enqueue(entry);
         entered = true;
@@ -356,6 +367,21 @@ export class WriteCacheChunkStore implements ChunkStore {
     await this.#tier.delete(id);
   }
 
+  /**
+   * Chunks core no longer references and will delete soon (ChunkStore.expectDelete): their copies
+   * to the tier wait up to expectDeleteHoldMs, so a file written and removed within that time is
+   * written to the disk once, not twice. Reads and deletes are unchanged; draining and closing
+   * copy them as usual.
+   */
+  expectDelete(ids: readonly ChunkId[]): void {
+    if (this.#closed || this.#readOnly) return;
+    const until = performance.now() + this.#holdMs;
+    for (const id of ids) {
+      const entry = this.#index.get(id);
+      if (entry !== undefined && !entry.deleted) entry.holdUntilMs = until;
+    }
+  }
+
   async list(options: { after?: ChunkId; limit: number }): Promise<ChunkId[]> {
     this.#checkOpen();
     checkListOptions(options);
@@ -401,6 +427,7 @@ export class WriteCacheChunkStore implements ChunkStore {
   /** Resolves when every acknowledged chunk is durable in the tier (for tests and shutdown). */
   async drain(): Promise<void> {
     this.#draining += 1;
+    this.#unhold(true);
     try {
       while (this.#puts > 0 || this.#queueLength() > 0 || this.#copying > 0) {
         this.#pump();
@@ -606,7 +633,49 @@ export class WriteCacheChunkStore implements ChunkStore {
   }
 
   #queueLength(): number {
-    return this.#queue.length - this.#queueHead + this.#retries.length;
+    return this.#queue.length - this.#queueHead + this.#retries.length + this.#held.length;
+  }
+
+  /** Whether the entry's copy waits for its expected delete now (never while draining or closing). */
+  #holds(entry: Entry): boolean {
+    return !entry.deleted && entry.holdUntilMs > performance.now() && !this.#closing && this.#draining === 0;
+  }
+
+  /** Sets the entry aside until its hold ends; a timer puts it back in line then. */
+  #hold(entry: Entry): void {
+    this.#held.push(entry);
+    this.#scheduleHeld();
+  }
+
+  #scheduleHeld(): void {
+    if (this.#heldTimer !== undefined || this.#held.length === 0) return;
+    const next = Math.min(...this.#held.map((entry) => entry.holdUntilMs));
+    this.#heldTimer = setTimeout(
+      () => {
+        this.#heldTimer = undefined;
+        this.#unhold(false);
+        this.#pump();
+      },
+      Math.max(0, Math.ceil(next - performance.now())) + 1,
+    );
+    this.#heldTimer.unref();
+  }
+
+  /** Puts held entries whose hold ended (or all) back at the front of the line; deleted ones go. */
+  #unhold(all: boolean): void {
+    const now = performance.now();
+    const still: Entry[] = [];
+    for (const entry of this.#held) {
+      if (entry.deleted) continue;
+      if (all || entry.holdUntilMs <= now) this.#retries.push(entry);
+      else still.push(entry);
+    }
+    this.#held = still;
+    if (all && this.#heldTimer !== undefined) {
+      clearTimeout(this.#heldTimer);
+      this.#heldTimer = undefined;
+    }
+    this.#scheduleHeld();
   }
 
   #dequeue(): Entry | undefined {
@@ -628,6 +697,10 @@ export class WriteCacheChunkStore implements ChunkStore {
     while (this.#copying < this.#concurrency && this.#retryTimer === undefined) {
       const entry = this.#dequeue();
       if (entry === undefined) break;
+      if (this.#holds(entry)) {
+        this.#hold(entry);
+        continue;
+      }
       this.#copying += 1;
       const copy = { entry, done: this.#copy(entry) };
       this.#copies.set(entry.id, copy);
