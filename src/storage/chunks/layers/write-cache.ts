@@ -649,7 +649,9 @@ export class WriteCacheChunkStore implements ChunkStore {
 
   #scheduleHeld(): void {
     if (this.#heldTimer !== undefined || this.#held.length === 0) return;
-    const next = Math.min(...this.#held.map((entry) => entry.holdUntilMs));
+    // A loop, not Math.min(...): the cache can hold hundreds of thousands of small chunks.
+    let next = Infinity;
+    for (const entry of this.#held) if (entry.holdUntilMs < next) next = entry.holdUntilMs;
     this.#heldTimer = setTimeout(
       () => {
         this.#heldTimer = undefined;
