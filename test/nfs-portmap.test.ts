@@ -86,8 +86,12 @@ describe('PORTMAP on its own port (portmapPort)', () => {
       await server.listen('127.0.0.1', 0);
       assert.equal(server.ports.portmap, undefined);
       await server.close();
+      // Both ports chosen up front: an NFS port of 0 could be handed the port just freed for
+      // the portmapper (seen once in CI), and then the portmapper's bind fails.
       current = await freePort();
-      const nfsPort = await server.listen('127.0.0.1', 0);
+      let nfsWanted = await freePort();
+      while (nfsWanted === current) nfsWanted = await freePort();
+      const nfsPort = await server.listen('127.0.0.1', nfsWanted);
       assert.deepEqual(server.ports, { nfs: nfsPort, portmap: current });
     } finally {
       await server.close();
