@@ -26,6 +26,8 @@ export interface OpenFileSystemOptions {
 }
 
 const GC_DEFAULTS = { intervalMs: 2_000, deleteDelayMs: 10_000, sweepGraceMs: 15 * 60_000, batchMax: 256 };
+/** Between two collector steps when the last one found a full batch. */
+const GC_BUSY_PAUSE_MS = 20;
 
 /**
  * Opens the file system over its stores: creates the root and the format marker on a new store,
@@ -66,13 +68,28 @@ export async function openFileSystem(options: OpenFileSystemOptions): Promise<Co
     }
   };
   const collector = new GarbageCollector({ reclaimer, expireSnapshots, metadata: options.metadata, chunks: options.chunks, clock, logger: options.logger, newScope: (tx) => engine.backgroundScope(tx), inlineDeleted: (chunkId) => engine.data.inline.delete(chunkId), ...gcOptions });
+  // One step every intervalMs; a step that found a full batch of work is followed by the next
+  // one at once (after a short pause for foreground work), so releasing a removed 1 GiB file
+  // (1,024 segments, batchMax at a time) or deleting a burst of garbage takes a few steps in a
+  // row, not one step every two seconds.
   let collecting: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    collecting = collecting
-      .then(() => collector.step())
-      .catch((error: unknown) => options.logger.warn({ err: error }, 'garbage collection step failed; retrying later'));
-  }, gcOptions.intervalMs);
-  timer.unref();
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (delayMs: number): void => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      const stepping = collector.step().then(
+        (stats) => schedule(stats.reclaimedSegments >= gcOptions.batchMax || stats.deletedChunks >= gcOptions.batchMax ? GC_BUSY_PAUSE_MS : gcOptions.intervalMs),
+        (error: unknown) => {
+          options.logger.warn({ err: error }, 'garbage collection step failed; retrying later');
+          schedule(gcOptions.intervalMs);
+        },
+      );
+      collecting = stepping;
+    }, delayMs);
+    timer.unref();
+  };
+  schedule(gcOptions.intervalMs);
   const maintenance = {
     collectGarbage: async () => {
       await collecting;
@@ -81,7 +98,8 @@ export async function openFileSystem(options: OpenFileSystemOptions): Promise<Co
     compactionIdle: () => compactor.idle(),
   };
   return new CoreFileSystem(engine, maintenance, internalListeners, async () => {
-    clearInterval(timer);
+    stopped = true;
+    clearTimeout(timer);
     await compactor.stop();
     await collecting;
     engine.close();

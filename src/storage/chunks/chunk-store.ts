@@ -45,9 +45,11 @@ export interface ChunkStore {
   capacity(): Promise<ChunkCapacity>;
   close(): Promise<void>;
   /**
-   * Advisory, optional: nothing references these chunks any more and their owner will delete
-   * them soon (core's collector waits first, for reads planned before). A caching layer may hold
-   * off copying them; gets and the delete behave as usual. Layers pass it on.
+   * Optional: nothing references these chunks any more and their owner will delete them soon
+   * (core's collector waits first, for reads planned before, which plan again if a chunk is gone).
+   * A caching layer may hold off copying them, or drop them early: a get then rejects
+   * 'not-found', as after the delete. Called only for chunks that are never referenced again.
+   * Layers pass it on.
    */
   expectDelete?(ids: readonly ChunkId[]): void;
 }

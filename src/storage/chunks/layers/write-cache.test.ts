@@ -442,6 +442,33 @@ describe('WriteCacheChunkStore', () => {
     });
   });
 
+  it('when few segments are ready, chunks held for an expected delete are dropped instead of copied', async () => {
+    await withRoot(async (root) => {
+      const tier = await LocalChunkStore.open({ root: join(root, 'chunks') });
+      // Copies only under pressure; holds that never end by themselves.
+      const cache = await WriteCacheChunkStore.open({ dir: join(root, 'cache'), tier, segmentBytes: THREE_RECORDS, segmentCount: 4, copyQuietMs: 3_600_000, copyAgeMs: 3_600_000, cachedPutsMax: 100, expectDeleteHoldMs: 3_600_000 });
+      const ids = Array.from({ length: 10 }, (_, index) => newChunkId(Date.now() + index));
+      for (const id of ids.slice(0, 9)) await cache.put(id, randomBytes(10_000));
+      const doomed = ids.slice(0, 6);
+      cache.expectDelete(doomed);
+      // The 10th put takes the last ready segment: pressure.
+      await cache.put(ids[9] as ChunkId, randomBytes(10_000));
+      await waitFor(async () => (await tier.list({ limit: 100 })).length >= 4);
+      await sleep(50);
+      assert.deepEqual(await tier.list({ limit: 100 }), ids.slice(6).sort(), 'only the live chunks were copied');
+      // Dropping the first segment's three ended the pressure; the next three stay held.
+      for (const id of doomed.slice(0, 3)) await rejectsWithCode(cache.get(id), 'not-found');
+      for (const id of doomed.slice(3)) assert.equal((await cache.get(id)).byteLength, 10_000);
+      assert.equal(cache.stats().backlogChunks, 3);
+      assert.deepEqual(await cache.list({ limit: 100 }), ids.slice(3).sort());
+      // The owner's deletes come later: nothing to do for the dropped, the held go.
+      for (const id of doomed) await cache.delete(id);
+      assert.equal(cache.stats().backlogChunks, 0);
+      for (const id of ids.slice(6)) assert.equal((await cache.get(id)).byteLength, 10_000);
+      await cache.close();
+    });
+  });
+
   it('drain and close copy held chunks without waiting for their hold to end', async () => {
     await withRoot(async (root) => {
       const local = await LocalChunkStore.open({ root: join(root, 'chunks') });

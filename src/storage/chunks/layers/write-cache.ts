@@ -370,8 +370,8 @@ export class WriteCacheChunkStore implements ChunkStore {
   /**
    * Chunks core no longer references and will delete soon (ChunkStore.expectDelete): their copies
    * to the tier wait up to expectDeleteHoldMs, so a file written and removed within that time is
-   * written to the disk once, not twice. Reads and deletes are unchanged; draining and closing
-   * copy them as usual.
+   * written to the disk once, not twice; when fewer than a quarter of the segments are ready, they
+   * are dropped instead (#discard). Draining and closing copy what is still held.
    */
   expectDelete(ids: readonly ChunkId[]): void {
     if (this.#closed || this.#readOnly) return;
@@ -700,7 +700,8 @@ export class WriteCacheChunkStore implements ChunkStore {
       const entry = this.#dequeue();
       if (entry === undefined) break;
       if (this.#holds(entry)) {
-        this.#hold(entry);
+        if (this.#underPressure()) this.#discard(entry);
+        else this.#hold(entry);
         continue;
       }
       this.#copying += 1;
@@ -768,9 +769,10 @@ export class WriteCacheChunkStore implements ChunkStore {
   #copyNow(): boolean {
     if (this.#closing || this.#draining > 0) return true;
     if (this.#queueLength() === 0) return true;
-    let ready = 0;
-    for (const segment of this.#segments) if (segment.state === 'free' || segment.state === 'unprepared' || segment.state === 'preparing') ready += 1;
-    if (ready * 4 < this.#segments.length) return true;
+    if (this.#underPressure()) {
+      this.#discardHeld();
+      return true;
+    }
     const now = performance.now();
     const quietIn = this.#activity.lastMs + this.#copyQuietMs - now;
     const oldIn = this.#oldestQueuedMs() + this.#copyAgeMs - now;
@@ -786,6 +788,34 @@ export class WriteCacheChunkStore implements ChunkStore {
       this.#copyTimer.unref();
     }
     return false;
+  }
+
+  /** Fewer than a quarter of the segments are ready for puts. */
+  #underPressure(): boolean {
+    let ready = 0;
+    for (const segment of this.#segments) if (segment.state === 'free' || segment.state === 'unprepared' || segment.state === 'preparing') ready += 1;
+    return ready * 4 < this.#segments.length;
+  }
+
+  /**
+   * Under pressure, a chunk held for an expected delete is dropped from the cache instead of
+   * copied: core names a chunk only once nothing references it, so the only reads still to come
+   * are ones planned before, which plan again on not-found (file-io.ts), as after the delete.
+   */
+  #discard(entry: Entry): void {
+    entry.deleted = true;
+    if (this.#index.get(entry.id) === entry) this.#index.delete(entry.id);
+    this.#release(entry);
+  }
+
+  #discardHeld(): void {
+    if (this.#held.length === 0) return;
+    for (const entry of this.#held) if (!entry.deleted) this.#discard(entry);
+    this.#held = [];
+    if (this.#heldTimer !== undefined) {
+      clearTimeout(this.#heldTimer);
+      this.#heldTimer = undefined;
+    }
   }
 
   /** When the oldest chunk still waiting for its copy was acknowledged (replayed ones: 0). */
