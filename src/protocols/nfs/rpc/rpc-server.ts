@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { XdrError, XdrReader } from '../xdr/xdr-reader.js';
 import type { XdrWriter } from '../xdr/xdr-writer.js';
 import { DuplicateRequestCache, type DuplicateRequestLimits } from './duplicate-request-cache.js';
-import { frameRecord, RecordDecoder, RecordError } from './record-marking.js';
+import { frameRecord, RecordBuffers, RecordDecoder, RecordError } from './record-marking.js';
 import { AcceptStatus, acceptedErrorReply, AuthStatus, authErrorReply, beginSuccessReply, decodeCallHeader, RPC_VERSION, rpcMismatchReply } from './rpc-message.js';
 import type { RpcCall, RpcClient, RpcProgram } from './rpc-program.js';
 
@@ -30,6 +30,8 @@ export const DEFAULT_RPC_LIMITS: RpcLimits = {
 };
 
 const MARK_BYTES = 4;
+/** Reused record buffers kept while none is in use: 16 of the largest record, about 17 MiB. */
+const RECORD_BUFFERS_IDLE_MAX = 16;
 /**
  * The abort reason of a closed connection's calls. Given, so that abort() does not build a
  * DOMException (with its stack) for every connection: libnfs tools open two per file. Calls and
@@ -49,6 +51,8 @@ export class RpcServer {
   /** Open connections, each with the controller its calls' signal comes from. */
   private readonly sockets = new Map<Socket, AbortController>();
   private readonly cache: DuplicateRequestCache;
+  /** Buffers for records that span socket reads (large WRITEs), shared by every connection. */
+  private readonly recordBuffers: RecordBuffers;
   private stopped = false;
 
   constructor(
@@ -58,6 +62,7 @@ export class RpcServer {
   ) {
     for (const program of programs) this.programs.set(program.number, program);
     this.cache = new DuplicateRequestCache(limits);
+    this.recordBuffers = new RecordBuffers(limits.recordBytesMax, RECORD_BUFFERS_IDLE_MAX);
   }
 
   get connectionCount(): number {
@@ -70,7 +75,7 @@ export class RpcServer {
       return;
     }
     const client: RpcClient = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0, localPort: socket.localPort ?? 0 };
-    const decoder = new RecordDecoder(this.limits);
+    const decoder = new RecordDecoder(this.limits, this.recordBuffers);
     // Calls see their connection close or the server stop: `close()` aborts every connection's
     // controller itself, so no AbortSignal.any is needed (it cost ~65 µs per connection, and a
     // libnfs tool opens two connections per file).
@@ -129,6 +134,8 @@ export class RpcServer {
             },
           )
           .finally(() => {
+            // The call is answered and nothing keeps a view of its record (handleRecord's contract).
+            decoder.release(record);
             inFlight -= 1;
             startWaiting();
             updateFlow();
@@ -152,7 +159,10 @@ export class RpcServer {
     }
   }
 
-  /** The framed reply, undefined to send nothing (a duplicate still running), 'close' for a bad record. */
+  /**
+   * The framed reply, undefined to send nothing (a duplicate still running), 'close' for a bad
+   * record. Once it settles, nothing refers to `record` any more: its buffer is reused.
+   */
   private async handleRecord(record: Buffer, client: RpcClient, signal: AbortSignal): Promise<Reply | 'close' | undefined> {
     const reader = new XdrReader(record);
     let header;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { FsError } from '../../../core/errors.js';
 import type { FileSystem, NodeHandle } from '../../../core/file-system.js';
 import { contextFor, ROOT, silentLogger } from '../../../core/testing/core-fixture.test-support.js';
-import { contiguousRuns, FILE_BYTES_MAX, WriteGatherer } from './write-gatherer.js';
+import { contiguousRuns, FILE_BYTES_MAX, RUN_BYTES_LENT_MAX, WriteGatherer } from './write-gatherer.js';
 
 const node: NodeHandle = { id: 7, generation: 1 };
 
@@ -83,5 +83,63 @@ describe('NFS write gathering', () => {
     await flushed;
     assert.deepEqual(writes, [0, FILE_BYTES_MAX], 'in arrival order, the full run first');
     assert.equal(gatherer.hasPending, false);
+  });
+
+  it('copies large writes into a reused run as they come, and gives the run back once written', async () => {
+    const gatherer = new WriteGatherer(silentLogger);
+    const ctx = contextFor(ROOT);
+    gatherer.warm(node);
+    const seen: Array<{ offset: number; bytes: number[] }> = [];
+    const fs = {
+      write: async (_ctx: unknown, _node: NodeHandle, request: { offset: number; data: Uint8Array }) => {
+        seen.push({ offset: request.offset, bytes: [request.data.length, request.data[0] ?? -1, request.data[128 * 1024] ?? -1, request.data.at(-1) ?? -1] });
+        return { bytesWritten: request.data.length, attributes: {} };
+      },
+    } as unknown as FileSystem;
+    // The RPC layer reuses a request's buffer once the WRITE is answered: the same one each time here.
+    const request = new Uint8Array(128 * 1024);
+    await gatherer.add(fs, ctx, node, 0, request.fill(1));
+    await gatherer.add(fs, ctx, node, request.length, request.fill(2));
+    await gatherer.add(fs, ctx, node, 2 * request.length, request.subarray(0, 10).fill(3));
+    request.fill(9);
+    assert.equal(gatherer.runBytesInUse, FILE_BYTES_MAX, 'one run holds all three');
+    await gatherer.flush(node, { report: true });
+    assert.deepEqual(seen, [{ offset: 0, bytes: [2 * 128 * 1024 + 10, 1, 2, 3] }], 'one core write, with the bytes as they were sent');
+    assert.equal(gatherer.runBytesInUse, 0);
+  });
+
+  it('lends at most RUN_BYTES_LENT_MAX of runs; beyond, writes are copied to their size', async () => {
+    const gatherer = new WriteGatherer(silentLogger);
+    const ctx = contextFor(ROOT);
+    const written: Array<{ id: number; first: number }> = [];
+    const fs = {
+      write: async (_ctx: unknown, target: NodeHandle, request: { offset: number; data: Uint8Array }) => {
+        written.push({ id: target.id, first: request.data[0] ?? -1 });
+        return { bytesWritten: request.data.length, attributes: {} };
+      },
+    } as unknown as FileSystem;
+    const files = RUN_BYTES_LENT_MAX / FILE_BYTES_MAX + 2;
+    const data = new Uint8Array(64 * 1024);
+    for (let id = 100; id < 100 + files; id += 1) {
+      const file = { id, generation: 1 };
+      gatherer.warm(file);
+      await gatherer.add(fs, ctx, file, 0, data.fill(id));
+      assert.ok(gatherer.runBytesInUse <= RUN_BYTES_LENT_MAX);
+    }
+    assert.equal(gatherer.runBytesInUse, RUN_BYTES_LENT_MAX);
+    await gatherer.flushAll();
+    assert.equal(gatherer.runBytesInUse, 0, 'given back, failures or not');
+    assert.deepEqual(written.map((write) => write.first), written.map((write) => write.id % 256), 'each file got its own bytes');
+    assert.equal(written.length, files);
+  });
+
+  it('gives the runs back when core refuses the write', async () => {
+    const gatherer = new WriteGatherer(silentLogger);
+    gatherer.warm(node);
+    const { fs } = recorder(new FsError('QuotaExceeded', 'over quota'));
+    await gatherer.add(fs, contextFor(ROOT), node, 0, new Uint8Array(64 * 1024));
+    assert.equal(gatherer.runBytesInUse, FILE_BYTES_MAX);
+    await assert.rejects(gatherer.flush(node, { report: true }), (error) => error instanceof FsError && error.code === 'QuotaExceeded');
+    assert.equal(gatherer.runBytesInUse, 0);
   });
 });

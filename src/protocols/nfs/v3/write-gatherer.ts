@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { OpContext } from '../../../core/context.js';
 import type { FileSystem, NodeHandle } from '../../../core/file-system.js';
+import { BufferPool } from '../../../storage/chunks/buffer-pool.js';
 
 /**
  * Write gathering for UNSTABLE writes (RFC 1813 §3.3.7, §3.3.21): the server may answer an
@@ -17,18 +18,34 @@ import type { FileSystem, NodeHandle } from '../../../core/file-system.js';
  * What other protocols read of a file with writes pending is its state before them, until the
  * flush (at most FLUSH_AFTER_MS later): NFS's close-to-open consistency, which clients expect.
  * A flush that fails (quota, permission changed meanwhile) is reported at the next COMMIT.
+ *
+ * Data is copied as it arrives (the RPC layer reuses a request's buffer once it is answered):
+ * a large write starts a run in a reused FILE_BYTES_MAX buffer and the contiguous writes after it
+ * are appended there, so a sequential stream is written to core with no further copy and no
+ * fresh allocation (each fresh ArrayBuffer counts toward V8's external-memory trigger for a full
+ * collection). Smaller writes, and large ones once RUN_BYTES_LENT_MAX is in use, are copied to
+ * buffers of their own size.
  */
 export const FILE_BYTES_MAX = 16 * 1024 * 1024;
 export const TOTAL_BYTES_MAX = 256 * 1024 * 1024;
 export const FLUSH_AFTER_MS = 1_000;
-/** Writes at least this large are held as they came, smaller ones copied (see `add`). */
-const KEEP_BYTES_MIN = 64 * 1024;
+/** A write at least this large starts a run in a reused buffer (see `add`). */
+const RUN_BYTES_MIN = 64 * 1024;
+/** Reused run buffers lent at once, over every file: beyond this, writes are copied exactly. */
+export const RUN_BYTES_LENT_MAX = 4 * FILE_BYTES_MAX;
+
+interface PendingWrite {
+  readonly offset: number;
+  data: Uint8Array;
+  /** The reused buffer `data` is the start of, given back once the write is in core. */
+  readonly run?: Uint8Array;
+}
 
 interface Pending {
   readonly fs: FileSystem;
   ctx: OpContext;
   readonly node: NodeHandle;
-  writes: Array<{ offset: number; data: Uint8Array }>;
+  writes: PendingWrite[];
   bytes: number;
   /** Largest end offset of a pending write: the size the file will have (at least). */
   end: number;
@@ -46,6 +63,9 @@ export class WriteGatherer {
   /** Files that took a direct write already: later UNSTABLE writes may be gathered. */
   private readonly warmed = new Set<string>();
   private totalBytes = 0;
+  /** FILE_BYTES_MAX buffers for runs; two stay idle for the next sequential stream. */
+  private readonly runs = new BufferPool(2 * FILE_BYTES_MAX);
+  private runBytesLent = 0;
 
   constructor(private readonly logger: Logger) {}
 
@@ -73,9 +93,7 @@ export class WriteGatherer {
       this.files.set(key, pending);
     }
     pending.ctx = ctx;
-    // Request records are never reused (rpc/record-marking.ts), so large data is kept as it came;
-    // small data is copied so that it does not hold on to a whole socket read.
-    pending.writes.push({ offset, data: data.byteLength >= KEEP_BYTES_MIN ? data : Uint8Array.prototype.slice.call(data) });
+    this.keep(pending.writes, offset, data);
     pending.bytes += data.length;
     pending.end = Math.max(pending.end, offset + data.length);
     this.totalBytes += data.length;
@@ -115,6 +133,24 @@ export class WriteGatherer {
     return false;
   }
 
+  /** Copies `data` into the file's pending writes: appended to the open run, or on its own. */
+  private keep(writes: PendingWrite[], offset: number, data: Uint8Array): void {
+    const last = writes.at(-1);
+    if (last?.run !== undefined && last.offset + last.data.byteLength === offset && last.data.byteLength + data.byteLength <= last.run.byteLength) {
+      last.run.set(data, last.data.byteLength);
+      last.data = last.run.subarray(0, last.data.byteLength + data.byteLength);
+      return;
+    }
+    if (data.byteLength >= RUN_BYTES_MIN && this.runBytesLent + FILE_BYTES_MAX <= RUN_BYTES_LENT_MAX) {
+      const run = this.runs.take(FILE_BYTES_MAX) as Uint8Array;
+      this.runBytesLent += run.byteLength;
+      run.set(data, 0);
+      writes.push({ offset, data: run.subarray(0, data.byteLength), run });
+      return;
+    }
+    writes.push({ offset, data: Uint8Array.prototype.slice.call(data) });
+  }
+
   /** Starts writing the file's pending writes to core; the caller made sure none is running. */
   private beginWriteOut(pending: Pending): Promise<void> {
     const flushing = this.writeOut(pending).finally(() => {
@@ -138,20 +174,36 @@ export class WriteGatherer {
       // The next write to this file goes to core directly again, so it is refused at WRITE.
       this.warmed.delete(keyOf(pending.node));
       this.logger.warn({ err: error, node: pending.node.id }, 'gathered NFS writes failed; the next COMMIT reports it');
+    } finally {
+      // Core keeps no reference to a write's data once the write settles.
+      for (const write of writes) {
+        if (write.run === undefined) continue;
+        this.runBytesLent -= write.run.byteLength;
+        this.runs.give(write.run);
+      }
     }
+  }
+
+  /** Run buffers lent (for tests). */
+  get runBytesInUse(): number {
+    return this.runBytesLent;
   }
 }
 
-/** Consecutive writes where each starts where the previous ended, joined up to FILE_BYTES_MAX. */
-export function contiguousRuns(writes: ReadonlyArray<{ offset: number; data: Uint8Array }>): Array<{ offset: number; data: Uint8Array }> {
-  const runs: Array<{ offset: number; parts: Uint8Array[]; length: number }> = [];
+/**
+ * Consecutive writes where each starts where the previous ended, joined up to FILE_BYTES_MAX. A
+ * write in a reused run buffer is a run already, and is not joined to its neighbours.
+ */
+export function contiguousRuns(writes: ReadonlyArray<{ offset: number; data: Uint8Array; run?: Uint8Array }>): Array<{ offset: number; data: Uint8Array }> {
+  const runs: Array<{ offset: number; parts: Uint8Array[]; length: number; reused: boolean }> = [];
   for (const write of writes) {
     const last = runs.at(-1);
-    if (last !== undefined && last.offset + last.length === write.offset && last.length + write.data.length <= FILE_BYTES_MAX) {
+    const reused = write.run !== undefined;
+    if (last !== undefined && !reused && !last.reused && last.offset + last.length === write.offset && last.length + write.data.length <= FILE_BYTES_MAX) {
       last.parts.push(write.data);
       last.length += write.data.length;
     } else {
-      runs.push({ offset: write.offset, parts: [write.data], length: write.data.length });
+      runs.push({ offset: write.offset, parts: [write.data], length: write.data.length, reused });
     }
   }
   return runs.map((run) => ({ offset: run.offset, data: run.parts.length === 1 ? (run.parts[0] as Uint8Array) : Buffer.concat(run.parts) }));

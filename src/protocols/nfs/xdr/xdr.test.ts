@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { frameRecord, RecordDecoder, RecordError } from '../rpc/record-marking.js';
+import { ASSEMBLED_BYTES_MIN, frameRecord, RecordBuffers, RecordDecoder, RecordError } from '../rpc/record-marking.js';
 import { XdrError, XdrReader } from './xdr-reader.js';
 import { BORROW_BYTES_MIN, XdrWriter } from './xdr-writer.js';
 
@@ -117,6 +117,43 @@ describe('RPC record marking', () => {
     for (let offset = 0; offset < stream.byteLength; offset += 1) records.push(...decoder.push(stream.subarray(offset, offset + 1)));
     assert.deepEqual(records.map((record) => [...record]), [[1, 2, 3, 4, 5], [9]]);
     assert.equal(decoder.bufferedBytes, 0);
+  });
+
+  it('assembles a large record that spans socket reads in a reused buffer, given back on release', () => {
+    const bigLimits = { recordBytesMax: 4 * ASSEMBLED_BYTES_MIN, fragmentsMax: 4 };
+    const buffers = new RecordBuffers(bigLimits.recordBytesMax, 1);
+    const decoder = new RecordDecoder(bigLimits, buffers);
+    const body = (fill: number) => new Uint8Array(2 * ASSEMBLED_BYTES_MIN).fill(fill);
+    // Two records and the start of a third arrive in reads of 10,000 bytes.
+    const stream = Buffer.concat([frameRecord(body(1)), frameRecord(body(2)), frameRecord(Uint8Array.of(7, 7))]);
+    const records: Buffer[] = [];
+    for (let offset = 0; offset < stream.byteLength; offset += 10_000) records.push(...decoder.push(stream.subarray(offset, offset + 10_000)));
+    assert.deepEqual(records.map((record) => [record.byteLength, record[0], record.at(-1)]), [[2 * ASSEMBLED_BYTES_MIN, 1, 1], [2 * ASSEMBLED_BYTES_MIN, 2, 2], [2, 7, 7]]);
+    assert.equal(decoder.bufferedBytes, 0);
+    const [first, second] = records as [Buffer, Buffer];
+    assert.notEqual(first.buffer, second.buffer, 'records alive at once never share a buffer');
+    decoder.release(first);
+    decoder.release(first);
+    assert.equal(buffers.idleCount, 1, 'released once, however often asked');
+    decoder.release(second);
+    assert.equal(buffers.idleCount, 1, 'at most idleMax are kept');
+    const [third] = decoder.push(frameRecord(body(3)).subarray(0, 8)).concat(decoder.push(frameRecord(body(3)).subarray(8)));
+    assert.equal(third?.buffer, first.buffer, 'the next large record reuses the buffer given back');
+    assert.equal(third?.[0], 3);
+    assert.equal(first[0], 3, 'so nothing may keep a record after its release');
+  });
+
+  it('keeps small records and records in one read out of the reused buffers', () => {
+    const buffers = new RecordBuffers(4 * ASSEMBLED_BYTES_MIN, 4);
+    const decoder = new RecordDecoder({ recordBytesMax: 4 * ASSEMBLED_BYTES_MIN, fragmentsMax: 4 }, buffers);
+    const whole = frameRecord(new Uint8Array(2 * ASSEMBLED_BYTES_MIN).fill(4));
+    const [inOneRead] = decoder.push(whole);
+    const framedSmall = frameRecord(Uint8Array.of(1, 2, 3));
+    const [small] = decoder.push(framedSmall.subarray(0, 5)).concat(decoder.push(framedSmall.subarray(5)));
+    decoder.release(inOneRead as Buffer);
+    decoder.release(small as Buffer);
+    assert.equal(buffers.idleCount, 0, 'neither took a reused buffer');
+    assert.deepEqual([...(small as Buffer)], [1, 2, 3]);
   });
 
   it('refuses an oversized record as soon as its mark arrives', () => {
