@@ -1,4 +1,5 @@
 import type { Entry, Key, MetadataStore, ReadTransaction, ScanOptions, Value } from '../storage/metadata/metadata-store.js';
+import { latin1Of, readUint64 } from '../storage/metadata/tuple.js';
 import { prefixEnd, RecordType } from './records.js';
 
 /**
@@ -99,7 +100,7 @@ export class VersionCache {
     for (let index = 0; index < keys.length; index++) {
       const key = keys[index] as Key;
       if (key.length <= BORN_EPOCH_BYTES || !VERSIONED.has(key[0] as number)) continue;
-      const slotKey = Buffer.from(key.buffer, key.byteOffset, key.length - BORN_EPOCH_BYTES).toString('latin1');
+      const slotKey = latin1Of(key, key.length - BORN_EPOCH_BYTES);
       const bornEpoch = bornEpochOf(key);
       const seen = newest.get(slotKey);
       if (seen === undefined || bornEpoch >= seen.bornEpoch) newest.set(slotKey, { bornEpoch, key, value: values[index] });
@@ -122,8 +123,7 @@ export class VersionCache {
 }
 
 function bornEpochOf(key: Key): number {
-  const view = new DataView(key.buffer, key.byteOffset + key.length - BORN_EPOCH_BYTES, BORN_EPOCH_BYTES);
-  return view.getUint32(0) * 2 ** 32 + view.getUint32(4);
+  return readUint64(key, key.length - BORN_EPOCH_BYTES);
 }
 
 /** The slot key of a live version read (reverse, limit 1, over exactly one record's prefix). */
@@ -133,5 +133,5 @@ function versionReadOf(options: ScanOptions): string | undefined {
   const expected = prefixEnd(start);
   if (expected.length !== end.length) return undefined;
   for (let index = 0; index < end.length; index++) if (expected[index] !== end[index]) return undefined;
-  return Buffer.from(start.buffer, start.byteOffset, start.length).toString('latin1');
+  return latin1Of(start);
 }

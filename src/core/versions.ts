@@ -1,5 +1,5 @@
 import type { Entry, ReadTransaction, WriteTransaction } from '../storage/metadata/metadata-store.js';
-import { key } from '../storage/metadata/tuple.js';
+import { key, readUint64 } from '../storage/metadata/tuple.js';
 import { decodeJson, encodeRecord, prefixEnd } from './records.js';
 
 /**
@@ -22,8 +22,7 @@ interface Mortal {
 }
 
 function bornEpochOf(entryKey: Uint8Array): number {
-  const view = new DataView(entryKey.buffer, entryKey.byteOffset + entryKey.length - 8, 8);
-  return view.getUint32(0) * 2 ** 32 + view.getUint32(4);
+  return readUint64(entryKey, entryKey.length - 8);
 }
 
 function isAlive(record: Mortal, epoch: number): boolean {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { KEY_BYTES_MAX } from './metadata-store.js';
-import { KeyReader, compareKeys, key, prefixEnd } from './tuple.js';
+import { KeyReader, compareKeys, key, latin1Of, prefixEnd, readUint64 } from './tuple.js';
 
 type Part =
   | { readonly kind: 'byte'; readonly value: number }
@@ -125,6 +125,36 @@ describe('tuple keys', () => {
     assert.throws(() => new KeyReader(Uint8Array.from([1, 2])).uint(), RangeError);
     assert.throws(() => new KeyReader(Uint8Array.from([0x61, 0x00])).string(), RangeError);
     assert.throws(() => new KeyReader(Uint8Array.from([0x61, 0x00, 0x02])).bytesPart(), RangeError);
+  });
+});
+
+describe('tuple helpers', () => {
+  it('a string part is its UTF-8, escaped, whether or not it is ASCII (the fast path and the encoder agree)', () => {
+    const escapedUtf8 = (text: string): number[] => {
+      const out: number[] = [];
+      for (const byte of new TextEncoder().encode(text)) out.push(...(byte === 0 ? [0x00, 0xff] : [byte]));
+      return [...out, 0x00, 0x01];
+    };
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'grapheme-ascii', maxLength: 40 }), stringPart, fc.string({ unit: 'grapheme', maxLength: 12 })), (text) => {
+        // A first part of 30 bytes leaves the writer's initial room nearly full: the string grows it.
+        assert.deepEqual([...key().bytesPart(new Uint8Array(30).fill(7)).string(text).build().subarray(32)], escapedUtf8(text));
+      }),
+    );
+    // ASCII then not: the bytes written before the first non-ASCII char are rewritten, not kept twice.
+    assert.deepEqual([...key().string('ab\0c\u00e9').build()], escapedUtf8('ab\0c\u00e9'));
+    assert.throws(() => key().string('ab\ud800'), RangeError);
+  });
+
+  it('latin1Of and readUint64 read the bytes as Buffer and DataView do', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.maxSafeNat(), (bytes, value) => {
+        assert.equal(latin1Of(bytes), Buffer.from(bytes).toString('latin1'));
+        assert.equal(latin1Of(bytes, Math.floor(bytes.length / 2)), Buffer.from(bytes.subarray(0, Math.floor(bytes.length / 2))).toString('latin1'));
+        const encoded = key().byte(1).uint(value).build();
+        assert.equal(readUint64(encoded, 1), value);
+      }),
+    );
   });
 });
 

@@ -46,7 +46,8 @@ export class KeyWriter {
   u64(value: bigint): this {
     if (value < 0n || value >= 1n << 64n) throw new RangeError(`not an unsigned 64-bit integer: ${value}`);
     this.reserve(8);
-    new DataView(this.bytes.buffer, this.bytes.byteOffset).setBigUint64(this.length, value);
+    writeUint32(this.bytes, this.length, Number(value >> 32n));
+    writeUint32(this.bytes, this.length + 4, Number(value & 0xffff_ffffn));
     this.length += 8;
     return this;
   }
@@ -56,6 +57,25 @@ export class KeyWriter {
    * TextEncoder would turn it into U+FFFD, and two different strings would share one key.
    */
   string(value: string): this {
+    // ASCII (most names) is its own UTF-8: written in place, with no encoder call (each made an
+    // off-heap buffer) and no surrogate to look for.
+    this.reserve(value.length * 2 + 2);
+    const start = this.length;
+    for (let index = 0; index < value.length; index++) {
+      const code = value.charCodeAt(index);
+      if (code >= 0x80) {
+        this.length = start;
+        return this.utf8(value);
+      }
+      this.bytes[this.length++] = code;
+      if (code === ESCAPE) this.bytes[this.length++] = ESCAPED_ZERO;
+    }
+    this.bytes[this.length++] = ESCAPE;
+    this.bytes[this.length++] = TERMINATOR;
+    return this;
+  }
+
+  private utf8(value: string): this {
     if (LONE_SURROGATE.test(value)) throw new RangeError('string has a lone surrogate; it cannot be a key part');
     return this.escaped(textEncoder.encode(value));
   }
@@ -90,7 +110,8 @@ export class KeyWriter {
   private reserve(extraBytes: number): void {
     if (this.length + extraBytes <= this.bytes.length) return;
     const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + extraBytes));
-    grown.set(this.bytes.subarray(0, this.length));
+    // All of it, not a subarray: a view of a small array V8 holds on its heap moves it off first.
+    grown.set(this.bytes);
     this.bytes = grown;
   }
 }
@@ -105,6 +126,25 @@ function writeUint32(bytes: Uint8Array, offset: number, value: number): void {
 
 function readUint32(bytes: Uint8Array, offset: number): number {
   return (((bytes[offset] as number) << 24) >>> 0) + (((bytes[offset + 1] as number) << 16) | ((bytes[offset + 2] as number) << 8) | (bytes[offset + 3] as number));
+}
+
+/**
+ * The 8 bytes at `offset` as a big-endian unsigned integer up to 2^53 - 1 (a `uint` key part),
+ * read without a DataView: `.buffer` of a small array V8 keeps on its heap moves it off the heap,
+ * an allocation per call on the hottest paths.
+ */
+export function readUint64(bytes: Uint8Array, offset: number): number {
+  return readUint32(bytes, offset) * 2 ** 32 + readUint32(bytes, offset + 4);
+}
+
+/**
+ * The first `length` bytes as a string of one char per byte (a map key that compares and hashes
+ * as the bytes do), without `.buffer` (see readUint64).
+ */
+export function latin1Of(bytes: Uint8Array, length = bytes.length): string {
+  let text = '';
+  for (let index = 0; index < length; index++) text += String.fromCharCode(bytes[index] as number);
+  return text;
 }
 
 export function key(): KeyWriter {
@@ -130,7 +170,7 @@ export class KeyReader {
 
   u64(): bigint {
     this.need(8);
-    const value = new DataView(this.bytes.buffer, this.bytes.byteOffset + this.position, 8).getBigUint64(0);
+    const value = (BigInt(readUint32(this.bytes, this.position)) << 32n) | BigInt(readUint32(this.bytes, this.position + 4));
     this.position += 8;
     return value;
   }

@@ -2,12 +2,31 @@
  * Transaction handles over one SQLite connection. A write transaction executes its puts and
  * deletes at once inside its savepoint, so its own reads see them through SQLite itself. Keys and
  * values are bound as the caller's Uint8Arrays (better-sqlite3 binds any byte view, offset
- * included, and SQLite copies bound blobs), with no Buffer made for each.
+ * included, and SQLite copies bound blobs), with no Buffer made for each; small ones through a
+ * scratch copy (`bindable`).
  */
 import { checkKey, checkScanOptions, checkValue } from '../limits.js';
 import { MetadataStoreError, type Entry, type Key, type ReadTransaction, type ScanOptions, type Value, type WriteTransaction } from '../metadata-store.js';
 import { compareKeys } from '../tuple.js';
 import { fromBuffer, guard, type Statements, type WriterStatements } from './sqlite-connection.js';
+
+/**
+ * V8 keeps a typed array of at most 64 bytes on its own heap (most keys), and binding one hands
+ * native code its `.buffer`, which first moves it off the heap: a malloc and an ArrayBuffer per
+ * bound key, about 14 per S3 PUT of a small object. Such arrays are bound through a copy in one of
+ * two scratch buffers instead; SQLite copies bound blobs and every statement runs synchronously,
+ * so the scratch is free again when `run`/`get`/`all` returns. Larger arrays live off the heap
+ * from the start and are bound as they are.
+ */
+const ON_HEAP_BYTES_MAX = 64;
+const scratch = [Buffer.allocUnsafeSlow(ON_HEAP_BYTES_MAX), Buffer.allocUnsafeSlow(ON_HEAP_BYTES_MAX)] as const;
+
+function bindable(bytes: Uint8Array, slot: 0 | 1): Uint8Array {
+  if (bytes.byteLength > ON_HEAP_BYTES_MAX) return bytes;
+  const target = scratch[slot];
+  target.set(bytes);
+  return target.subarray(0, bytes.byteLength);
+}
 
 export class SqliteReadTransaction implements ReadTransaction {
   private finished = false;
@@ -25,7 +44,7 @@ export class SqliteReadTransaction implements ReadTransaction {
   async get(key: Key): Promise<Value | undefined> {
     this.checkOpen();
     checkKey(key);
-    const value = guard('get', () => this.statements.get.get(key));
+    const value = guard('get', () => this.statements.get.get(bindable(key, 0)));
     return value === undefined ? undefined : fromBuffer(value);
   }
 
@@ -36,10 +55,10 @@ export class SqliteReadTransaction implements ReadTransaction {
     const statement = options.reverse === true ? this.statements.scanReverse : this.statements.scanForward;
     if (options.limit === 1) {
       // One row (every versioned point read): get() skips building a result array.
-      const row = guard('scan', () => statement.get(options.start, options.end, 1));
+      const row = guard('scan', () => statement.get(bindable(options.start, 0), bindable(options.end, 1), 1));
       return row === undefined ? [] : [{ key: fromBuffer(row[0]), value: fromBuffer(row[1]) }];
     }
-    const rows = guard('scan', () => statement.all(options.start, options.end, options.limit));
+    const rows = guard('scan', () => statement.all(bindable(options.start, 0), bindable(options.end, 1), options.limit));
     return rows.map(([key, value]) => ({ key: fromBuffer(key), value: fromBuffer(value) }));
   }
 
@@ -72,7 +91,7 @@ export class SqliteWriteTransaction extends SqliteReadTransaction implements Wri
     this.checkOpen();
     checkKey(key);
     checkValue(value);
-    guard('put', () => this.writer.put.run(key, value));
+    guard('put', () => this.writer.put.run(bindable(key, 0), bindable(value, 1)));
     this.written.push(Uint8Array.prototype.slice.call(key));
     this.writtenValues.push(Uint8Array.prototype.slice.call(value));
   }
@@ -80,7 +99,7 @@ export class SqliteWriteTransaction extends SqliteReadTransaction implements Wri
   delete(key: Key): void {
     this.checkOpen();
     checkKey(key);
-    guard('delete', () => this.writer.delete.run(key));
+    guard('delete', () => this.writer.delete.run(bindable(key, 0)));
     this.written.push(Uint8Array.prototype.slice.call(key));
     this.writtenValues.push(undefined);
   }
