@@ -434,9 +434,9 @@ describe('WriteCacheChunkStore', () => {
       await cache.delete(doomed);
       await rejectsWithCode(cache.get(doomed), 'not-found');
       // The hold on `late` ends (no delete came): it is copied after all; `doomed` never was.
-      await waitFor(async () => (await local.list({ limit: 10 })).includes(late));
+      // The copied file shows in the tier a moment before the cache has settled the copy's accounting.
+      await waitFor(async () => (await local.list({ limit: 10 })).includes(late) && cache.stats().backlogChunks === 0);
       assert.equal(tier.puts, 2);
-      assert.equal(cache.stats().backlogChunks, 0);
       await rejectsWithCode(local.get(doomed), 'not-found');
       await cache.close();
     });
