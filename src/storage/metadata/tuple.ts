@@ -67,12 +67,9 @@ export class KeyWriter {
         this.length = start;
         return this.utf8(value);
       }
-      this.bytes[this.length++] = code;
-      if (code === ESCAPE) this.bytes[this.length++] = ESCAPED_ZERO;
+      this.escapedByte(code);
     }
-    this.bytes[this.length++] = ESCAPE;
-    this.bytes[this.length++] = TERMINATOR;
-    return this;
+    return this.terminate();
   }
 
   private utf8(value: string): this {
@@ -98,10 +95,18 @@ export class KeyWriter {
 
   private escaped(value: Uint8Array): this {
     this.reserve(value.length * 2 + 2);
-    for (const byte of value) {
-      this.bytes[this.length++] = byte;
-      if (byte === ESCAPE) this.bytes[this.length++] = ESCAPED_ZERO;
-    }
+    for (const byte of value) this.escapedByte(byte);
+    return this.terminate();
+  }
+
+  /** One byte of an escaped part; the caller reserved two bytes for it. */
+  private escapedByte(byte: number): void {
+    this.bytes[this.length++] = byte;
+    if (byte === ESCAPE) this.bytes[this.length++] = ESCAPED_ZERO;
+  }
+
+  /** Ends an escaped part; the caller reserved the two bytes. */
+  private terminate(): this {
     this.bytes[this.length++] = ESCAPE;
     this.bytes[this.length++] = TERMINATOR;
     return this;
